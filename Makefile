@@ -1,0 +1,40 @@
+# Two set-up commands: `make demo` and `make test`. Both create .venv on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: demo test test-quick lint bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PIP) install -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/territory demo --out maps
+
+test: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/pytest
+
+# Quick local loop: skips tests marked slow (make test and CI run them all).
+test-quick: $(VENV)/.installed-test
+	$(VENV)/bin/pytest -m "not slow" -x -q
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/assign.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

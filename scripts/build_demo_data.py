@@ -1,0 +1,143 @@
+"""Rebuild the data embedded in ``src/territory/data`` from the shared, provenance-documented files.
+
+Run from the repository root with the shared data folder beside it::
+
+    python scripts/build_demo_data.py [--shared ../shared/data]
+
+The package never reads the shared folder at run time; this script is how the embedded copies
+were made, so anyone can check or refresh them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from territory.orders import accounts_from_orders
+
+OUT = Path(__file__).resolve().parents[1] / "src" / "territory" / "data"
+
+# Demo sales organisation: 15 territories in Superstore's own four regions. California is split
+# by county into a northern and a southern territory; every other territory is a set of states.
+SOCAL_COUNTIES = {
+    "Los Angeles",
+    "Orange",
+    "San Diego",
+    "Riverside",
+    "San Bernardino",
+    "Ventura",
+    "Santa Barbara",
+    "Imperial",
+    "Kern",
+    "San Luis Obispo",
+}
+TERRITORIES = [
+    # territory_id, name, parent (region), states
+    ("W1", "Pacific Northwest", "West", ["WA", "OR", "ID", "MT", "WY", "AK"]),
+    ("W2", "Northern California & Hawaii", "West", ["CA-N", "HI"]),
+    ("W3", "Southern California", "West", ["CA-S"]),
+    ("W4", "Mountain Southwest", "West", ["AZ", "NV", "UT", "CO", "NM"]),
+    ("C1", "Texas", "Central", ["TX"]),
+    ("C2", "Upper Midwest", "Central", ["IL", "WI", "MN"]),
+    ("C3", "Great Plains", "Central", ["IA", "KS", "NE", "ND", "SD", "MO", "OK"]),
+    ("C4", "Michigan & Indiana", "Central", ["MI", "IN"]),
+    ("E1", "New York Metro", "East", ["NY", "NJ"]),
+    ("E2", "New England", "East", ["CT", "MA", "RI", "NH", "VT", "ME"]),
+    ("E3", "Pennsylvania & Ohio", "East", ["PA", "OH", "WV"]),
+    ("E4", "Capital", "East", ["DE", "MD", "DC"]),
+    ("S1", "Florida & Georgia", "South", ["FL", "GA"]),
+    ("S2", "Carolinas & Virginia", "South", ["NC", "SC", "VA"]),
+    ("S3", "Gulf & Tennessee Valley", "South", ["AL", "MS", "LA", "AR", "TN", "KY"]),
+]
+
+
+def demo_accounts(orders: pd.DataFrame) -> pd.DataFrame:
+    """Superstore customers as accounts, with a generated open pipeline.
+
+    Sample Superstore has no opportunities. ``pipeline`` is generated deterministically and is
+    labelled as generated: half of the customer's sales in the last six months of the data
+    (2017-07-01 to 2017-12-30), as if that business were up for renewal.
+    """
+    accounts = accounts_from_orders(
+        orders,
+        customer="Customer ID",
+        amount="Sales",
+        date="Order Date",
+        postal_code="Postal Code",
+        attributes=("Customer Name", "Segment"),
+        place=("City", "State"),
+    )
+    recent = orders[orders["Order Date"] >= "2017-07-01"].groupby("Customer ID")["Sales"].sum()
+    accounts["pipeline"] = (accounts["account_id"].map(recent).fillna(0) * 0.5).round(2)
+    accounts = accounts.rename(
+        columns={"Customer Name": "name", "Segment": "segment", "City": "city", "State": "state"}
+    )
+    accounts[["revenue", "revenue_prior", "lifetime_revenue"]] = accounts[
+        ["revenue", "revenue_prior", "lifetime_revenue"]
+    ].round(2)
+    first = [
+        "account_id",
+        "name",
+        "segment",
+        "postal_code",
+        "city",
+        "state",
+        "revenue",
+        "revenue_prior",
+        "pipeline",
+        "lifetime_revenue",
+    ]
+    return accounts[first + [c for c in accounts.columns if c not in first]]
+
+
+def build(shared: Path) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    counties = gpd.read_parquet(shared / "demo_us_counties.parquet")
+    counties = counties[["GEOID", "NAME", "STUSPS", "STATE_NAME", "ALAND", "geometry"]]
+    counties.to_parquet(OUT / "us_counties.parquet", index=False, compression="zstd")
+
+    states = gpd.read_parquet(shared / "demo_us_states.parquet")
+    states[["GEOID", "STUSPS", "NAME", "geometry"]].to_parquet(
+        OUT / "us_states.parquet", index=False, compression="zstd"
+    )
+
+    zcta = pd.read_parquet(shared / "us_zcta_points.parquet")
+    zcta = zcta[["zcta", "lat", "lon", "state", "county_geoid"]].rename(
+        columns={"zcta": "postal_code"}
+    )
+    zcta.to_parquet(OUT / "us_zip_points.parquet", index=False, compression="zstd")
+
+    orders = pd.read_parquet(shared / "superstore_orders.parquet")
+    orders.to_parquet(OUT / "superstore_orders.parquet", index=False, compression="zstd")
+    shutil.copy(shared / "superstore_orders.LICENSE", OUT / "superstore_orders.LICENSE")
+    (OUT / "superstore_orders.LICENSE").chmod(0o644)
+    demo_accounts(orders).to_csv(OUT / "demo_accounts.csv", index=False)
+
+    key = counties["STUSPS"].where(
+        counties["STUSPS"] != "CA",
+        "CA-" + counties["NAME"].isin(SOCAL_COUNTIES).map({True: "S", False: "N"}),
+    )
+    lookup = {s: (tid, name, parent) for tid, name, parent, ss in TERRITORIES for s in ss}
+    rows = [lookup.get(k, ("", "", "")) for k in key]
+    alignment = pd.DataFrame(
+        {
+            "block_id": counties["GEOID"].to_numpy(),
+            "territory_id": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "parent": [r[2] for r in rows],
+        }
+    ).sort_values("block_id")
+    alignment.to_csv(OUT / "demo_alignment.csv", index=False)
+    uncovered = sorted(set(counties.loc[alignment.territory_id.eq("").to_numpy(), "STUSPS"]))
+    print(f"alignment: {len(alignment)} blocks; left unaligned on purpose: {uncovered}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
+    build(parser.parse_args().shared)

@@ -1,0 +1,60 @@
+"""territory: geographic sales territory planning.
+
+Read accounts and territories, assign every account to exactly one territory, and measure the
+plan with one common KPI set::
+
+    import territory
+    result = territory.assign(accounts_gdf, territories_gdf)
+    plan = territory.Plan.from_file("plan.toml").run()
+"""
+
+from territory.api import assign, kpis, make_plan, run
+from territory.assign import METHODS, AssignOptions
+from territory.errors import (
+    CRSMismatchError,
+    InputError,
+    PluginError,
+    TerritoryError,
+    ValidationError,
+)
+from territory.model import (
+    AccountsSpec,
+    OutputsSpec,
+    Plan,
+    PlanResult,
+    TargetsSpec,
+    TerritoriesSpec,
+)
+from territory.orders import accounts_from_orders
+from territory.targets import TargetRule
+from territory.territories import TerritoryLayer, load_territories
+from territory.validate import Accounts, prepare_accounts
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METHODS",
+    "Accounts",
+    "AccountsSpec",
+    "AssignOptions",
+    "CRSMismatchError",
+    "InputError",
+    "OutputsSpec",
+    "Plan",
+    "PlanResult",
+    "PluginError",
+    "TargetRule",
+    "TargetsSpec",
+    "TerritoriesSpec",
+    "TerritoryError",
+    "TerritoryLayer",
+    "ValidationError",
+    "__version__",
+    "accounts_from_orders",
+    "assign",
+    "kpis",
+    "load_territories",
+    "make_plan",
+    "prepare_accounts",
+    "run",
+]

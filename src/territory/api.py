@@ -1,0 +1,112 @@
+"""One-call Python API over the plan machinery, for tables and GeoDataFrames users already have.
+
+Every CLI command is one of these calls (or :class:`territory.Plan`) underneath.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from territory.assign import AssignOptions
+from territory.model import AccountsSpec, Plan, PlanResult, TargetsSpec, TerritoriesSpec
+from territory.targets import TargetRule
+
+
+def make_plan(
+    accounts: Any,
+    territories: Any = None,
+    *,
+    alignment: Any = None,
+    blocks: Any = None,
+    account_id: str | None = None,
+    lat: str | None = None,
+    lon: str | None = None,
+    postal_code: str | None = None,
+    measures: list[str] | None = None,
+    territory_id: str | None = None,
+    block_id: str | None = None,
+    crs: str | None = None,
+    max_distance_km: float = 10.0,
+    overlap: str = "smallest",
+    targets: Any = None,
+    target_from: str | None = None,
+    target_growth: float = 0.0,
+    balance: str | None = None,
+    segments: tuple[str, ...] | list[str] = (),
+    name: str = "Territory plan",
+) -> Plan:
+    """Build a :class:`Plan` from paths or (Geo)DataFrames.
+
+    ``territories`` is a polygon layer; with ``alignment`` it is read as building blocks (or
+    pass ``blocks=``). Column arguments default to auto-detection. ``targets`` is a table
+    (``territory_id``, ``target``); ``target_from``/``target_growth`` set targets as a growth
+    over an account measure instead.
+    """
+    return Plan(
+        accounts=AccountsSpec(
+            accounts,
+            id=account_id,
+            lat=lat,
+            lon=lon,
+            postal_code=postal_code,
+            measures=tuple(measures) if measures is not None else None,
+            crs=crs,
+        ),
+        territories=TerritoriesSpec(
+            territories=territories,
+            blocks=blocks,
+            alignment=alignment,
+            territory_id=territory_id,
+            block_id=block_id,
+            crs=crs,
+        ),
+        name=name,
+        targets=TargetsSpec(
+            table=targets,
+            rule=TargetRule(target_from, target_growth) if target_from else None,
+        ),
+        assign=AssignOptions(max_distance_km=max_distance_km, overlap=overlap),
+        balance=balance,
+        segments=tuple(segments),
+    )
+
+
+def assign(accounts: Any, territories: Any = None, **options) -> pd.DataFrame:
+    """Assign every account to exactly one territory.
+
+    Parameters
+    ----------
+    accounts : path, DataFrame or GeoDataFrame
+        Located by Point geometry, lat/lon columns or a postal code column.
+    territories : path or GeoDataFrame
+        Territory polygons, or building blocks when ``alignment`` is given.
+    **options
+        Any argument of :func:`make_plan` (``alignment``, ``max_distance_km``, ``overlap``,
+        column names ...).
+
+    Returns
+    -------
+    DataFrame
+        One row per account in input order: ``account_id``, ``territory_id`` (None when
+        unassigned), ``block_id`` (with blocks), ``method``, ``distance_km``, ``reason`` and
+        the measures. Join it back with ``accounts.join(result.set_index("account_id"),
+        on=...)`` or by position.
+
+    Examples
+    --------
+    >>> result = territory.assign(accounts_gdf, territories_gdf)  # doctest: +SKIP
+    >>> result.method.value_counts()  # doctest: +SKIP
+    """
+    return run(accounts, territories, **options).assignments
+
+
+def run(accounts: Any, territories: Any = None, **options) -> PlanResult:
+    """Assign and measure in one call; returns the full :class:`PlanResult` (KPIs included)."""
+    return make_plan(accounts, territories, **options).run()
+
+
+def kpis(accounts: Any, territories: Any = None, **options) -> pd.DataFrame:
+    """The common KPI table per territory (see :mod:`territory.kpi`)."""
+    return run(accounts, territories, **options).kpis

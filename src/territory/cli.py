@@ -1,0 +1,341 @@
+"""Command line interface: a thin layer over the Python API.
+
+Every command checks its inputs first; any problem a user can fix prints one paragraph naming
+the file, column, rows and fix, exits with code 1 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from territory import __version__
+from territory.api import make_plan
+from territory.errors import TerritoryError
+from territory.model import Plan, PlanResult
+
+# Pipes and CI logs get a wide console so KPI tables are not squeezed into 80 columns.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 180)
+
+
+def handle_errors(func):
+    """Turn TerritoryError into a one-paragraph message and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except TerritoryError as exc:
+            err_console.print(f"[bold red]Error:[/] {exc}", soft_wrap=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def account_options(func):
+    """Options that say how to read the accounts (all auto-detected by default)."""
+    options = [
+        click.option("--account-id", help="Account id column (default: account_id, id ...)."),
+        click.option("--lat", help="Latitude column (default: lat, latitude ...)."),
+        click.option("--lon", help="Longitude column (default: lon, lng, longitude ...)."),
+        click.option("--postal-code", help="Locate accounts by this postal/ZIP code column."),
+        click.option(
+            "--measure",
+            "measures",
+            multiple=True,
+            help="Numeric column to sum per territory (repeatable; default: revenue, "
+            "pipeline, potential where present).",
+        ),
+        click.option("--crs", help="CRS for layers that have none, e.g. EPSG:4326."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def territory_options(func):
+    """Options that say how to read territories or blocks + alignment."""
+    options = [
+        click.option(
+            "--alignment",
+            type=click.Path(dir_okay=False),
+            help="Alignment CSV block_id -> territory_id: TERRITORIES is then the "
+            "building-block layer (counties, ZIP areas ...).",
+        ),
+        click.option("--territory-id", help="Territory id column of the territory layer."),
+        click.option("--block-id", help="Block id column of the block layer (e.g. GEOID)."),
+        click.option(
+            "--max-distance-km",
+            type=float,
+            default=10.0,
+            show_default=True,
+            help="Accounts outside every territory go to the nearest one within this "
+            "distance; 0 turns that off.",
+        ),
+        click.option(
+            "--overlap",
+            type=click.Choice(["smallest", "first"]),
+            default="smallest",
+            show_default=True,
+            help="Which of several overlapping territories gets an account.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _plan(accounts, territories, *, measures=(), **kw) -> Plan:
+    return make_plan(accounts, territories, measures=list(measures) or None, **kw)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="territory")
+def cli():
+    """Geographic sales territory planning: assign accounts, measure and map territories.
+
+    ACCOUNTS are CSV, Parquet, GeoJSON, GeoPackage or GeoParquet files located by lat/lon
+    columns, geometry or a postal code. TERRITORIES are polygons, or building blocks with
+    --alignment.
+    """
+
+
+@cli.command()
+@click.argument("accounts", type=click.Path(dir_okay=False))
+@click.argument("territories", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default="assignments.csv",
+    show_default=True,
+    help="Assignments file (.csv, .parquet).",
+)
+@account_options
+@territory_options
+@handle_errors
+def assign(accounts, territories, output, **kw):
+    """Assign every account to exactly one territory.
+
+    Writes one row per account with territory_id, method (inside, boundary, overlap, nearest,
+    unassigned), distance and reason.
+    """
+    result = _plan(accounts, territories, **kw).run()
+    _print_notes(result)
+    from territory.io import write_table
+
+    write_table(result.assignments, output)
+    _print_methods(result)
+    console.print(f"Wrote {output}")
+
+
+@cli.command()
+@click.argument("accounts", type=click.Path(dir_okay=False))
+@click.argument("territories", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the KPI table here.")
+@click.option(
+    "--by",
+    "segments",
+    multiple=True,
+    help="Also break KPIs down by this account column (repeatable).",
+)
+@click.option("--balance", help="Measure for share/deviation/Gini (default revenue).")
+@click.option(
+    "--targets",
+    type=click.Path(dir_okay=False),
+    help="Targets table with territory_id and target columns.",
+)
+@click.option("--target-from", help="Set targets from this account measure (e.g. last year).")
+@click.option(
+    "--target-growth",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Growth over --target-from, e.g. 0.1 for +10 %.",
+)
+@account_options
+@territory_options
+@handle_errors
+def kpis(accounts, territories, output, **kw):
+    """Compute the common KPI set per territory (and per segment with --by)."""
+    result = _plan(accounts, territories, **kw).run()
+    _print_notes(result)
+    _print_kpis(result)
+    if output:
+        from territory.io import write_table
+
+        write_table(result.kpis, output)
+        for seg, table in result.segments.items():
+            path = Path(output)
+            write_table(table, path.with_name(f"{path.stem}-{seg}{path.suffix}"))
+        console.print(f"Wrote {output}")
+
+
+@cli.command()
+@click.argument("accounts", type=click.Path(dir_okay=False))
+@click.argument("territories", type=click.Path(dir_okay=False))
+@account_options
+@territory_options
+@handle_errors
+def validate(accounts, territories, **kw):
+    """Check accounts and territories without writing anything.
+
+    Exits with 0 when the inputs can be planned with (repairs and notes are listed), 1 with the
+    first problem to fix otherwise.
+    """
+    result = _plan(accounts, territories, **kw).run()
+    _print_notes(result)
+    s = result.summary
+    console.print(
+        f"[green]OK[/]: {s['accounts']:,} accounts, {s['territories']} territories; "
+        f"{s['assigned']:,} assigned, {s['unassigned']:,} unassigned."
+    )
+    _print_methods(result)
+
+
+@cli.command()
+@click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (overrides the plan).")
+@handle_errors
+def run(plan_file, out):
+    """Run a plan file (TOML): read, check, assign, measure, write outputs."""
+    plan = Plan.from_file(plan_file)
+    if out:
+        plan = plan.with_outputs(dir=Path(out))
+    _run_and_write(plan)
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="maps",
+    show_default=True,
+    help="Folder for demo.html, demo-kpis.csv and demo-assignments.csv.",
+)
+@handle_errors
+def demo(out):
+    """Run the embedded demo: Sample Superstore customers on US county territories."""
+    plan = demo_plan().with_outputs(
+        dir=Path(out),
+        assignments="demo-assignments.csv",
+        kpis="demo-kpis.csv",
+        segments="demo-segment-kpis.csv",
+        summary="demo-summary.json",
+        map="demo.html",
+    )
+    _run_and_write(plan)
+
+
+def demo_plan() -> Plan:
+    """The embedded demo plan (data and plan file ship inside the package)."""
+    path = resources.files("territory.data") / "demo_plan.toml"
+    return Plan.from_file(Path(str(path)))
+
+
+def _run_and_write(plan: Plan) -> PlanResult:
+    with console.status("Reading, checking and assigning..."):
+        result = plan.run()
+    _print_notes(result)
+    _print_kpis(result)
+    _print_methods(result)
+    with console.status("Writing outputs..."):
+        written = result.write()
+    for path in written:
+        console.print(f"Wrote {path}")
+    return result
+
+
+def _print_notes(result: PlanResult) -> None:
+    for note in result.notes:
+        err_console.print(f"[yellow]Note:[/] {note}", soft_wrap=True)
+
+
+def _print_methods(result: PlanResult) -> None:
+    methods = result.summary["methods"]
+    parts = [f"{k} {v:,}" for k, v in methods.items() if v]
+    console.print("Assignment methods: " + ", ".join(parts))
+    unassigned = result.unassigned
+    if len(unassigned):
+        reasons = unassigned["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts()
+        for reason, count in reasons.head(5).items():
+            console.print(f"  unassigned ({count:,}): {reason}")
+
+
+def _print_kpis(result: PlanResult) -> None:
+    kpis = result.kpis
+    table = Table(title=f"{result.plan.name}: KPIs per territory", title_justify="left")
+    shown = [
+        c
+        for c in (
+            "territory_id",
+            "name",
+            "parent",
+            "accounts",
+            *result.accounts.measures,
+            "target",
+            "attainment",
+            "share",
+            "deviation",
+            "area_km2",
+            "density",
+            "compactness",
+        )
+        if c in kpis.columns
+    ]
+    for c in shown:
+        table.add_column(c, justify="left" if c in ("territory_id", "name", "parent") else "right")
+    for row in kpis[shown].itertuples(index=False):
+        table.add_row(*(_cell(c, v) for c, v in zip(shown, row, strict=True)))
+    s = result.summary
+    total = ["TOTAL", "", "", f"{s['assigned']:,}"] if "parent" in shown else ["TOTAL", ""]
+    table.add_section()
+    table.add_row(
+        *total,
+        *(_cell(m, s["totals"][m]["assigned"]) for m in result.accounts.measures),
+        *[""] * (len(shown) - len(total) - len(result.accounts.measures)),
+    )
+    console.print(table)
+    console.print(
+        f"Balance on {s['balance_measure']}: max deviation {s['max_deviation']:.1%}, "
+        f"Gini {s['gini']:.3f}; compactness mean {s['compactness_mean']:.2f}, "
+        f"min {s['compactness_min']:.2f}"
+        + (f"; attainment {s['attainment']:.1%}" if "attainment" in s else "")
+    )
+
+
+def _cell(column: str, value) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}"
+    if isinstance(value, (float, np.floating)):
+        if column in ("attainment", "share"):
+            return f"{value:.1%}"
+        if column == "deviation":
+            return f"{value:+.1%}"
+        if column in ("compactness", "density"):
+            return f"{value:.3f}"
+        return f"{value:,.0f}"
+    return str(value) if not pd.isna(value) else ""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["cli", "demo_plan", "main"]

@@ -1,0 +1,266 @@
+"""Sales-by-territory maps as one self-contained HTML file.
+
+:func:`build_map` colours territories by a KPI, outlines and labels them, shows the KPI table in
+a tooltip, and adds layers for accounts and building blocks. Leaflet is inlined, so the file
+opens with no network; tiles are optional (a blank background still shows every territory).
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+from typing import TYPE_CHECKING
+
+import branca.colormap as cm
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from territory.maps.elements import Legend, OfflineMap, TitleBox
+
+if TYPE_CHECKING:
+    from territory.model import PlanResult
+
+TOOLTIP_FIELDS = {
+    "name": "Territory",
+    "territory_id": "Id",
+    "parent": "Region",
+    "accounts": "Accounts",
+    "revenue": "Revenue",
+    "pipeline": "Pipeline",
+    "target": "Target",
+    "attainment": "Attainment",
+    "share": "Share of total",
+    "deviation": "Deviation from mean",
+}
+PERCENT = {"attainment", "share", "deviation"}
+NO_DATA = "#d9d9d9"
+
+
+def build_map(
+    result: PlanResult,
+    *,
+    kpi: str | None = None,
+    title: str | None = None,
+    source: str | None = None,
+    tiles: str | None = None,
+    simplify_m: float = 500.0,
+    max_accounts: int = 20000,
+) -> folium.Map:
+    """Render a plan result as a folium map.
+
+    Parameters
+    ----------
+    kpi : str, optional
+        Territory KPI column used for colour; default revenue (else accounts).
+    title, source : str, optional
+        Page title and data-source line (defaults from the plan).
+    tiles : str, optional
+        A tile URL template or folium tile name for online use; default none (offline).
+    simplify_m : float
+        Tolerance, in metres, of the topology-preserving simplification of shapes for the web.
+    max_accounts : int
+        Accounts drawn as points at most (an evenly spaced sample beyond that).
+    """
+    kpis = result.kpis
+    kpi = kpi or ("revenue" if "revenue" in kpis.columns else "accounts")
+    if kpi not in kpis.columns:
+        from territory.errors import ValidationError
+
+        raise ValidationError(
+            f"Cannot colour the map by '{kpi}': not a KPI. KPIs: {', '.join(kpis.columns)}."
+        )
+    territories = _web_shapes(result.layer.territories, simplify_m)
+    table = territories[["territory_id", "geometry"]].merge(kpis, on="territory_id", how="left")
+
+    accounts = result.accounts.to_geodataframe().to_crs(4326)
+    located = accounts[accounts.geometry.notna()]
+    bounds = (located if len(located) else territories).total_bounds
+    fmap = OfflineMap(location=None, tiles=None, control_scale=True, prefer_canvas=True)
+    if tiles:
+        folium.TileLayer(tiles, attr="tiles", name="Background").add_to(fmap)
+    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+
+    values = pd.to_numeric(table[kpi], errors="coerce")
+    colours, steps = _sequential(values, kpi)
+    props = _display_properties(table, list(TOOLTIP_FIELDS))
+    props["_fill"] = colours
+    layer = gpd.GeoDataFrame(props, geometry=table.geometry.to_numpy(), crs=4326)
+    fields = [f for f in TOOLTIP_FIELDS if f in props.columns]
+    folium.GeoJson(
+        layer.to_json(drop_id=True),
+        name=f"Territories by {_label(kpi)}",
+        style_function=lambda f: {
+            "fillColor": f["properties"]["_fill"],
+            "color": "#333",
+            "weight": 1.5,
+            "fillOpacity": 0.75,
+        },
+        highlight_function=lambda f: {"weight": 3, "color": "#000"},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[TOOLTIP_FIELDS[f] for f in fields]),
+        smooth_factor=0.5,
+    ).add_to(fmap)
+
+    if result.layer.blocks is not None:
+        _blocks_layer(result, simplify_m).add_to(fmap)
+    _labels_layer(territories, bounds).add_to(fmap)
+    if len(located):
+        _accounts_layer(result, located, max_accounts).add_to(fmap)
+
+    Legend(_label(kpi), steps).add_to(fmap)
+    n_un = result.summary["unassigned"]
+    subtitle = (
+        f"{_label(kpi)} by territory · {len(kpis)} territories · {len(accounts):,} accounts"
+        + (f" ({n_un:,} unassigned)" if n_un else "")
+        + f" · {date.today():%Y-%m-%d}"
+    )
+    credits = source or result.plan.credits or _source_line(result)
+    TitleBox(title or result.plan.name, subtitle, credits).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap
+
+
+def _web_shapes(frame: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
+    """Shapes in EPSG:4326, simplified without opening gaps or overlaps between neighbours."""
+    out = frame.to_crs(4326)
+    geoms = out.geometry.to_numpy()
+    if simplify_m > 0:
+        tol = simplify_m / 111_000.0
+        if shapely.coverage_is_valid(geoms):
+            geoms = shapely.coverage_simplify(geoms, tol)
+        else:
+            geoms = shapely.simplify(geoms, tol, preserve_topology=True)
+    geoms = shapely.set_precision(geoms, 1e-5, mode="pointwise")
+    return out.set_geometry(geoms)
+
+
+def _sequential(values: pd.Series, kpi: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Colours for a KPI on a sequential (or, for attainment, diverging) scale, plus legend."""
+    finite = values[np.isfinite(values)]
+    if finite.empty:
+        return [NO_DATA] * len(values), [(NO_DATA, "no data")]
+    if kpi == "attainment":
+        lo, hi = min(finite.min(), 0.5), max(finite.max(), 1.5)
+        scale = cm.LinearColormap(["#b2182b", "#f7f7f7", "#2166ac"], index=[lo, 1.0, hi])
+    else:
+        lo, hi = float(finite.min()), float(finite.max())
+        hi = hi if hi > lo else lo + 1
+        scale = cm.linear.YlGnBu_09.scale(lo, hi)
+    colours = [scale(v) if np.isfinite(v) else NO_DATA for v in values]
+    edges = np.linspace(lo, hi, 6)
+    steps = [(scale(v), _fmt(kpi, v)) for v in edges[::-1]]
+    if len(finite) < len(values):
+        steps.append((NO_DATA, "no data"))
+    return colours, steps
+
+
+def _display_properties(table: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
+    """Tooltip properties as escaped, formatted strings."""
+    out = pd.DataFrame(index=table.index)
+    for f in fields:
+        if f not in table.columns or table[f].isna().all():
+            continue
+        col = table[f]
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            out[f] = [_fmt(f, v) for v in col]
+        else:
+            out[f] = [html.escape(str(v)) if pd.notna(v) else "" for v in col]
+    return out
+
+
+def _fmt(field: str, value) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    if field in PERCENT:
+        return f"{value:+.1%}" if field == "deviation" else f"{value:.1%}"
+    if field == "accounts":
+        return f"{value:,.0f}"
+    return f"{value:,.0f}"
+
+
+def _label(kpi: str) -> str:
+    return TOOLTIP_FIELDS.get(kpi, kpi.replace("_", " ").capitalize())
+
+
+def _label_point(geom, view: shapely.Polygon):
+    """A point inside the largest part of ``geom`` that lies in view (else the largest part)."""
+    parts = shapely.get_parts(geom)
+    visible = parts[shapely.intersects(parts, view)]
+    pool = visible if len(visible) else parts
+    return shapely.point_on_surface(pool[np.argmax(shapely.area(pool))])
+
+
+def _labels_layer(territories: gpd.GeoDataFrame, bounds) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name="Territory labels")
+    view = shapely.box(*bounds)
+    points = [_label_point(g, view) for g in territories.geometry.to_numpy()]
+    for name, pt in zip(territories["name"], points, strict=True):
+        label = html.escape(str(name))
+        folium.Marker(
+            [pt.y, pt.x],
+            icon=folium.DivIcon(
+                html=f'<div class="territory-label" style="font:600 11px system-ui,sans-serif;'
+                f"color:#111;text-shadow:0 0 3px #fff,0 0 3px #fff;white-space:nowrap;"
+                f'transform:translate(-50%,-50%);">{label}</div>',
+                icon_size=(0, 0),
+            ),
+        ).add_to(group)
+    return group
+
+
+def _blocks_layer(result: PlanResult, simplify_m: float) -> folium.GeoJson:
+    blocks = _web_shapes(result.layer.blocks[["block_id", "territory_id", "geometry"]], simplify_m)
+    props = pd.DataFrame(
+        {
+            "block_id": [html.escape(str(v)) for v in blocks["block_id"]],
+            "territory_id": [
+                html.escape(str(v)) if pd.notna(v) else "(none)" for v in blocks["territory_id"]
+            ],
+        }
+    )
+    layer = gpd.GeoDataFrame(props, geometry=blocks.geometry.to_numpy(), crs=4326)
+    return folium.GeoJson(
+        layer.to_json(drop_id=True),
+        name="Building blocks",
+        show=False,
+        style_function=lambda f: {"fill": False, "color": "#777", "weight": 0.4},
+        tooltip=folium.GeoJsonTooltip(["block_id", "territory_id"], aliases=["Block", "Territory"]),
+    )
+
+
+def _accounts_layer(result: PlanResult, located: gpd.GeoDataFrame, limit: int) -> folium.GeoJson:
+    if len(located) > limit:
+        located = located.iloc[np.linspace(0, len(located) - 1, limit).astype(int)]
+    assign = result.assignments.set_index("account_id")
+    ids = located["account_id"]
+    props = pd.DataFrame(
+        {
+            "account": [html.escape(str(v)) for v in ids],
+            "territory": [
+                html.escape(str(v)) if pd.notna(v) else "(unassigned)"
+                for v in assign.loc[ids, "territory_id"]
+            ],
+        }
+    )
+    if "name" in located.columns:
+        props.insert(1, "name", [html.escape(str(v)) for v in located["name"]])
+    if "revenue" in located.columns:
+        props["revenue"] = [_fmt("revenue", v) for v in located["revenue"]]
+    layer = gpd.GeoDataFrame(props, geometry=located.geometry.to_numpy(), crs=4326)
+    fields = list(props.columns)
+    return folium.GeoJson(
+        layer.to_json(drop_id=True),
+        name=f"Accounts ({len(located):,})",
+        marker=folium.CircleMarker(
+            radius=3, weight=0.5, color="#222", fill_color="#e6550d", fill_opacity=0.85
+        ),
+        tooltip=folium.GeoJsonTooltip(fields, aliases=[f.capitalize() for f in fields]),
+    )
+
+
+def _source_line(result: PlanResult) -> str:
+    layer = result.layer
+    parts = [f"Accounts: {result.accounts.source.name}", f"Territories: {layer.source}"]
+    return " · ".join(parts)

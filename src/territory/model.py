@@ -1,0 +1,388 @@
+"""Plan (a whole scenario) and PlanResult (its output).
+
+A plan is built in Python or loaded from TOML::
+
+    name = "FY2017 plan"
+    credits = "Data: CRM export 2017-12-31"   # source line shown on the map
+
+    [accounts]                 # path, id, lat, lon, postal_code, postal_table, measures, crs
+    path = "accounts.csv"
+
+    [blocks]                   # or [territories] with path, id, crs
+    path = "counties.parquet"
+    id = "GEOID"
+
+    [alignment]                # path, block, territory, parent
+    path = "alignment.csv"
+
+    [targets]                  # path = "targets.csv", or from = "revenue_2016", growth = 0.1
+    from = "revenue_2016"
+    growth = 0.10
+
+    [assign]                   # max_distance_km, overlap ("smallest" | "first")
+    max_distance_km = 10
+
+    [kpis]                     # balance, segments (account columns to break KPIs down by)
+    segments = ["segment"]
+
+    [outputs]                  # dir, assignments, kpis, segments, summary, map ("" = skip)
+    dir = "out"
+
+Relative paths are resolved from the plan file's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from territory.assign import AssignOptions, assign_accounts
+from territory.errors import InputError, ValidationError
+from territory.io import atomic_path, write_table
+from territory.kpi import balance_measure, segment_kpis, summary, territory_kpis
+from territory.targets import TargetRule, read_targets, resolve_targets
+from territory.territories import TerritoryLayer, load_territories
+from territory.validate import Accounts, prepare_accounts
+
+
+@dataclass(frozen=True)
+class AccountsSpec:
+    """Where the accounts come from and which columns mean what (None = auto-detect)."""
+
+    source: Any
+    id: str | None = None
+    lat: str | None = None
+    lon: str | None = None
+    postal_code: str | None = None
+    postal_table: Any = None
+    measures: tuple[str, ...] | None = None
+    crs: str | None = None
+
+    def load(self, also_measures: tuple[str, ...] = ()) -> Accounts:
+        return prepare_accounts(
+            self.source,
+            id=self.id,
+            lat=self.lat,
+            lon=self.lon,
+            postal_code=self.postal_code,
+            postal_table=self.postal_table,
+            measures=list(self.measures) if self.measures is not None else None,
+            also_measures=also_measures,
+            crs=self.crs,
+        )
+
+
+@dataclass(frozen=True)
+class TerritoriesSpec:
+    """A territory polygon layer, or building blocks plus an alignment table."""
+
+    territories: Any = None
+    blocks: Any = None
+    alignment: Any = None
+    territory_id: str | None = None
+    block_id: str | None = None
+    alignment_block: str | None = None
+    alignment_territory: str | None = None
+    alignment_parent: str | None = None
+    crs: str | None = None
+
+    def load(self) -> TerritoryLayer:
+        return load_territories(
+            self.territories,
+            blocks=self.blocks,
+            alignment=self.alignment,
+            territory_id=self.territory_id,
+            block_id=self.block_id,
+            alignment_block=self.alignment_block,
+            alignment_territory=self.alignment_territory,
+            alignment_parent=self.alignment_parent,
+            crs=self.crs,
+        )
+
+
+@dataclass(frozen=True)
+class TargetsSpec:
+    """Targets from a table (``territory_id``, ``target``) or a growth rule; see targets."""
+
+    table: Any = None
+    rule: TargetRule | None = None
+
+
+@dataclass(frozen=True)
+class OutputsSpec:
+    """Files a run writes into ``dir``; an empty name skips that output."""
+
+    dir: Path = Path("out")
+    assignments: str = "assignments.csv"
+    kpis: str = "kpis.csv"
+    segments: str = "segment-kpis.csv"
+    summary: str = "summary.json"
+    map: str = "map.html"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A whole scenario: accounts, territories, targets and options. ``run()`` computes it."""
+
+    accounts: AccountsSpec
+    territories: TerritoriesSpec
+    name: str = "Territory plan"
+    targets: TargetsSpec = field(default_factory=TargetsSpec)
+    assign: AssignOptions = field(default_factory=AssignOptions)
+    balance: str | None = None
+    segments: tuple[str, ...] = ()
+    outputs: OutputsSpec = field(default_factory=OutputsSpec)
+    credits: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Plan:
+        """Load a plan from a TOML file (see the module docstring for the format)."""
+        p = Path(path)
+        if not p.exists():
+            raise InputError(f"Plan file not found: {p}.")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"Plan file {p} is not valid TOML: {exc}. Fix the syntax.") from exc
+        return cls.from_dict(data, base=p.parent, source=str(p))
+
+    @classmethod
+    def from_dict(cls, data: dict, *, base: Path = Path("."), source: str = "the plan") -> Plan:
+        """Build a plan from a dict shaped like the TOML file; paths relative to ``base``."""
+        return _PlanReader(data, base, source).plan()
+
+    def run(self) -> PlanResult:
+        """Read, check, assign and measure. Nothing is written; see :meth:`PlanResult.write`."""
+        rule = self.targets.rule
+        accounts = self.accounts.load(also_measures=(rule.from_measure,) if rule else ())
+        layer = self.territories.load()
+        for seg in self.segments:
+            if seg not in accounts.frame.columns:
+                raise ValidationError(
+                    f"Segment column '{seg}' is not in the accounts {accounts.source.name}. "
+                    f"Columns: {', '.join(map(str, accounts.frame.columns[:20]))}."
+                )
+        assignments = assign_accounts(accounts, layer, self.assign)
+        return measure(self, accounts, layer, assignments)
+
+    def with_outputs(self, **changes) -> Plan:
+        """A copy of this plan with some output settings changed (e.g. ``dir=...``)."""
+        return replace(self, outputs=replace(self.outputs, **changes))
+
+
+def measure(plan: Plan, accounts: Accounts, layer: TerritoryLayer, assignments) -> PlanResult:
+    """Compute targets, KPIs and the summary for assignments already made."""
+    measures = accounts.measures
+    balance = balance_measure(measures, plan.balance)
+    ids = pd.Index(layer.territories["territory_id"])
+    assigned = assignments[assignments["territory_id"].notna()]
+    sums = assigned.groupby("territory_id")[measures].sum() if measures else pd.DataFrame()
+    table = read_targets(plan.targets.table) if plan.targets.table is not None else None
+    layer_target = layer.territories.set_index("territory_id").get("target")
+    targets = resolve_targets(ids, sums, table=table, rule=plan.targets.rule, layer=layer_target)
+    kpis = territory_kpis(assignments, layer, measures, targets=targets, balance=balance)
+    segments = {
+        seg: segment_kpis(
+            assignments, accounts.frame[seg].rename(seg), layer, measures, balance=balance
+        )
+        for seg in plan.segments
+    }
+    notes = [*accounts.notes, *layer.notes]
+    return PlanResult(
+        plan,
+        accounts,
+        layer,
+        assignments,
+        kpis,
+        segments,
+        summary(assignments, kpis, measures, balance),
+        notes,
+    )
+
+
+@dataclass
+class PlanResult:
+    """Output of :meth:`Plan.run`.
+
+    Attributes
+    ----------
+    assignments : DataFrame
+        One row per input account: territory_id, method, distance_km, reason, measures.
+    kpis : DataFrame
+        The common KPI set per territory.
+    segments : dict of str -> DataFrame
+        The KPI set per territory x segment, one table per segment column.
+    summary : dict
+        Plan-level figures (counts by method, conserved totals, balance, compactness).
+    notes : list of str
+        Everything that was repaired or worth knowing (reprojections, blank cells, overlaps).
+    """
+
+    plan: Plan
+    accounts: Accounts
+    layer: TerritoryLayer
+    assignments: pd.DataFrame
+    kpis: pd.DataFrame
+    segments: dict[str, pd.DataFrame]
+    summary: dict
+    notes: list[str]
+
+    @property
+    def unassigned(self) -> pd.DataFrame:
+        """Accounts without a territory, with the reason."""
+        return self.assignments[self.assignments["territory_id"].isna()]
+
+    def to_map(self, **options):
+        """Render the sales-by-territory map (see :func:`territory.maps.build_map`)."""
+        from territory.maps import build_map
+
+        return build_map(self, **options)
+
+    def write(self, outputs: OutputsSpec | None = None) -> list[Path]:
+        """Write the outputs configured in the plan; returns the paths written.
+
+        Everything is rendered in memory first, so an error leaves no half-written set.
+        """
+        out = outputs or self.plan.outputs
+        base = Path(out.dir)
+        jobs: list[tuple[Path, Any]] = []
+        if out.assignments:
+            jobs.append((base / out.assignments, self.assignments))
+        if out.kpis:
+            jobs.append((base / out.kpis, self.kpis))
+        if out.segments:
+            for seg, table in self.segments.items():
+                stem = Path(out.segments)
+                jobs.append((base / f"{stem.stem}-{_slug(seg)}{stem.suffix}", table))
+        if out.summary:
+            text = json.dumps(
+                {"plan": self.plan.name, **self.summary, "notes": self.notes},
+                indent=2,
+                default=float,
+            )
+            jobs.append((base / out.summary, text))
+        if out.map:
+            jobs.append((base / out.map, self.to_map().get_root().render()))
+        written = []
+        for path, payload in jobs:
+            if isinstance(payload, str):
+                with atomic_path(path) as tmp:
+                    tmp.write_text(payload, encoding="utf-8")
+            else:
+                write_table(payload, path)
+            written.append(path)
+        return written
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in str(text).lower()).strip("-") or "segment"
+
+
+class _PlanReader:
+    """Reads the TOML dict with strict keys, so a typo is an error and not a silent default."""
+
+    SECTIONS = {
+        "name",
+        "credits",
+        "accounts",
+        "territories",
+        "blocks",
+        "alignment",
+        "targets",
+        "assign",
+        "kpis",
+        "outputs",
+    }
+
+    def __init__(self, data: dict, base: Path, source: str):
+        self.data, self.base, self.source = data, base, source
+
+    def section(self, name: str, allowed: set[str]) -> dict:
+        value = self.data.get(name, {})
+        if not isinstance(value, dict):
+            raise ValidationError(f"[{name}] in {self.source} must be a table of settings.")
+        unknown = set(value) - allowed
+        if unknown:
+            raise ValidationError(
+                f"Unknown setting(s) {', '.join(sorted(unknown))} in [{name}] of {self.source}. "
+                f"Known settings: {', '.join(sorted(allowed))}."
+            )
+        return value
+
+    def path(self, value: Any, what: str):
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise ValidationError(f"{what} in {self.source} must be a file path string.")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base / p
+
+    def plan(self) -> Plan:
+        unknown = set(self.data) - self.SECTIONS
+        if unknown:
+            raise ValidationError(
+                f"Unknown section(s) {', '.join(sorted(unknown))} in {self.source}. "
+                f"Known: {', '.join(sorted(self.SECTIONS))}."
+            )
+        acc = self.section("accounts", {f.name for f in fields(AccountsSpec)} | {"path"})
+        if "path" not in acc:
+            raise ValidationError(f"[accounts] in {self.source} needs a path.")
+        measures = acc.get("measures")
+        accounts = AccountsSpec(
+            source=self.path(acc["path"], "[accounts] path"),
+            id=acc.get("id"),
+            lat=acc.get("lat"),
+            lon=acc.get("lon"),
+            postal_code=acc.get("postal_code"),
+            postal_table=self.path(acc.get("postal_table"), "[accounts] postal_table"),
+            measures=tuple(measures) if measures is not None else None,
+            crs=acc.get("crs"),
+        )
+        terr = self.section("territories", {"path", "id", "crs"})
+        blocks = self.section("blocks", {"path", "id", "crs"})
+        align = self.section("alignment", {"path", "block", "territory", "parent"})
+        if bool(terr) == bool(blocks):
+            raise ValidationError(
+                f"{self.source} needs exactly one of [territories] (polygons) or [blocks] "
+                "(with [alignment])."
+            )
+        territories = TerritoriesSpec(
+            territories=self.path(terr.get("path"), "[territories] path"),
+            blocks=self.path(blocks.get("path"), "[blocks] path"),
+            alignment=self.path(align.get("path"), "[alignment] path"),
+            territory_id=terr.get("id"),
+            block_id=blocks.get("id"),
+            alignment_block=align.get("block"),
+            alignment_territory=align.get("territory"),
+            alignment_parent=align.get("parent"),
+            crs=terr.get("crs") or blocks.get("crs"),
+        )
+        tgt = self.section("targets", {"path", "from", "growth"})
+        if "path" in tgt and "from" in tgt:
+            raise ValidationError(f"[targets] in {self.source}: give either path or from.")
+        targets = TargetsSpec(
+            table=self.path(tgt.get("path"), "[targets] path"),
+            rule=TargetRule(tgt["from"], float(tgt.get("growth", 0.0))) if "from" in tgt else None,
+        )
+        asg = self.section("assign", {"max_distance_km", "overlap"})
+        kp = self.section("kpis", {"balance", "segments"})
+        outs = self.section("outputs", {f.name for f in fields(OutputsSpec)})
+        outputs = OutputsSpec(**{**outs, "dir": self.path(outs.get("dir", "out"), "[outputs] dir")})
+        return Plan(
+            accounts=accounts,
+            territories=territories,
+            name=str(self.data.get("name", "Territory plan")),
+            targets=targets,
+            assign=AssignOptions(**asg),
+            balance=kp.get("balance"),
+            segments=tuple(kp.get("segments", ())),
+            outputs=outputs,
+            credits=self.data.get("credits"),
+            source=self.source,
+        )

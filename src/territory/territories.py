@@ -1,0 +1,203 @@
+"""Territory layers: polygons given directly, or building blocks dissolved by an alignment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from territory import columns as cols
+from territory.errors import InputError
+from territory.quality import area_perimeter_km
+from territory.validate import Polygons, find_overlaps, prepare_alignment, prepare_polygons
+
+
+@dataclass
+class TerritoryLayer:
+    """Checked territories, and the building blocks they are made of when given that way.
+
+    ``territories`` has ``territory_id``, ``name``, ``parent`` (may be empty), any ``target``
+    column of the source, and one (multi)polygon per territory. ``blocks`` has ``block_id``,
+    ``territory_id`` (None where left unaligned on purpose) and the block polygons.
+    Accounts are assigned against :attr:`assign_layer`: the blocks if any, else the territories.
+    """
+
+    territories: gpd.GeoDataFrame
+    blocks: gpd.GeoDataFrame | None
+    source: str
+    notes: list[str] = field(default_factory=list)
+    overlaps: pd.DataFrame | None = None
+
+    @property
+    def crs(self) -> pyproj.CRS:
+        return pyproj.CRS.from_user_input(self.territories.crs)
+
+    @property
+    def assign_layer(self) -> gpd.GeoDataFrame:
+        return self.blocks if self.blocks is not None else self.territories
+
+    @property
+    def assign_ids(self) -> np.ndarray:
+        key = "block_id" if self.blocks is not None else "territory_id"
+        return self.assign_layer[key].to_numpy(dtype=object)
+
+    @cached_property
+    def area_perimeter(self) -> pd.DataFrame:
+        """Area (km²) and perimeter (km) per territory, geodesic or planar (see quality)."""
+        area, perim = area_perimeter_km(self.territories.geometry.to_numpy(), self.crs)
+        return pd.DataFrame(
+            {"area_km2": area, "perimeter_km": perim},
+            index=pd.Index(self.territories["territory_id"], name="territory_id"),
+        )
+
+
+def load_territories(
+    territories=None,
+    *,
+    blocks=None,
+    alignment=None,
+    territory_id: str | None = None,
+    block_id: str | None = None,
+    alignment_block: str | None = None,
+    alignment_territory: str | None = None,
+    alignment_parent: str | None = None,
+    crs=None,
+) -> TerritoryLayer:
+    """Load and check a territory layer.
+
+    Give either ``territories`` (polygons with a territory id) or ``blocks`` plus
+    ``alignment`` (a table block_id -> territory_id, optional name and parent). Paths and
+    GeoDataFrames are both accepted. ``crs`` is used only for layers that have none.
+    """
+    if blocks is not None:
+        if alignment is None:
+            raise InputError(
+                "Building blocks need an alignment table (block_id -> territory_id): pass "
+                "--alignment FILE (or alignment=...)."
+            )
+        block_layer = prepare_polygons(blocks, kind="block", id=block_id, crs=crs)
+        align = prepare_alignment(
+            alignment,
+            block_layer,
+            block=alignment_block,
+            territory=alignment_territory,
+            parent=alignment_parent,
+        )
+        return _from_blocks(block_layer, align)
+    if territories is None:
+        raise InputError("Give a territory layer, or building blocks with an alignment.")
+    if alignment is not None:
+        # A polygon layer plus an alignment means the polygons are blocks.
+        return load_territories(
+            blocks=territories,
+            alignment=alignment,
+            block_id=block_id or territory_id,
+            alignment_block=alignment_block,
+            alignment_territory=alignment_territory,
+            alignment_parent=alignment_parent,
+            crs=crs,
+        )
+    layer = prepare_polygons(
+        territories, kind="territory", id=territory_id, crs=crs, dissolve_duplicates=True
+    )
+    frame = layer.frame
+    name = cols.find_column(
+        frame,
+        None,
+        cols.TERRITORY_NAME,
+        what="name",
+        source=layer.source,
+        option="name",
+        required=False,
+    )
+    parent = cols.find_column(
+        frame,
+        None,
+        cols.PARENT,
+        what="parent",
+        source=layer.source,
+        option="parent",
+        required=False,
+    )
+    out = _standard(frame, name, parent)
+    result = TerritoryLayer(out, None, layer.source.name, list(layer.notes))
+    _note_overlaps(result, layer)
+    return result
+
+
+def _standard(frame: gpd.GeoDataFrame, name: str | None, parent: str | None) -> gpd.GeoDataFrame:
+    """Territories with ``territory_id``, ``name``, ``parent`` first, other columns after."""
+    out = frame.copy()
+    ids = out["territory_id"]
+    out["name"] = out[name].astype(object).where(out[name].notna(), ids) if name else ids
+    out["parent"] = out[parent].astype(object) if parent and parent != "name" else None
+    if name and name != "name":
+        out = out.drop(columns=name)
+    if parent and parent not in ("parent", "name"):
+        out = out.drop(columns=parent)
+    first = ["territory_id", "name", "parent"]
+    rest = [c for c in out.columns if c not in first]
+    return out[first + rest]
+
+
+def _from_blocks(blocks: Polygons, align: pd.DataFrame) -> TerritoryLayer:
+    frame = blocks.frame.drop(columns=["territory_id"], errors="ignore")
+    frame = frame.merge(align[["block_id", "territory_id"]], on="block_id", how="left")
+    notes = list(blocks.notes)
+    unaligned = frame["territory_id"].isna()
+    if unaligned.any():
+        notes.append(
+            f"{int(unaligned.sum())} blocks are left without a territory in the alignment "
+            "(blank territory_id); accounts in them are listed as unassigned."
+        )
+    aligned = frame[~unaligned]
+    groups = aligned.groupby("territory_id", sort=True).indices
+    geoms = aligned.geometry.to_numpy()
+    merged = [_union(geoms[idx]) for idx in groups.values()]
+    terr = gpd.GeoDataFrame(
+        {"territory_id": list(groups.keys())}, geometry=merged, crs=blocks.frame.crs
+    )
+    info = align.dropna(subset=["territory_id"]).drop_duplicates("territory_id")
+    info = info.set_index("territory_id").reindex(terr["territory_id"])
+    if "name" in info.columns:
+        terr["name"] = info["name"].to_numpy()
+    if "parent" in info.columns:
+        terr["parent"] = info["parent"].to_numpy()
+    terr = _standard(
+        terr,
+        "name" if "name" in terr.columns else None,
+        "parent" if "parent" in terr.columns else None,
+    )
+    result = TerritoryLayer(terr, frame, blocks.source.name, notes)
+    _note_overlaps(result, blocks)
+    return result
+
+
+def _union(geoms: np.ndarray):
+    """Dissolve blocks: coverage union (fast, exact for a clean coverage), else a full union."""
+    if len(geoms) == 1:
+        return geoms[0]
+    if shapely.coverage_is_valid(geoms):
+        return shapely.coverage_union_all(geoms)
+    return shapely.union_all(geoms)
+
+
+def _note_overlaps(result: TerritoryLayer, layer: Polygons) -> None:
+    overlaps = find_overlaps(layer)
+    result.overlaps = overlaps
+    if len(overlaps):
+        pairs = ", ".join(
+            f"'{a}'/'{b}' ({s:.1%})"
+            for a, b, s in overlaps.head(5).itertuples(index=False, name=None)
+        )
+        more = f" and {len(overlaps) - 5} more" if len(overlaps) > 5 else ""
+        result.notes.append(
+            f"{len(overlaps)} overlapping pairs in {layer.source.name}: {pairs}{more} (share of "
+            "the smaller shape). Accounts in an overlap go to the polygon chosen by the overlap "
+            "rule (default: the smallest)."
+        )

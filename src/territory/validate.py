@@ -1,0 +1,642 @@
+"""Turn raw tables into checked accounts, territories and blocks.
+
+This is the boundary of the product: everything past it may assume unique string ids, float
+measures, valid polygons and one explicit CRS. Problems a user must fix raise
+:class:`~territory.errors.ValidationError` (or :class:`~territory.errors.InputError` for
+missing files and columns) with one paragraph naming the file, column, rows and the fix.
+Problems territory can repair itself (invalid rings, overlaps, reprojection, blank measures) are
+repaired and *reported* as notes, never silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from territory import columns as cols
+from territory import postal
+from territory.errors import CRSMismatchError, InputError, ValidationError
+from territory.io import Source, as_frame
+
+WGS84 = pyproj.CRS.from_epsg(4326)
+POLYGONAL = {"Polygon", "MultiPolygon"}
+
+
+@dataclass
+class Accounts:
+    """Checked accounts.
+
+    Locations are kept as coordinate arrays (``x`` = longitude/easting, ``y`` =
+    latitude/northing in ``crs``) rather than Point objects, so millions of accounts stay cheap.
+    ``unlocated[i]`` says why account ``i`` has no location ("" when it has one).
+    """
+
+    frame: pd.DataFrame
+    x: np.ndarray
+    y: np.ndarray
+    crs: pyproj.CRS
+    unlocated: np.ndarray
+    measures: list[str]
+    source: Source
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def to_crs(self, crs: pyproj.CRS) -> Accounts:
+        """Return these accounts with coordinates transformed to ``crs``."""
+        if self.crs.equals(crs):
+            return self
+        transformer = pyproj.Transformer.from_crs(self.crs, crs, always_xy=True)
+        x, y = transformer.transform(self.x, self.y)
+        note = f"Accounts reprojected from {_crs_name(self.crs)} to {_crs_name(crs)}."
+        return Accounts(
+            self.frame,
+            np.asarray(x),
+            np.asarray(y),
+            crs,
+            self.unlocated,
+            self.measures,
+            self.source,
+            [*self.notes, note],
+        )
+
+    def to_geodataframe(self) -> gpd.GeoDataFrame:
+        """Accounts as a GeoDataFrame of Points (None where unlocated)."""
+        located = np.isfinite(self.x) & np.isfinite(self.y)
+        geoms = np.full(len(self.x), None, dtype=object)
+        geoms[located] = shapely.points(self.x[located], self.y[located])
+        return gpd.GeoDataFrame(self.frame, geometry=geoms, crs=self.crs)
+
+
+@dataclass
+class Polygons:
+    """A checked polygon layer (territories or building blocks) with string ids in ``id``."""
+
+    frame: gpd.GeoDataFrame
+    id: str
+    source: Source
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# numbers
+
+
+def to_number(
+    values: pd.Series, column: str, source: Source, *, blank_ok: bool = True
+) -> tuple[np.ndarray, int]:
+    """Parse a column of numbers; return ``(float array, count of blanks)``.
+
+    Accepts numbers, thousands separators in the ``1,234.50`` form and a leading or trailing
+    currency symbol. Blanks become NaN. Anything else raises a ValidationError naming the rows.
+    """
+    if pd.api.types.is_bool_dtype(values.dtype):
+        raise ValidationError(
+            f"Column '{column}' in {source.name} holds true/false values, not numbers. "
+            "Give a numeric column."
+        )
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        out = values.to_numpy(dtype=float, na_value=np.nan)
+        blanks = int(np.isnan(out).sum())
+    else:
+        text = values.astype("string").str.strip()
+        cleaned = text.str.replace(r"^[$€£¥]\s*|\s*[$€£¥]$", "", regex=True)
+        grouped = cleaned.str.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?").fillna(False)
+        cleaned = cleaned.where(~grouped, cleaned.str.replace(",", "", regex=False))
+        parsed = pd.to_numeric(cleaned, errors="coerce")
+        is_blank = text.isna() | text.eq("")
+        bad = (parsed.isna() & ~is_blank).to_numpy()
+        if bad.any():
+            pos = np.flatnonzero(bad)
+            examples = ", ".join(repr(str(v)) for v in text.iloc[pos[:3]])
+            raise ValidationError(
+                f"Column '{column}' in {source.name} must be numeric, but "
+                f"{source.describe_rows(pos)} hold {examples}. Fix or blank those cells "
+                "(blanks count as 0 for measures)."
+            )
+        out = parsed.to_numpy(dtype=float, na_value=np.nan)
+        blanks = int(is_blank.sum())
+    if np.isinf(out).any():
+        pos = np.flatnonzero(np.isinf(out))
+        raise ValidationError(
+            f"Column '{column}' in {source.name} has infinite values on "
+            f"{source.describe_rows(pos)}. Replace them with real numbers."
+        )
+    if blanks and not blank_ok:
+        raise ValidationError(f"Column '{column}' in {source.name} has {blanks} blank values.")
+    return out, blanks
+
+
+# --------------------------------------------------------------------------------------------
+# accounts
+
+
+def prepare_accounts(
+    data,
+    *,
+    id: str | None = None,
+    lat: str | None = None,
+    lon: str | None = None,
+    postal_code: str | None = None,
+    postal_table=None,
+    measures: list[str] | None = None,
+    also_measures: tuple[str, ...] = (),
+    crs=None,
+) -> Accounts:
+    """Read (if needed) and check an accounts table.
+
+    Parameters
+    ----------
+    data : path or DataFrame or GeoDataFrame
+        The accounts. A GeoDataFrame's Point geometry is used unless ``lat``/``lon`` or
+        ``postal_code`` are named explicitly.
+    id, lat, lon, postal_code : str, optional
+        Column names; detected when omitted (``account_id``, ``lat``/``latitude``,
+        ``lon``/``lng``/``longitude``, ``postal_code``/``zip`` ...).
+    postal_table : path or DataFrame, optional
+        Postal code -> lat/lon table; the embedded US ZIP table by default.
+    measures : list of str, optional
+        Numeric columns summed by KPIs; defaults to whichever of ``revenue``, ``pipeline``,
+        ``potential`` exist. Blank cells count as 0 and are reported.
+    also_measures : tuple of str
+        Measures needed in addition (e.g. the one a target rule grows from).
+    crs : optional
+        CRS of a GeoDataFrame that has none (lat/lon columns are always EPSG:4326).
+    """
+    frame, source = as_frame(data, "accounts")
+    if len(frame) == 0:
+        raise ValidationError(
+            f"The accounts file {source.name} has no rows. Export the accounts again, with a "
+            "header line and one line per account."
+        )
+    notes: list[str] = []
+    id_col = cols.find_column(
+        frame, id, cols.ACCOUNT_ID, what="account id", source=source, option="account id"
+    )
+    ids = _clean_ids(frame[id_col], id_col, source, what="account id")
+
+    out = pd.DataFrame(frame.drop(columns="geometry", errors="ignore")).reset_index(drop=True)
+    out = out.drop(columns=id_col)
+    if "account_id" in out.columns:
+        out = out.rename(columns={"account_id": "account_id (original)"})
+    out.insert(0, "account_id", ids.to_numpy())
+
+    if measures is None:
+        measures = [c for c in cols.MEASURES if c in out.columns]
+    measures = list(dict.fromkeys([*measures, *also_measures]))
+    for m in measures:
+        if m not in out.columns:
+            found = cols.find_column(
+                out, m, (), what=f"measure '{m}'", source=source, option="measures"
+            )
+            out = out.rename(columns={found: m})
+        values, blanks = to_number(out[m], m, source)
+        if blanks:
+            notes.append(f"Measure '{m}': {blanks} blank cells in {source.name} counted as 0.")
+        out[m] = np.nan_to_num(values, nan=0.0)
+
+    x, y, unlocated, acrs = _locate(frame, source, lat, lon, postal_code, postal_table, crs, notes)
+    return Accounts(out, x, y, acrs, unlocated, list(measures), source, notes)
+
+
+def _clean_ids(values: pd.Series, column: str, source: Source, *, what: str) -> pd.Series:
+    ids = values.astype("string").str.strip()
+    if pd.api.types.is_float_dtype(values.dtype):
+        ids = ids.str.replace(r"\.0$", "", regex=True)
+    blank = (ids.isna() | ids.eq("")).to_numpy()
+    if blank.any():
+        raise ValidationError(
+            f"Column '{column}' ({what}) in {source.name} is blank on "
+            f"{source.describe_rows(np.flatnonzero(blank))}. Every row needs an id."
+        )
+    dup = ids.duplicated(keep=False).to_numpy()
+    if dup.any():
+        pos = np.flatnonzero(dup)
+        values_shown = ", ".join(f"'{v}'" for v in pd.unique(ids.iloc[pos])[:5])
+        raise ValidationError(
+            f"Duplicate {what}s in column '{column}' of {source.name}: {values_shown} "
+            f"({source.describe_rows(pos)}). Ids must be unique: merge or renumber those rows."
+        )
+    return ids.astype(object)
+
+
+def _locate(frame, source, lat, lon, postal_code, postal_table, crs, notes):
+    n = len(frame)
+    use_geometry = (
+        isinstance(frame, gpd.GeoDataFrame)
+        and frame.geometry.name in frame.columns
+        and not (lat or lon or postal_code)
+    )
+    if use_geometry:
+        return _locate_geometry(frame, source, crs, notes)
+    lat_col = cols.find_column(
+        frame, lat, cols.LAT, what="latitude", source=source, option="lat column", required=False
+    )
+    lon_col = cols.find_column(
+        frame, lon, cols.LON, what="longitude", source=source, option="lon column", required=False
+    )
+    if lat_col and lon_col and not postal_code:
+        y, _ = to_number(frame[lat_col], lat_col, source)
+        x, _ = to_number(frame[lon_col], lon_col, source)
+        _check_ranges(x, y, lat_col, lon_col, source)
+        missing = ~(np.isfinite(x) & np.isfinite(y))
+        unlocated = np.where(missing, f"no coordinates ('{lat_col}'/'{lon_col}' blank)", "")
+        if missing.any():
+            notes.append(f"{int(missing.sum())} accounts in {source.name} have no coordinates.")
+        return x, y, unlocated.astype(object), WGS84
+    code_col = cols.find_column(
+        frame,
+        postal_code,
+        cols.POSTAL,
+        what="postal code",
+        source=source,
+        option="postal code column",
+        required=False,
+    )
+    if code_col is None:
+        raise InputError(
+            f"Cannot locate the accounts in {source.name}: no geometry, no latitude/longitude "
+            f"columns and no postal code column found. Available columns: "
+            f"{', '.join(map(str, frame.columns[:15]))}. Name the columns with the lat/lon or "
+            "postal code settings."
+        )
+    y, x, unlocated = postal.locate(
+        frame[code_col].reset_index(drop=True), postal_table, source=source
+    )
+    missing = int((unlocated != "").sum())
+    if missing:
+        notes.append(
+            f"{missing} of {n} accounts in {source.name} could not be located by postal code "
+            f"(column '{code_col}'); they are listed as unassigned with the reason."
+        )
+    return x, y, unlocated.to_numpy(dtype=object), WGS84
+
+
+def _locate_geometry(frame: gpd.GeoDataFrame, source, crs, notes):
+    geoms = frame.geometry.to_numpy()
+    acrs = frame.crs or (pyproj.CRS.from_user_input(crs) if crs else None)
+    if acrs is None:
+        raise CRSMismatchError(
+            f"The accounts in {source.name} have geometry but no CRS. Set it (for example "
+            "--accounts-crs EPSG:4326 or accounts.set_crs(...)) so they can be placed."
+        )
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    types = shapely.get_type_id(geoms)
+    not_point = ~missing & (types != 0)
+    if not_point.any():
+        notes.append(
+            f"{int(not_point.sum())} accounts in {source.name} have non-point geometry; a point "
+            "inside each shape is used as its location."
+        )
+        geoms = geoms.copy()
+        geoms[not_point] = shapely.point_on_surface(geoms[not_point])
+    coords = np.full((len(geoms), 2), np.nan)
+    coords[~missing] = shapely.get_coordinates(geoms[~missing])
+    x, y = coords[:, 0], coords[:, 1]
+    if pyproj.CRS.from_user_input(acrs).is_geographic:
+        _check_ranges(x, y, "latitude", "longitude", source)
+    unlocated = np.where(missing, "no location (empty geometry)", "").astype(object)
+    if missing.any():
+        notes.append(f"{int(missing.sum())} accounts in {source.name} have empty geometry.")
+    return x, y, unlocated, pyproj.CRS.from_user_input(acrs)
+
+
+def _check_ranges(x, y, lat_col, lon_col, source):
+    with np.errstate(invalid="ignore"):
+        bad = (np.abs(y) > 90) | (np.abs(x) > 180)
+    if not bad.any():
+        return
+    pos = np.flatnonzero(bad)
+    with np.errstate(invalid="ignore"):
+        swapped = bool(np.all((np.abs(x[pos]) <= 90) & (np.abs(y[pos]) <= 180)))
+    examples = "; ".join(f"lat={y[i]:g}, lon={x[i]:g}" for i in pos[:3])
+    hint = (
+        f"The values look swapped: check that '{lat_col}' holds latitudes and '{lon_col}' "
+        "longitudes (or name the columns with the lat/lon settings)."
+        if swapped
+        else "Correct those coordinates (latitude within ±90, longitude within ±180) or blank "
+        "them to list the accounts as unassigned."
+    )
+    raise ValidationError(
+        f"Latitude/longitude out of range in {source.name} on {source.describe_rows(pos)} "
+        f"({examples}). {hint}"
+    )
+
+
+def check_swapped(accounts: Accounts, bounds) -> None:
+    """Raise when most accounts fall outside ``bounds`` but would fit with lat/lon swapped.
+
+    ``bounds`` is the territories' ``(xmin, ymin, xmax, ymax)`` in the accounts' CRS; only
+    geographic CRSs are checked.
+    """
+    if not accounts.crs.is_geographic:
+        return
+    located = np.isfinite(accounts.x) & np.isfinite(accounts.y)
+    if located.sum() < 5:
+        return
+    xmin, ymin, xmax, ymax = bounds
+    x, y = accounts.x[located], accounts.y[located]
+    inside = np.mean((x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax))
+    flipped = np.mean((y >= xmin) & (y <= xmax) & (x >= ymin) & (x <= ymax))
+    if inside < 0.5 and flipped > 0.9:
+        raise ValidationError(
+            f"Latitude and longitude in {accounts.source.name} appear swapped: only "
+            f"{inside:.0%} of accounts fall within the territories' extent, but {flipped:.0%} "
+            "would with the two columns exchanged. Name the columns explicitly with the lat/lon "
+            "settings (e.g. --lat lon_column --lon lat_column) or fix the file."
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# polygon layers
+
+
+def prepare_polygons(
+    data, *, kind: str, id: str | None = None, crs=None, dissolve_duplicates: bool = False
+) -> Polygons:
+    """Read (if needed) and check a polygon layer of territories or blocks.
+
+    ``kind`` is ``"territory"`` or ``"block"``; it selects id detection (``territory_id`` or
+    ``block_id``/``GEOID``...) and wording. Invalid geometry is repaired with ``make_valid`` and
+    reported; empty or non-polygonal geometry raises. Duplicate territory ids are dissolved
+    (several rows forming one territory) when ``dissolve_duplicates``; duplicate block ids raise.
+    """
+    frame, source = as_frame(data, f"{kind}s")
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
+        raise InputError(
+            f"The {kind} file {source.name} has no geometry column. {kind.title()}s must be "
+            "polygons (GeoJSON, GeoPackage, GeoParquet, Shapefile)"
+            + ("; or give building blocks plus an alignment table." if kind == "territory" else ".")
+        )
+    if len(frame) == 0:
+        raise ValidationError(f"The {kind} file {source.name} has no features.")
+    if frame.crs is None:
+        if crs is None:
+            raise CRSMismatchError(
+                f"The {kind} file {source.name} has no CRS (coordinate reference system). Add it "
+                f"to the file, or state it with --{kind}-crs EPSG:4326 (or the crs setting) "
+                "when you know it."
+            )
+        frame = frame.set_crs(crs)
+    notes: list[str] = []
+    candidates = cols.TERRITORY_ID if kind == "territory" else cols.BLOCK_ID
+    id_col = cols.find_column(
+        frame, id, candidates, what=f"{kind} id", source=source, option=f"{kind} id"
+    )
+    frame = frame.reset_index(drop=True)
+    ids = frame[id_col].astype("string").str.strip()
+    blank = (ids.isna() | ids.eq("")).to_numpy()
+    if blank.any():
+        raise ValidationError(
+            f"Column '{id_col}' ({kind} id) in {source.name} is blank on "
+            f"{source.describe_rows(np.flatnonzero(blank))}. Give every {kind} an id."
+        )
+    id_name = f"{kind}_id"
+    frame = frame.drop(columns=[c for c in (id_name,) if c in frame.columns and c != id_col])
+    frame = frame.rename(columns={id_col: id_name})
+    frame[id_name] = ids.astype(object).to_numpy()
+
+    geoms = _check_geometry(frame, id_name, source, kind, notes)
+    frame = frame.set_geometry(geoms)
+
+    dup = frame[id_name].duplicated(keep=False).to_numpy()
+    if dup.any():
+        shown = ", ".join(f"'{v}'" for v in pd.unique(frame.loc[dup, id_name])[:5])
+        if not dissolve_duplicates:
+            raise ValidationError(
+                f"Duplicate {kind} ids in column '{id_col}' of {source.name}: {shown} "
+                f"({source.describe_rows(np.flatnonzero(dup))}). Ids must be unique."
+            )
+        notes.append(f"Rows sharing a territory id were merged into one territory: {shown}.")
+        frame = _dissolve_rows(frame, id_name)
+    return Polygons(frame, id_name, source, notes)
+
+
+def _check_geometry(frame, id_name, source, kind, notes) -> np.ndarray:
+    geoms = frame.geometry.to_numpy().copy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        pos = np.flatnonzero(missing)
+        raise ValidationError(
+            f"{kind.title()}s with empty geometry in {source.name}: "
+            f"{_ids(frame, id_name, pos)} ({source.describe_rows(pos)}). Draw their shapes or "
+            "remove those rows."
+        )
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        pos = np.flatnonzero(invalid)
+        reasons = shapely.is_valid_reason(geoms[pos[:3]])
+        geoms[pos] = shapely.make_valid(geoms[pos], method="structure", keep_collapsed=False)
+        notes.append(
+            f"Repaired invalid geometry of {len(pos)} {kind}s in {source.name} with make_valid: "
+            f"{_ids(frame, id_name, pos)} ({'; '.join(reasons)})."
+        )
+    geoms = _polygonal(geoms)
+    types = shapely.get_type_id(geoms)
+    wrong = ~np.isin(types, (3, 6)) | shapely.is_empty(geoms)
+    if wrong.any():
+        pos = np.flatnonzero(wrong)
+        kinds = ", ".join(sorted(set(shapely.get_type_id(geoms[pos]).astype(str))))
+        raise ValidationError(
+            f"{kind.title()}s in {source.name} must be polygons, but {_ids(frame, id_name, pos)} "
+            f"({source.describe_rows(pos)}) are not (geometry type ids {kinds}). Use a polygon "
+            "layer."
+        )
+    return geoms
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Keep only the polygonal parts of geometry collections (as make_valid may return)."""
+    collections = shapely.get_type_id(geoms) == 7
+    if collections.any():
+        for i in np.flatnonzero(collections):
+            parts = shapely.get_parts(geoms[i])
+            polys = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+            geoms[i] = shapely.union_all(polys) if len(polys) else shapely.Polygon()
+    return geoms
+
+
+def _dissolve_rows(frame: gpd.GeoDataFrame, id_name: str) -> gpd.GeoDataFrame:
+    first = frame.drop(columns=frame.geometry.name).groupby(id_name, sort=False).first()
+    merged = frame.groupby(id_name, sort=False)[frame.geometry.name].agg(
+        lambda s: shapely.union_all(s.to_numpy())
+    )
+    return gpd.GeoDataFrame(
+        first.reset_index(), geometry=merged.reindex(first.index).to_numpy(), crs=frame.crs
+    )
+
+
+def _ids(frame, id_name, pos, limit: int = 5) -> str:
+    values = frame[id_name].to_numpy()[pos]
+    shown = ", ".join(f"'{v}'" for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def find_overlaps(polygons: Polygons, min_area_fraction: float = 1e-6) -> pd.DataFrame:
+    """Pairs of polygons whose interiors overlap: ``id_a, id_b, overlap_share``.
+
+    A valid coverage (checked with GEOS's fast coverage validation) has none; otherwise only the
+    polygons with invalid coverage edges are compared pairwise. ``overlap_share`` is the overlap
+    area as a share of the smaller polygon; slivers below ``min_area_fraction`` are ignored.
+    """
+    geoms = polygons.frame.geometry.to_numpy()
+    empty = pd.DataFrame({"id_a": [], "id_b": [], "overlap_share": []})
+    if len(geoms) < 2 or shapely.coverage_is_valid(geoms):
+        return empty
+    suspects = ~shapely.is_empty(shapely.coverage_invalid_edges(geoms))
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms[suspects], predicate="overlaps")
+    left = np.flatnonzero(suspects)[left]
+    keep = left < right
+    left, right = left[keep], right[keep]
+    if not len(left):
+        return empty
+    inter = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
+    share = inter / smaller
+    keep = share > min_area_fraction
+    ids = polygons.frame[polygons.id].to_numpy()
+    return pd.DataFrame(
+        {"id_a": ids[left[keep]], "id_b": ids[right[keep]], "overlap_share": share[keep]}
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# alignment
+
+
+def prepare_alignment(
+    data,
+    blocks: Polygons,
+    *,
+    block: str | None = None,
+    territory: str | None = None,
+    parent: str | None = None,
+) -> pd.DataFrame:
+    """Check an alignment table (block -> territory) against the block layer.
+
+    Returns a DataFrame with ``block_id``, ``territory_id`` (None where the table leaves a block
+    unaligned on purpose with a blank territory) and, when present, ``name`` and ``parent``.
+    Blocks listed in the alignment but missing from the geometry, blocks of the geometry missing
+    from the alignment, and a block given two territories are errors.
+    """
+    frame, source = as_frame(data, "alignment")
+    if len(frame) == 0:
+        raise ValidationError(f"The alignment file {source.name} has no rows.")
+    bcol = cols.find_column(
+        frame,
+        block,
+        cols.BLOCK_ID[:-1] + ("block_id",),
+        what="block id",
+        source=source,
+        option="alignment block column",
+    )
+    tcol = cols.find_column(
+        frame,
+        territory,
+        cols.TERRITORY_ID[:-2],
+        what="territory id",
+        source=source,
+        option="alignment territory column",
+    )
+    pcol = cols.find_column(
+        frame,
+        parent,
+        cols.PARENT,
+        what="parent",
+        source=source,
+        option="alignment parent column",
+        required=False,
+    )
+    ncol = cols.find_column(
+        frame,
+        None,
+        ("name", "territory_name"),
+        what="name",
+        source=source,
+        option="name",
+        required=False,
+    )
+    block_ids = frame[bcol].astype("string").str.strip()
+    terr = frame[tcol].astype("string").str.strip()
+    out = pd.DataFrame(
+        {
+            "block_id": block_ids.astype(object),
+            "territory_id": terr.where(terr.ne("")).astype(object),
+        }
+    )
+    out["territory_id"] = out["territory_id"].where(out["territory_id"].notna(), None)
+    if ncol and ncol not in (bcol, tcol):
+        out["name"] = frame[ncol].astype(object).to_numpy()
+    if pcol and pcol not in (bcol, tcol):
+        out["parent"] = frame[pcol].astype(object).to_numpy()
+
+    blank = (block_ids.isna() | block_ids.eq("")).to_numpy()
+    if blank.any():
+        raise ValidationError(
+            f"Column '{bcol}' (block id) in {source.name} is blank on "
+            f"{source.describe_rows(np.flatnonzero(blank))}. Every row needs a block id."
+        )
+    conflict = (
+        out.groupby("block_id")["territory_id"].transform(lambda s: s.fillna("").nunique()).gt(1)
+    )
+    if conflict.any():
+        pos = np.flatnonzero(conflict.to_numpy())
+        raise ValidationError(
+            f"Blocks given more than one territory in {source.name}: "
+            f"{', '.join(pd.unique(out.block_id.to_numpy()[pos])[:5])} "
+            f"({source.describe_rows(pos)}). Keep one row per block."
+        )
+    out = out.drop_duplicates("block_id").reset_index(drop=True)
+
+    known = pd.Index(blocks.frame[blocks.id])
+    missing_geom = ~out["block_id"].isin(known).to_numpy()
+    missing_align = ~known.isin(out["block_id"])
+    if missing_geom.any() or missing_align.any():
+        parts = []
+        if missing_geom.any():
+            ids = out["block_id"].to_numpy()[missing_geom]
+            parts.append(
+                f"{len(ids)} blocks in the alignment {source.name} are not in the block layer "
+                f"{blocks.source.name} ({_shown(ids)})"
+            )
+        if missing_align.any():
+            ids = known.to_numpy()[missing_align]
+            parts.append(
+                f"{len(ids)} blocks of {blocks.source.name} are missing from the alignment "
+                f"({_shown(ids)})"
+            )
+        hint = _leading_zero_hint(out["block_id"], known)
+        raise ValidationError(
+            "; ".join(parts) + ". Every block must appear once in both: add the missing rows "
+            "(leave territory_id blank to leave a block unaligned on purpose) or remove stray "
+            "ones." + hint
+        )
+    return out
+
+
+def _shown(ids, limit: int = 5) -> str:
+    shown = ", ".join(f"'{v}'" for v in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def _leading_zero_hint(alignment_ids: pd.Series, known: pd.Index) -> str:
+    stripped_a = set(alignment_ids.str.lstrip("0"))
+    stripped_k = set(known.astype(str).str.lstrip("0"))
+    if stripped_a == stripped_k and set(alignment_ids) != set(known):
+        return (
+            " The ids match once leading zeros are ignored: a spreadsheet probably turned "
+            "codes such as '01001' into 1001; store the id column as text."
+        )
+    return ""
+
+
+def _crs_name(crs: pyproj.CRS) -> str:
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.name
