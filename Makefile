@@ -22,6 +22,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/territory demo --out maps
 
 test: $(VENV)/.installed-test
+	bash scripts/ensure-test-tools.sh
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(VENV)/bin/pytest
 

@@ -72,13 +72,10 @@ def demo_accounts(orders: pd.DataFrame) -> pd.DataFrame:
         place=("City", "State"),
     )
     recent = orders[orders["Order Date"] >= "2017-07-01"].groupby("Customer ID")["Sales"].sum()
-    accounts["pipeline"] = (accounts["account_id"].map(recent).fillna(0) * 0.5).round(2)
+    accounts["pipeline"] = accounts["account_id"].map(recent).fillna(0) * 0.5
     accounts = accounts.rename(
         columns={"Customer Name": "name", "Segment": "segment", "City": "city", "State": "state"}
     )
-    accounts[["revenue", "revenue_prior", "lifetime_revenue"]] = accounts[
-        ["revenue", "revenue_prior", "lifetime_revenue"]
-    ].round(2)
     first = [
         "account_id",
         "name",

@@ -15,6 +15,7 @@ import click
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from territory import __version__
@@ -35,7 +36,7 @@ def handle_errors(func):
         try:
             return func(*args, **kwargs)
         except TerritoryError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", soft_wrap=True)
+            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", soft_wrap=True)
             sys.exit(1)
 
     return wrapper
@@ -135,7 +136,7 @@ def assign(accounts, territories, output, **kw):
 
     write_table(result.assignments, output)
     _print_methods(result)
-    console.print(f"Wrote {output}")
+    console.print(f"Wrote {escape(str(output))}")
 
 
 @cli.command()
@@ -177,7 +178,7 @@ def kpis(accounts, territories, output, **kw):
         for seg, table in result.segments.items():
             path = Path(output)
             write_table(table, path.with_name(f"{path.stem}-{seg}{path.suffix}"))
-        console.print(f"Wrote {output}")
+        console.print(f"Wrote {escape(str(output))}")
 
 
 @cli.command()
@@ -251,13 +252,13 @@ def _run_and_write(plan: Plan) -> PlanResult:
     with console.status("Writing outputs..."):
         written = result.write()
     for path in written:
-        console.print(f"Wrote {path}")
+        console.print(f"Wrote {escape(str(path))}")
     return result
 
 
 def _print_notes(result: PlanResult) -> None:
     for note in result.notes:
-        err_console.print(f"[yellow]Note:[/] {note}", soft_wrap=True)
+        err_console.print(f"[yellow]Note:[/] {escape(note)}", soft_wrap=True)
 
 
 def _print_methods(result: PlanResult) -> None:
@@ -268,12 +269,12 @@ def _print_methods(result: PlanResult) -> None:
     if len(unassigned):
         reasons = unassigned["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts()
         for reason, count in reasons.head(5).items():
-            console.print(f"  unassigned ({count:,}): {reason}")
+            console.print(f"  unassigned ({count:,}): {escape(reason)}")
 
 
 def _print_kpis(result: PlanResult) -> None:
     kpis = result.kpis
-    table = Table(title=f"{result.plan.name}: KPIs per territory", title_justify="left")
+    table = Table(title=f"{escape(result.plan.name)}: KPIs per territory", title_justify="left")
     shown = [
         c
         for c in (
@@ -326,7 +327,7 @@ def _cell(column: str, value) -> str:
         if column in ("compactness", "density"):
             return f"{value:.3f}"
         return f"{value:,.0f}"
-    return str(value) if not pd.isna(value) else ""
+    return escape(str(value)) if not pd.isna(value) else ""
 
 
 def main() -> None:

@@ -162,6 +162,7 @@ class Plan:
         rule = self.targets.rule
         accounts = self.accounts.load(also_measures=(rule.from_measure,) if rule else ())
         layer = self.territories.load()
+        accounts = accounts.to_crs(layer.crs)
         for seg in self.segments:
             if seg not in accounts.frame.columns:
                 raise ValidationError(
@@ -330,7 +331,9 @@ class _PlanReader:
                 f"Unknown section(s) {', '.join(sorted(unknown))} in {self.source}. "
                 f"Known: {', '.join(sorted(self.SECTIONS))}."
             )
-        acc = self.section("accounts", {f.name for f in fields(AccountsSpec)} | {"path"})
+        acc = self.section(
+            "accounts", {f.name for f in fields(AccountsSpec)} - {"source"} | {"path"}
+        )
         if "path" not in acc:
             raise ValidationError(f"[accounts] in {self.source} needs a path.")
         measures = acc.get("measures")

@@ -283,8 +283,8 @@ def _locate_geometry(frame: gpd.GeoDataFrame, source, crs, notes):
     acrs = frame.crs or (pyproj.CRS.from_user_input(crs) if crs else None)
     if acrs is None:
         raise CRSMismatchError(
-            f"The accounts in {source.name} have geometry but no CRS. Set it (for example "
-            "--accounts-crs EPSG:4326 or accounts.set_crs(...)) so they can be placed."
+            f"The accounts in {source.name} have geometry but no CRS. State it (--crs EPSG:4326 "
+            "on the command line, crs= in Python) or set it in the file so they can be placed."
         )
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     types = shapely.get_type_id(geoms)
@@ -380,8 +380,8 @@ def prepare_polygons(
         if crs is None:
             raise CRSMismatchError(
                 f"The {kind} file {source.name} has no CRS (coordinate reference system). Add it "
-                f"to the file, or state it with --{kind}-crs EPSG:4326 (or the crs setting) "
-                "when you know it."
+                "to the file, or state it when you know it: --crs EPSG:4326 on the command line, "
+                "crs= in Python, or crs in the plan file."
             )
         frame = frame.set_crs(crs)
     notes: list[str] = []
@@ -489,14 +489,17 @@ def find_overlaps(polygons: Polygons, min_area_fraction: float = 1e-6) -> pd.Dat
     empty = pd.DataFrame({"id_a": [], "id_b": [], "overlap_share": []})
     if len(geoms) < 2 or shapely.coverage_is_valid(geoms):
         return empty
-    suspects = ~shapely.is_empty(shapely.coverage_invalid_edges(geoms))
+    suspects = np.flatnonzero(~shapely.is_empty(shapely.coverage_invalid_edges(geoms)))
     tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms[suspects], predicate="overlaps")
-    left = np.flatnonzero(suspects)[left]
-    keep = left < right
-    left, right = left[keep], right[keep]
-    if not len(left):
+    left, right = tree.query(geoms[suspects], predicate="intersects")
+    pairs = np.unique(np.sort(np.column_stack([suspects[left], right]), axis=1), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    if not len(pairs):
         return empty
+    left, right = pairs[:, 0], pairs[:, 1]
+    # Interiors meet in two dimensions: a real overlap, not neighbours touching.
+    overlapping = shapely.relate_pattern(geoms[left], geoms[right], "2********")
+    left, right = left[overlapping], right[overlapping]
     inter = shapely.area(shapely.intersection(geoms[left], geoms[right]))
     smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
     share = inter / smaller

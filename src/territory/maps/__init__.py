@@ -78,7 +78,7 @@ def build_map(
     accounts = result.accounts.to_geodataframe().to_crs(4326)
     located = accounts[accounts.geometry.notna()]
     bounds = (located if len(located) else territories).total_bounds
-    fmap = OfflineMap(location=None, tiles=None, control_scale=True, prefer_canvas=True)
+    fmap = OfflineMap(location=None, tiles=None, control_scale=True)
     if tiles:
         folium.TileLayer(tiles, attr="tiles", name="Background").add_to(fmap)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+DATA = Path(str(resources.files("territory.data")))
+
+
+@pytest.fixture
+def two_squares() -> gpd.GeoDataFrame:
+    """Territories A = [0,1]x[0,1] and B = [1,2]x[0,1] (lon/lat), sharing the edge x = 1."""
+    return gpd.GeoDataFrame(
+        {"territory_id": ["B", "A"], "name": ["Bravo", "Alpha"], "target": [100.0, 200.0]},
+        geometry=[box(1, 0, 2, 1), box(0, 0, 1, 1)],
+        crs="EPSG:4326",
+    )
+
+
+@pytest.fixture
+def accounts_frame() -> pd.DataFrame:
+    """Accounts covering every assignment method against :func:`two_squares`."""
+    return pd.DataFrame(
+        {
+            "account_id": ["in-a", "in-b", "edge", "near", "far", "nowhere"],
+            "lat": [0.5, 0.5, 0.5, 0.5, 5.0, None],
+            "lon": [0.5, 1.5, 1.0, 2.05, 5.0, None],
+            "revenue": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+            "pipeline": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "segment": ["x", "y", "x", "y", "x", "y"],
+        }
+    )
+
+
+@pytest.fixture
+def accounts_csv(tmp_path, accounts_frame) -> Path:
+    path = tmp_path / "accounts.csv"
+    accounts_frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def squares_geojson(tmp_path, two_squares) -> Path:
+    path = tmp_path / "territories.geojson"
+    two_squares.to_file(path)
+    return path
+
+
+@pytest.fixture
+def grid_blocks() -> gpd.GeoDataFrame:
+    """A 4x4 grid of 1-degree blocks with ids r{row}c{col}."""
+    cells = [(r, c) for r in range(4) for c in range(4)]
+    return gpd.GeoDataFrame(
+        {"block_id": [f"r{r}c{c}" for r, c in cells]},
+        geometry=[box(c, r, c + 1, r + 1) for r, c in cells],
+        crs="EPSG:4326",
+    )
+
+
+@pytest.fixture
+def grid_alignment(grid_blocks) -> pd.DataFrame:
+    """Blocks in the left half -> W, right half -> E."""
+    ids = grid_blocks["block_id"]
+    return pd.DataFrame(
+        {
+            "block_id": ids,
+            "territory_id": ["W" if int(b[-1]) < 2 else "E" for b in ids],
+            "parent": "All",
+        }
+    )
+
+
+def point_accounts(points, **columns) -> gpd.GeoDataFrame:
+    """Accounts GeoDataFrame from (lon, lat) tuples."""
+    n = len(points)
+    data = {"account_id": [f"a{i}" for i in range(n)], **columns}
+    return gpd.GeoDataFrame(data, geometry=[Point(p) for p in points], crs="EPSG:4326")

@@ -1,0 +1,79 @@
+"""The demo map in a real headless Chromium with no network: shapes, legend, no errors, pixels."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from territory.cli import demo_plan
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+OUTPUT = Path(
+    os.environ.get("TERRITORY_TEST_OUTPUT", Path(__file__).parents[1] / "build" / "test-output")
+)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--virtual-time-budget=8000",
+]
+
+
+def chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: make test installs it (scripts/ensure-test-tools.sh)")
+        pytest.skip("chromium not installed (make test installs it)")
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_html(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    result = demo_plan().with_outputs(dir=out, map="demo.html").run()
+    result.write()
+    return out / "demo.html"
+
+
+@pytest.mark.slow
+def test_demo_map_dom_in_chromium(demo_html, tmp_path):
+    run = chromium(["--dump-dom", demo_html.as_uri()], tmp_path / "profile")
+    dom = run.stdout
+    # 15 territory outlines plus one circle per located account are SVG paths.
+    assert dom.count('class="leaflet-interactive"') >= 15 + 793
+    assert dom.count('<div class="territory-label"') == 15
+    assert "territory-legend" in dom and "territory-title" in dom
+    assert "Uncaught" not in run.stderr, run.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_demo_map_screenshot_is_a_real_map(demo_html, tmp_path):
+    from PIL import Image
+
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    png = OUTPUT / "demo-map.png"
+    run = chromium(
+        ["--window-size=1400,900", f"--screenshot={png}", demo_html.as_uri()], tmp_path / "p"
+    )
+    assert png.exists(), run.stderr[-2000:]
+    image = Image.open(png).convert("RGB").resize((140, 90))
+    colours = image.getcolors(maxcolors=140 * 90)
+    # A blank or failed page is one or two colours; the map has many fills, outlines and points.
+    assert len(colours) > 60
+    most_common = max(count for count, _ in colours)
+    assert most_common < 0.6 * 140 * 90

@@ -1,0 +1,155 @@
+"""The CLI, through click's CliRunner and as a real subprocess."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from territory.cli import cli
+
+from .conftest import DATA
+
+COMMANDS = ["assign", "kpis", "validate", "run", "demo"]
+
+
+def decode_json_escapes(text: str) -> str:
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output and len(result.output.splitlines()) > 4
+
+
+def test_assign_writes_every_account(tmp_path, accounts_csv, squares_geojson):
+    out = tmp_path / "assignments.csv"
+    result = CliRunner().invoke(
+        cli, ["assign", str(accounts_csv), str(squares_geojson), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert table["account_id"].tolist() == ["in-a", "in-b", "edge", "near", "far", "nowhere"]
+    assert table["method"].tolist() == [
+        "inside",
+        "inside",
+        "boundary",
+        "nearest",
+        "unassigned",
+        "unassigned",
+    ]
+    assert "inside 2, boundary 1, nearest 1, unassigned 2" in result.output
+
+
+def test_kpis_prints_table_and_writes_segment_breakdown(tmp_path, accounts_csv, squares_geojson):
+    out = tmp_path / "kpis.csv"
+    result = CliRunner().invoke(
+        cli, ["kpis", str(accounts_csv), str(squares_geojson), "--by", "segment", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "KPIs per territory" in result.output and "Alpha" in result.output
+    written = pd.read_csv(out).set_index("territory_id")
+    assert written["revenue"].to_dict() == {"A": 40.0, "B": 60.0}
+    assert (tmp_path / "kpis-segment.csv").exists()
+
+
+def test_validate_reports_without_writing(tmp_path, accounts_csv, squares_geojson):
+    result = CliRunner().invoke(cli, ["validate", str(accounts_csv), str(squares_geojson)])
+    assert result.exit_code == 0, result.output
+    assert "OK: 6 accounts, 2 territories; 4 assigned, 2 unassigned." in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accounts.csv", "territories.geojson"]
+
+
+def test_run_plan_file_with_relative_paths(tmp_path, accounts_csv, squares_geojson):
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        'name = "Test plan"\n[accounts]\npath = "accounts.csv"\n[territories]\n'
+        'path = "territories.geojson"\n[kpis]\nsegments = ["segment"]\n'
+        '[outputs]\ndir = "result"\nmap = ""\n'
+    )
+    result = CliRunner().invoke(cli, ["run", str(plan)])
+    assert result.exit_code == 0, result.output
+    produced = sorted(p.name for p in (tmp_path / "result").iterdir())
+    assert produced == ["assignments.csv", "kpis.csv", "segment-kpis-segment.csv", "summary.json"]
+    summary = json.loads((tmp_path / "result" / "summary.json").read_text())
+    assert summary["plan"] == "Test plan" and summary["unassigned"] == 2
+
+
+def test_plan_api_round_trip(tmp_path, accounts_csv, squares_geojson):
+    import territory
+
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        '[accounts]\npath = "accounts.csv"\n[territories]\npath = "territories.geojson"\n'
+        "[assign]\nmax_distance_km = 0\n"
+    )
+    result = territory.Plan.from_file(plan).run()
+    assert result.summary["methods"]["nearest"] == 0
+    assert len(result.unassigned) == 3
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "territory", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_subprocess_assign_and_error_exit_code(tmp_path, accounts_csv, squares_geojson):
+    out = tmp_path / "a.csv"
+    ok = run_cli("assign", str(accounts_csv), str(squares_geojson), "-o", str(out))
+    assert ok.returncode == 0, ok.stderr
+    assert len(pd.read_csv(out)) == 6
+    bad = run_cli("assign", str(tmp_path / "missing.csv"), str(squares_geojson))
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("Error: File not found")
+    assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_subprocess_demo_writes_map_and_tables(tmp_path):
+    result = run_cli("demo", "--out", str(tmp_path / "maps"))
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "maps"
+    kpis = pd.read_csv(out / "demo-kpis.csv")
+    assignments = pd.read_csv(out / "demo-assignments.csv")
+    assert len(kpis) == 15
+    assert len(assignments) == 793 and assignments["account_id"].is_unique
+    page = decode_json_escapes((out / "demo.html").read_text())
+    for name in kpis["name"]:
+        assert html.escape(name) in page
+    assert "cdn.jsdelivr" not in page and "code.jquery" not in page  # opens offline
+    assert "KPIs per territory" in result.stdout
+    # Revenue total equals the 12 months of order lines to the last order date.
+    orders = pd.read_parquet(DATA / "superstore_orders.parquet")
+    last = orders["Order Date"].max()
+    window = orders[(orders["Order Date"] > last - pd.DateOffset(years=1))]
+    assert kpis["revenue"].sum() == pytest.approx(window["Sales"].sum(), rel=1e-9)
+
+
+def test_version():
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and "territory" in result.output
+
+
+def test_help_lists_commands():
+    text = CliRunner().invoke(cli, ["--help"]).output
+    for command in COMMANDS:
+        assert command in text
+
+
+def test_readme_mentions_both_setup_commands():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme

@@ -1,0 +1,117 @@
+"""Every supported format and location style gives the same assignments."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+import territory
+from territory.postal import normalise_us_zip
+from territory.validate import prepare_accounts
+
+
+def accounts_gdf(accounts_frame):
+    located = accounts_frame.dropna(subset=["lat"])
+    return gpd.GeoDataFrame(
+        located.drop(columns=["lat", "lon"]),
+        geometry=gpd.points_from_xy(located.lon, located.lat),
+        crs=4326,
+    )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".geojson", ".gpkg", ".geoparquet"])
+def test_account_formats_agree(tmp_path, accounts_frame, two_squares, suffix):
+    expected = territory.assign(accounts_frame.dropna(subset=["lat"]), two_squares)
+    path = tmp_path / f"accounts{suffix}"
+    if suffix == ".csv":
+        accounts_frame.dropna(subset=["lat"]).to_csv(path, index=False)
+    elif suffix == ".parquet":
+        accounts_frame.dropna(subset=["lat"]).to_parquet(path)
+    elif suffix == ".geoparquet":
+        accounts_gdf(accounts_frame).to_parquet(path)
+    else:
+        accounts_gdf(accounts_frame).to_file(path)
+    got = territory.assign(str(path), two_squares)
+    cols = ["account_id", "territory_id", "method", "revenue"]
+    pd.testing.assert_frame_equal(got[cols], expected[cols])
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".parquet", ".shp"])
+def test_territory_formats_agree(tmp_path, accounts_frame, two_squares, suffix):
+    path = tmp_path / f"territories{suffix}"
+    if suffix == ".parquet":
+        two_squares.to_parquet(path)
+    else:
+        two_squares.to_file(path)
+    got = territory.assign(accounts_frame, str(path))
+    assert got["territory_id"].tolist()[:4] == ["A", "B", "A", "B"]
+
+
+@pytest.mark.parametrize(
+    ("columns", "options"),
+    [
+        ({"account_id": "Customer ID", "lat": "Latitude", "lon": "Longitude"}, {}),
+        ({"account_id": "id", "lat": "LAT", "lon": "lng"}, {}),
+        (
+            {"account_id": "acct", "lat": "y", "lon": "x"},
+            {"account_id": "acct", "lat": "y", "lon": "x"},
+        ),
+    ],
+)
+def test_column_detection_and_explicit_names(accounts_frame, two_squares, columns, options):
+    renamed = accounts_frame.rename(columns=columns)
+    got = territory.assign(renamed, two_squares, **options)
+    assert got["account_id"].tolist() == accounts_frame["account_id"].tolist()
+    assert got["territory_id"].tolist()[:2] == ["A", "B"]
+
+
+def test_postal_code_normalisation():
+    codes = pd.Series(["02134", "2134", "02134-1234", "02134 1234", " 601 ", "ABC", None])
+    assert normalise_us_zip(codes).tolist()[:6] == [
+        "02134",
+        "02134",
+        "02134",
+        "02134",
+        "00601",
+        "ABC",
+    ]
+
+
+def test_postal_codes_read_as_numbers_keep_working():
+    frame = pd.DataFrame({"account_id": ["a", "b"], "zip": [2134.0, 10001.0]})
+    acc = prepare_accounts(frame)
+    assert (acc.unlocated == "").all()
+    assert acc.y[0] == pytest.approx(42.36, abs=0.05)  # Boston (Allston)
+
+
+def test_own_postal_table_for_other_countries(tmp_path):
+    table = tmp_path / "de_postcodes.csv"
+    table.write_text("postal_code,lat,lon\n10115,52.532,13.384\n80331,48.135,11.571\n")
+    frame = pd.DataFrame(
+        {"account_id": ["berlin", "munich", "x"], "postcode": ["10115", "80331", "1"]}
+    )
+    acc = prepare_accounts(frame, postal_table=str(table))
+    assert acc.y[:2].tolist() == [52.532, 48.135]
+    assert "not found in the postal code table" in acc.unlocated[2]
+
+
+def test_point_in_any_crs_with_geometry_and_non_point_shapes(two_squares):
+    shapes = gpd.GeoDataFrame(
+        {"account_id": ["parcel"]},
+        geometry=[two_squares.geometry[1].buffer(-0.4)],  # a small polygon inside A
+        crs=4326,
+    )
+    result = territory.run(shapes, two_squares)
+    assert result.assignments["territory_id"].tolist() == ["A"]
+    assert any("non-point geometry" in n for n in result.notes)
+
+
+def test_outputs_are_written_atomically_with_normal_permissions(
+    tmp_path, accounts_frame, two_squares
+):
+    from territory.io import write_table
+
+    out = write_table(territory.assign(accounts_frame, two_squares), tmp_path / "a" / "out.csv")
+    assert out.exists() and (out.stat().st_mode & 0o044) == 0o044
+    assert [p.name for p in out.parent.iterdir()] == ["out.csv"]

@@ -1,0 +1,144 @@
+"""KPI numbers checked against independent computations."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+import territory
+from territory.errors import ValidationError
+from territory.quality import area_perimeter_km, gini, polsby_popper
+
+from .conftest import DATA
+
+
+def test_kpis_on_two_squares(accounts_frame, two_squares):
+    result = territory.run(accounts_frame, two_squares, segments=["segment"])
+    kpis = result.kpis.set_index("territory_id")
+    # A: in-a (10) + edge (30); B: in-b (20) + near (40); far (50) and nowhere (60) unassigned.
+    assert kpis.loc["A", ["accounts", "revenue", "pipeline"]].tolist() == [2, 40.0, 4.0]
+    assert kpis.loc["B", ["accounts", "revenue", "pipeline"]].tolist() == [2, 60.0, 6.0]
+    assert kpis.loc["A", "name"] == "Alpha"
+    # Targets from the territory layer's target column.
+    assert kpis.loc["A", "attainment"] == pytest.approx(40 / 200)
+    assert kpis.loc["B", "attainment"] == pytest.approx(60 / 100)
+    # Shares are of the input total (210), so territories + unassigned add up to 1.
+    assert kpis["share"].sum() + 110 / 210 == pytest.approx(1.0)
+    assert kpis.loc["A", "deviation"] == pytest.approx(40 / 50 - 1)
+    s = result.summary
+    assert s["accounts"] == 6 and s["assigned"] == 4 and s["unassigned"] == 2
+    assert s["methods"] == {"inside": 2, "boundary": 1, "overlap": 0, "nearest": 1, "unassigned": 2}
+    assert s["totals"]["revenue"] == {"input": 210.0, "assigned": 100.0, "unassigned": 110.0}
+    assert s["max_deviation"] == pytest.approx(0.2)
+    # Segment cells: same KPI set within each segment.
+    seg = result.segments["segment"].set_index(["territory_id", "segment"])
+    assert seg.loc[("A", "x"), ["accounts", "revenue"]].tolist() == [2, 40.0]
+    assert seg.loc[("B", "y"), ["accounts", "revenue"]].tolist() == [2, 60.0]
+    x_total = accounts_frame.loc[accounts_frame.segment == "x", "revenue"].sum()
+    assert seg.loc[("A", "x"), "share"] == pytest.approx(40 / x_total)
+
+
+def test_area_and_density_are_geodesic(two_squares):
+    accounts = pd.DataFrame({"account_id": ["a"], "lat": [0.5], "lon": [0.5]})
+    kpis = territory.kpis(accounts, two_squares).set_index("territory_id")
+    # A 1 x 1 degree cell at the equator is 110.57 km x 111.32 km on WGS84.
+    assert kpis.loc["A", "area_km2"] == pytest.approx(12308, rel=2e-3)
+    assert kpis.loc["A", "density"] == pytest.approx(1 / 12308 * 1000, rel=2e-3)
+    # A projected copy gives the same area up to the projection's distortion near the equator.
+    area, _ = area_perimeter_km(
+        two_squares.to_crs(6933).geometry.to_numpy(), two_squares.to_crs(6933).crs
+    )
+    assert area[1] == pytest.approx(12308, rel=5e-3)
+
+
+def test_gini_and_polsby_popper():
+    assert gini([5, 5, 5, 5]) == pytest.approx(0.0)
+    assert gini([0, 0, 0, 8]) == pytest.approx(0.75)
+    assert polsby_popper(np.array([1.0]), np.array([4.0]))[0] == pytest.approx(np.pi / 4)
+
+
+def test_target_rule_and_targets_table(tmp_path, two_squares):
+    accounts = pd.DataFrame(
+        {
+            "account_id": ["a", "b", "c"],
+            "lat": [0.5, 0.5, 0.5],
+            "lon": [0.2, 0.7, 1.5],
+            "revenue": [10.0, 20.0, 30.0],
+            "last_year": [100.0, 50.0, 10.0],
+        }
+    )
+    by_rule = territory.kpis(accounts, two_squares, target_from="last_year", target_growth=0.1)
+    assert by_rule.set_index("territory_id")["target"].to_dict() == pytest.approx(
+        {"A": 165.0, "B": 11.0}
+    )
+    table = tmp_path / "targets.csv"
+    table.write_text("territory_id,target\nA,60\nB,\n")
+    by_table = territory.kpis(accounts, two_squares, targets=str(table)).set_index("territory_id")
+    assert by_table.loc["A", "attainment"] == pytest.approx(0.5)
+    assert np.isnan(by_table.loc["B", "target"]) and np.isnan(by_table.loc["B", "attainment"])
+    table.write_text("territory_id,target\nA,60\nZ,5\n")
+    with pytest.raises(ValidationError, match="do not exist: Z"):
+        territory.kpis(accounts, two_squares, targets=str(table))
+
+
+def test_unknown_balance_measure(accounts_frame, two_squares):
+    with pytest.raises(ValidationError, match="Unknown balance measure 'profit'"):
+        territory.kpis(accounts_frame, two_squares, balance="profit")
+
+
+def test_demo_kpis_match_an_independent_spatial_join():
+    """The demo's per-territory revenue equals a plain pandas/geopandas computation."""
+    accounts = pd.read_csv(DATA / "demo_accounts.csv", dtype={"postal_code": str})
+    zips = pd.read_parquet(DATA / "us_zip_points.parquet")
+    located = accounts.merge(zips, on="postal_code", how="left")
+    points = gpd.GeoDataFrame(
+        located, geometry=gpd.points_from_xy(located.lon, located.lat), crs=4326
+    )
+    counties = gpd.read_parquet(DATA / "us_counties.parquet")[["GEOID", "geometry"]]
+    joined = gpd.sjoin(points, counties, predicate="within", how="left")
+    alignment = pd.read_csv(DATA / "demo_alignment.csv", dtype=str)
+    joined = joined.merge(alignment, left_on="GEOID", right_on="block_id", how="left")
+    expected = joined.groupby("territory_id")["revenue"].sum()
+
+    from territory.cli import demo_plan
+
+    result = demo_plan().run()
+    got = result.kpis.set_index("territory_id")["revenue"]
+    pd.testing.assert_series_equal(
+        got.sort_index(), expected.sort_index(), check_names=False, rtol=1e-9
+    )
+    assert result.summary["accounts"] == len(accounts) == 793
+    targets = joined.groupby("territory_id")["revenue_prior"].sum() * 1.1
+    np.testing.assert_allclose(
+        result.kpis.set_index("territory_id")["target"].sort_index(), targets.sort_index()
+    )
+
+
+def test_segment_kpis_match_crosstab():
+    from territory.cli import demo_plan
+
+    result = demo_plan().run()
+    seg = result.segments["segment"]
+    merged = result.assignments.merge(
+        result.accounts.frame[["account_id", "segment"]], on="account_id"
+    )
+    expected = merged.pivot_table(
+        index="territory_id", columns="segment", values="revenue", aggfunc="sum"
+    ).stack()
+    got = seg.set_index(["territory_id", "segment"])["revenue"]
+    pd.testing.assert_series_equal(
+        got.sort_index(), expected.sort_index(), check_names=False, check_index_type=False
+    )
+
+
+def test_territory_without_accounts_is_listed_with_zeros():
+    territories = gpd.GeoDataFrame(
+        {"territory_id": ["full", "empty"]}, geometry=[box(0, 0, 1, 1), box(5, 5, 6, 6)], crs=4326
+    )
+    accounts = pd.DataFrame({"account_id": ["a"], "lat": [0.5], "lon": [0.5], "revenue": [3.0]})
+    kpis = territory.kpis(accounts, territories).set_index("territory_id")
+    assert kpis.loc["empty", ["accounts", "revenue"]].tolist() == [0, 0.0]
+    assert kpis.loc["empty", "deviation"] == pytest.approx(-1.0)
