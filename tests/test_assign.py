@@ -148,7 +148,7 @@ def test_threads_do_not_change_the_result():
             "lon": rng.uniform(-110, -80, 5000),
         }
     )
-    from territory.assign import AssignOptions, assign_accounts
+    from territory.assignment import AssignOptions, assign_accounts
     from territory.territories import load_territories
     from territory.validate import prepare_accounts
 

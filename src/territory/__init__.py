@@ -9,7 +9,7 @@ plan with one common KPI set::
 """
 
 from territory.api import assign, kpis, make_plan, run
-from territory.assign import METHODS, AssignOptions
+from territory.assignment import METHODS, AssignOptions
 from territory.errors import (
     CRSMismatchError,
     InputError,

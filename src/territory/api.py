@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from territory.assign import AssignOptions
+from territory.assignment import AssignOptions
 from territory.model import AccountsSpec, Plan, PlanResult, TargetsSpec, TerritoriesSpec
 from territory.targets import TargetRule
 
@@ -99,7 +99,7 @@ def assign(accounts: Any, territories: Any = None, **options) -> pd.DataFrame:
     >>> result = territory.assign(accounts_gdf, territories_gdf)  # doctest: +SKIP
     >>> result.method.value_counts()  # doctest: +SKIP
     """
-    return run(accounts, territories, **options).assignments
+    return make_plan(accounts, territories, **options).assign_only()[2]
 
 
 def run(accounts: Any, territories: Any = None, **options) -> PlanResult:

@@ -41,7 +41,7 @@ from typing import Any
 
 import pandas as pd
 
-from territory.assign import AssignOptions, assign_accounts
+from territory.assignment import AssignOptions, assign_accounts
 from territory.errors import InputError, ValidationError
 from territory.io import atomic_path, write_table
 from territory.kpi import balance_measure, segment_kpis, summary, territory_kpis
@@ -159,6 +159,11 @@ class Plan:
 
     def run(self) -> PlanResult:
         """Read, check, assign and measure. Nothing is written; see :meth:`PlanResult.write`."""
+        accounts, layer, assignments = self.assign_only()
+        return measure(self, accounts, layer, assignments)
+
+    def assign_only(self) -> tuple[Accounts, TerritoryLayer, pd.DataFrame]:
+        """Read, check and assign, without computing KPIs: ``(accounts, layer, assignments)``."""
         rule = self.targets.rule
         accounts = self.accounts.load(also_measures=(rule.from_measure,) if rule else ())
         layer = self.territories.load()
@@ -169,8 +174,7 @@ class Plan:
                     f"Segment column '{seg}' is not in the accounts {accounts.source.name}. "
                     f"Columns: {', '.join(map(str, accounts.frame.columns[:20]))}."
                 )
-        assignments = assign_accounts(accounts, layer, self.assign)
-        return measure(self, accounts, layer, assignments)
+        return accounts, layer, assign_accounts(accounts, layer, self.assign)
 
     def with_outputs(self, **changes) -> Plan:
         """A copy of this plan with some output settings changed (e.g. ``dir=...``)."""

@@ -206,24 +206,36 @@ def prepare_accounts(
 
 
 def _clean_ids(values: pd.Series, column: str, source: Source, *, what: str) -> pd.Series:
-    ids = values.astype("string").str.strip()
-    if pd.api.types.is_float_dtype(values.dtype):
-        ids = ids.str.replace(r"\.0$", "", regex=True)
-    blank = (ids.isna() | ids.eq("")).to_numpy()
-    if blank.any():
-        raise ValidationError(
-            f"Column '{column}' ({what}) in {source.name} is blank on "
-            f"{source.describe_rows(np.flatnonzero(blank))}. Every row needs an id."
-        )
-    dup = ids.duplicated(keep=False).to_numpy()
-    if dup.any():
+    """Check ids: none blank, all unique. Integer ids stay integers; text ids are stripped."""
+    if pd.api.types.is_integer_dtype(values.dtype):
+        ids = values.reset_index(drop=True)
+    else:
+        ids = values.astype("string").str.strip()
+        if pd.api.types.is_float_dtype(values.dtype):
+            ids = ids.str.replace(r"\.0$", "", regex=True)
+        blank = (ids.isna() | ids.eq("")).to_numpy()
+        if blank.any():
+            raise ValidationError(
+                f"Column '{column}' ({what}) in {source.name} is blank on "
+                f"{source.describe_rows(np.flatnonzero(blank))}. Every row needs an id."
+            )
+        ids = ids.astype(object)
+    if not pd.Index(ids).is_unique:
+        dup = ids.duplicated(keep=False).to_numpy()
         pos = np.flatnonzero(dup)
         values_shown = ", ".join(f"'{v}'" for v in pd.unique(ids.iloc[pos])[:5])
         raise ValidationError(
             f"Duplicate {what}s in column '{column}' of {source.name}: {values_shown} "
             f"({source.describe_rows(pos)}). Ids must be unique: merge or renumber those rows."
         )
-    return ids.astype(object)
+    return ids
+
+
+def _notes(missing: np.ndarray, text: str) -> np.ndarray:
+    """Object array with ``text`` where ``missing`` and "" elsewhere (cheap for many rows)."""
+    out = np.full(len(missing), "", dtype=object)
+    out[missing] = text
+    return out
 
 
 def _locate(frame, source, lat, lon, postal_code, postal_table, crs, notes):
@@ -246,10 +258,10 @@ def _locate(frame, source, lat, lon, postal_code, postal_table, crs, notes):
         x, _ = to_number(frame[lon_col], lon_col, source)
         _check_ranges(x, y, lat_col, lon_col, source)
         missing = ~(np.isfinite(x) & np.isfinite(y))
-        unlocated = np.where(missing, f"no coordinates ('{lat_col}'/'{lon_col}' blank)", "")
+        unlocated = _notes(missing, f"no coordinates ('{lat_col}'/'{lon_col}' blank)")
         if missing.any():
             notes.append(f"{int(missing.sum())} accounts in {source.name} have no coordinates.")
-        return x, y, unlocated.astype(object), WGS84
+        return x, y, unlocated, WGS84
     code_col = cols.find_column(
         frame,
         postal_code,
@@ -301,7 +313,7 @@ def _locate_geometry(frame: gpd.GeoDataFrame, source, crs, notes):
     x, y = coords[:, 0], coords[:, 1]
     if pyproj.CRS.from_user_input(acrs).is_geographic:
         _check_ranges(x, y, "latitude", "longitude", source)
-    unlocated = np.where(missing, "no location (empty geometry)", "").astype(object)
+    unlocated = _notes(missing, "no location (empty geometry)")
     if missing.any():
         notes.append(f"{int(missing.sum())} accounts in {source.name} have empty geometry.")
     return x, y, unlocated, pyproj.CRS.from_user_input(acrs)

@@ -87,6 +87,7 @@ class PointAssignment:
     method: np.ndarray
     distance_km: np.ndarray
     candidates: dict[int, np.ndarray]
+    located: np.ndarray
 
 
 class _SortedPoints:
@@ -111,51 +112,66 @@ class _SortedPoints:
         q = np.floor((np.clip(x, self.xmin, self.xmax) - self.xmin) * self.scale)
         return q.astype(np.int64)
 
-    def in_box(self, xmin, ymin, xmax, ymax) -> np.ndarray:
-        """Sorted positions of the points inside the box (inclusive)."""
-        if xmax < self.xmin or xmin > self.xmax or ymax < self.ymin or ymin > self.ymax:
-            return np.empty(0, dtype=np.int64)
-        bands = np.arange(self._band(np.float64(ymin)), self._band(np.float64(ymax)) + 1)
-        lo = np.searchsorted(self.key, (bands << 32) | self._qx(np.float64(xmin)), "left")
-        hi = np.searchsorted(self.key, (bands << 32) | self._qx(np.float64(xmax)), "right")
-        spans = [np.arange(a, b) for a, b in zip(lo, hi, strict=True) if b > a]
-        if not spans:
-            return np.empty(0, dtype=np.int64)
-        pos = np.concatenate(spans) if len(spans) > 1 else spans[0]
+    def candidates(self, bounds: np.ndarray, polys: np.ndarray):
+        """Points in the bounding box of each polygon in ``polys``, for all at once.
+
+        Returns ``(positions, starts)``: sorted-point positions grouped by polygon (in the order
+        of ``polys``), and ``starts`` so polygon ``polys[k]`` owns
+        ``positions[starts[k]:starts[k+1]]``. No Python loop runs per polygon or point.
+        """
+        b = bounds[polys]
+        inside = (b[:, 2] >= self.xmin) & (b[:, 0] <= self.xmax)
+        inside &= (b[:, 3] >= self.ymin) & (b[:, 1] <= self.ymax)
+        b0 = self._band(b[:, 1])
+        nb = np.where(inside, self._band(b[:, 3]) - b0 + 1, 0)
+        # one (polygon, band) row per band a polygon's box spans
+        row_poly = np.repeat(np.arange(len(polys)), nb)
+        row_band = b0[row_poly] + _ramp(nb)
+        lo = np.searchsorted(self.key, (row_band << 32) | self._qx(b[row_poly, 0]), "left")
+        hi = np.searchsorted(self.key, (row_band << 32) | self._qx(b[row_poly, 2]), "right")
+        lengths = hi - lo
+        pos = np.repeat(lo, lengths) + _ramp(lengths)
+        owner = np.repeat(row_poly, lengths)
         ys = self.y[pos]
-        return pos[(ys >= ymin) & (ys <= ymax)]
+        keep = (ys >= b[owner, 1]) & (ys <= b[owner, 3])
+        pos, owner = pos[keep], owner[keep]
+        starts = np.searchsorted(owner, np.arange(len(polys) + 1))
+        return pos, starts
 
 
-def _polygon_pass(points: _SortedPoints, polys, bounds, predicate, threads):
+def _ramp(lengths: np.ndarray) -> np.ndarray:
+    """``[0..l0-1, 0..l1-1, ...]`` for the given run lengths, vectorised."""
+    total = int(lengths.sum())
+    offsets = np.cumsum(lengths) - lengths
+    return np.arange(total, dtype=np.int64) - np.repeat(offsets, lengths)
+
+
+def _polygon_pass(points: _SortedPoints, polys, bounds, predicate, threads, subset=None):
     """Run ``predicate(poly, x, y)`` for each polygon over the points in its box, in parallel.
 
-    Returns ``(point_positions, polygon_positions)`` of all hits, in original point order.
+    ``subset`` limits the pass to those polygon positions. Returns ``(point_positions,
+    polygon_positions)`` of all hits, with point positions in the caller's order.
     """
-    n = len(polys)
-    workers = max(1, min(threads or os.cpu_count() or 1, n))
-    chunks = [np.arange(i, n, workers * 4) for i in range(min(n, workers * 4))]
+    todo = np.arange(len(polys)) if subset is None else np.asarray(subset, dtype=np.int64)
+    pos, starts = points.candidates(bounds, todo)
+    xs, ys = points.x[pos], points.y[pos]
+    hit = np.zeros(len(pos), dtype=bool)
+    busy = np.flatnonzero(np.diff(starts))
+    workers = max(1, min(threads or os.cpu_count() or 1, len(busy)))
 
     def run(chunk):
-        pts, pls = [], []
-        for i in chunk:
-            pos = points.in_box(*bounds[i])
-            if len(pos):
-                hit = pos[predicate(polys[i], points.x[pos], points.y[pos])]
-                if len(hit):
-                    pts.append(hit)
-                    pls.append(np.full(len(hit), i, dtype=np.int64))
-        return pts, pls
+        # GEOS releases the GIL in contains_xy/intersects_xy; slices are views, not copies.
+        for k in chunk:
+            a, e = starts[k], starts[k + 1]
+            hit[a:e] = predicate(polys[todo[k]], xs[a:e], ys[a:e])
 
     if workers == 1:
-        results = [run(c) for c in chunks]
+        run(busy)
     else:
         with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(run, chunks))
-    pts = [a for r in results for a in r[0]]
-    pls = [a for r in results for a in r[1]]
-    if not pts:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    return points.order[np.concatenate(pts)], np.concatenate(pls)
+            list(pool.map(run, [busy[i :: workers * 4] for i in range(workers * 4)]))
+    owner = np.repeat(todo, np.diff(starts))
+    return points.order[pos[hit]], owner[hit]
 
 
 def locate_points(
@@ -164,6 +180,7 @@ def locate_points(
     polygons: np.ndarray,
     *,
     geographic: bool,
+    unit: float = 1.0,
     tie_rank: np.ndarray,
     overlap_rank: np.ndarray,
     options: AssignOptions = AssignOptions(),
@@ -176,7 +193,9 @@ def locate_points(
         Coordinates in the polygons' CRS; NaN where a point has no location.
     polygons : ndarray of shapely Polygon/MultiPolygon, valid
     geographic : bool
-        True when coordinates are longitude/latitude (distances are then geodesic).
+        True when coordinates are longitude/latitude (distances on the WGS84 sphere scale).
+    unit : float
+        Metres per coordinate unit for projected layers (1 for metres).
     tie_rank : ndarray of int
         Lower wins among polygons sharing a boundary point.
     overlap_rank : ndarray of int
@@ -187,9 +206,10 @@ def locate_points(
     method = np.full(n, UNASSIGNED, dtype=np.int8)
     distance = np.full(n, np.nan)
     candidates: dict[int, np.ndarray] = {}
-    valid = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    located = np.isfinite(x) & np.isfinite(y)
+    valid = np.flatnonzero(located)
     if not len(valid) or not len(polygons):
-        return PointAssignment(polygon, method, distance, candidates)
+        return PointAssignment(polygon, method, distance, candidates, located)
 
     shapely.prepare(polygons)
     bounds = shapely.bounds(polygons)
@@ -201,68 +221,173 @@ def locate_points(
     p = valid[p]
     _resolve(p, g, polygon, method, candidates, INSIDE, OVERLAP, overlap_rank)
 
-    # 2. on a boundary: points not strictly inside anything, tested with intersects
+    # 2. on a boundary: points not strictly inside anything, tested with intersects, only
+    #    against the polygons whose bounding boxes hold such points
     rest = valid[polygon[valid] < 0]
     if len(rest):
+        boxes = _polygons_near(x, y, rest, bounds, 0.0, geographic, unit)
         pts = _SortedPoints(x[rest], y[rest], band)
-        p, g = _polygon_pass(pts, polygons, bounds, shapely.intersects_xy, options.threads)
+        p, g = _polygon_pass(pts, polygons, bounds, shapely.intersects_xy, options.threads, boxes)
         _resolve(rest[p], g, polygon, method, candidates, BOUNDARY, BOUNDARY, tie_rank)
 
     # 3. outside: nearest polygon within the distance
     rest = valid[polygon[valid] < 0]
     if len(rest):
-        near, dist = _nearest(x[rest], y[rest], polygons, geographic, options.max_distance_km)
+        near, dist = _nearest(
+            x[rest], y[rest], polygons, bounds, geographic, options.max_distance_km, unit
+        )
         distance[rest] = dist
         ok = (near >= 0) & (dist <= options.max_distance_km)
         polygon[rest[ok]] = near[ok]
         method[rest[ok]] = NEAREST
-    return PointAssignment(polygon, method, distance, candidates)
+    return PointAssignment(polygon, method, distance, candidates, located)
 
 
 def _resolve(p, g, polygon, method, candidates, single, multiple, rank):
     """Write hits into ``polygon``/``method``; points hit more than once pick the lowest rank."""
     if not len(p):
         return
+    counts = np.bincount(p, minlength=len(polygon))
+    once = counts[p] == 1
+    polygon[p[once]] = g[once]
+    method[p[once]] = single
+    if once.all():
+        return
+    p, g = p[~once], g[~once]
     order = np.lexsort((rank[g], p))
     p, g = p[order], g[order]
-    first = np.ones(len(p), dtype=bool)
-    first[1:] = p[1:] != p[:-1]
-    counts = np.diff(np.append(np.flatnonzero(first), len(p)))
-    winners_p, winners_g = p[first], g[first]
-    polygon[winners_p] = winners_g
-    method[winners_p] = np.where(counts > 1, multiple, single)
-    if (counts > 1).any():
-        starts = np.flatnonzero(first)
-        for s, c in zip(starts[counts > 1], counts[counts > 1], strict=True):
-            candidates[int(p[s])] = g[s : s + c]
+    first = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
+    polygon[p[first]] = g[first]
+    method[p[first]] = multiple
+    for s, e in zip(first, np.r_[first[1:], len(p)], strict=True):
+        candidates[int(p[s])] = g[s:e]
 
 
-def _nearest(x, y, polygons, geographic, max_km):
-    """Nearest polygon to each point and its distance in km (NaN/-1 where none is in reach)."""
+def _nearest(x, y, polygons, bounds, geographic, max_km, unit=1.0):
+    """Nearest polygon to each point within reach, and its distance in km.
+
+    The candidate polygons' rings are cut into segments; the segments' boxes, grown by the
+    search radius, select (point, segment) pairs with the same sorted-point machinery as the
+    main pass, and point-to-segment distances are computed in numpy in a local equirectangular
+    frame around each point (metre-accurate at these distances; planar for projected layers,
+    whose linear unit is ``unit`` metres). The search reaches twice ``max_km`` so near misses
+    are reported with their distance; the caller applies the limit.
+    """
     n = len(x)
     near = np.full(n, -1, dtype=np.int64)
-    dist = np.full(n, np.nan)
-    if max_km <= 0:
-        return near, dist
-    points = shapely.points(x, y)
-    tree = shapely.STRtree(polygons)
-    if geographic:
-        # Search radius in degrees, generous at the points' latitude; exact distances below.
-        coslat = np.cos(np.radians(np.minimum(np.abs(y).max(), 89.0)))
-        radius = max_km / 111.0 / coslat * 1.5
-    else:
-        radius = max_km * 1000.0
-    pi, gi = tree.query_nearest(points, max_distance=radius, all_matches=False)
-    if not len(pi):
-        return near, dist
-    near[pi] = gi
-    if geographic:
-        ends = shapely.get_coordinates(shapely.shortest_line(points[pi], polygons[gi]))
-        _, _, metres = _GEOD.inv(ends[0::2, 0], ends[0::2, 1], ends[1::2, 0], ends[1::2, 1])
-        dist[pi] = np.asarray(metres) / 1000.0
-    else:
-        dist[pi] = shapely.distance(points[pi], polygons[gi]) / 1000.0
+    dist = np.full(n, np.inf)
+    if max_km <= 0 or n == 0:
+        return near, np.full(n, np.nan)
+    reach = 2 * max_km
+    cand = _polygons_near(x, y, np.arange(n), bounds, reach, geographic, unit)
+    if not len(cand):
+        return near, np.full(n, np.nan)
+    rings, ring_poly = shapely.get_rings(polygons[cand], return_index=True)
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    same = ring_of[:-1] == ring_of[1:]
+    a, b = coords[:-1][same], coords[1:][same]
+    seg_poly = cand[ring_poly[ring_of[:-1][same]]]
+    seg_lat = np.maximum(np.abs(a[:, 1]), np.abs(b[:, 1]))
+    seg_box = np.column_stack(
+        [np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
+         np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])]
+    )  # fmt: skip
+    # Progressive search: a point whose best distance is within the current radius is final,
+    # since every segment within that radius was a candidate. Most points end in round one.
+    seg_start = np.searchsorted(seg_poly, cand, "left")
+    seg_end = np.searchsorted(seg_poly, cand, "right")
+    todo = np.arange(n)
+    for radius in (reach / 32, reach / 8, reach / 2, reach):
+        if not len(todo):
+            break
+        # only the segments of polygons whose boxes come within this radius of open points
+        near_polys = _polygons_near(x, y, todo, bounds, radius, geographic, unit, cand)
+        k = np.searchsorted(cand, near_polys)
+        lengths = seg_end[k] - seg_start[k]
+        segments = np.repeat(seg_start[k], lengths) + _ramp(lengths)
+        _nearest_round(
+            x,
+            y,
+            todo,
+            segments,
+            a,
+            b,
+            seg_box,
+            seg_lat,
+            seg_poly,
+            radius,
+            geographic,
+            unit,
+            near,
+            dist,
+        )
+        todo = todo[~(dist[todo] <= radius)]
+
+    dist[near < 0] = np.nan
     return near, dist
+
+
+def _polygons_near(x, y, todo, bounds, radius, geographic, unit, among=None):
+    """Polygons (of ``among``, default all) whose box lies within ``radius`` km of a point."""
+    polys = np.arange(len(bounds)) if among is None else among
+    b = bounds[polys]
+    if geographic:
+        gy = radius / 110.574 * 1.01
+        lat = np.minimum(np.maximum(np.abs(b[:, 1]), np.abs(b[:, 3])) + gy, 89.9)
+        gx = np.minimum(radius / (111.320 * np.cos(np.radians(lat))) * 1.01, 360)
+    else:
+        gy = radius * 1000.0 / unit
+        gx = np.full(len(b), gy)
+    grown = b + np.column_stack([-gx, np.full(len(b), -gy), gx, np.full(len(b), gy)])
+    pts = _SortedPoints(x[todo], y[todo], gy)
+    _, starts = pts.candidates(grown, np.arange(len(polys)))
+    return polys[np.diff(starts) > 0]
+
+
+def _nearest_round(x, y, todo, segments, a, b, seg_box, seg_lat, seg_poly, radius, geographic,
+                   unit, near, dist):  # fmt: skip
+    """One search round: update ``near``/``dist`` of points ``todo`` with ``segments`` in reach."""
+    if not len(segments):
+        return
+    if geographic:
+        gy = radius / 110.574 * 1.01
+        lat = np.minimum(seg_lat + gy, 89.9)
+        gx = np.minimum(radius / (111.320 * np.cos(np.radians(lat))) * 1.01, 360)
+    else:
+        gy = radius * 1000.0 / unit
+        gx = np.full(len(a), gy)
+    boxes = seg_box + np.column_stack([-gx, np.full(len(a), -gy), gx, np.full(len(a), gy)])
+    pts = _SortedPoints(x[todo], y[todo], gy)
+    for chunk in np.array_split(segments, max(1, len(segments) // 200_000)):
+        pos, starts = pts.candidates(boxes, chunk)
+        if not len(pos):
+            continue
+        seg = np.repeat(chunk, np.diff(starts))
+        point = todo[pts.order[pos]]
+        km = _segment_km(x[point], y[point], a[seg], b[seg], geographic, unit)
+        np.minimum.at(dist, point, km)
+        win = km == dist[point]
+        near[point[win]] = seg_poly[seg[win]]
+
+
+def _segment_km(px, py, a, b, geographic, unit):
+    """Distance in km from points to segments ``a``-``b`` (one segment per point)."""
+    if geographic:
+        kx = 111.320 * np.cos(np.radians(py))
+        ky = 110.574
+        ax = ((a[:, 0] - px + 180) % 360 - 180) * kx
+        bx = ((b[:, 0] - px + 180) % 360 - 180) * kx
+        ay, by = (a[:, 1] - py) * ky, (b[:, 1] - py) * ky
+    else:
+        k = unit / 1000.0
+        ax, bx = (a[:, 0] - px) * k, (b[:, 0] - px) * k
+        ay, by = (a[:, 1] - py) * k, (b[:, 1] - py) * k
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.clip(-(ax * dx + ay * dy) / length2, 0.0, 1.0)
+    t = np.where(length2 > 0, t, 0.0)
+    return np.hypot(ax + t * dx, ay + t * dy)
 
 
 def describe(
@@ -287,7 +412,8 @@ def describe(
             f"outside every {noun}; nearest '{ids[result.polygon[i]]}' is "
             f"{result.distance_km[i]:.2f} km away (limit {options.max_distance_km:g} km)"
         )
-    outside = np.flatnonzero((result.method == UNASSIGNED) & (unlocated == ""))
+    located = result.located
+    outside = np.flatnonzero((result.method == UNASSIGNED) & located)
     for i in outside:
         if options.max_distance_km <= 0:
             reason[i] = f"outside every {noun} (nearest fallback is off)"
@@ -300,8 +426,8 @@ def describe(
             reason[i] = (
                 f"outside every {noun} and more than {options.max_distance_km:g} km from any"
             )
-    has_note = unlocated != ""
-    reason[has_note] = "no location: " + unlocated[has_note].astype(str)
+    missing = np.flatnonzero(~located)
+    reason[missing] = ["no location: " + str(unlocated[i]) for i in missing]
     return reason
 
 
@@ -345,30 +471,41 @@ def assign_accounts(
     reason = describe(result, ids, options, accounts.unlocated, noun)
     hit = result.polygon >= 0
     terr_of_poly = frame["territory_id"].to_numpy(dtype=object)
-    territory = np.full(len(result.polygon), None, dtype=object)
-    territory[hit] = terr_of_poly[result.polygon[hit]]
     method = result.method.copy()
     out = pd.DataFrame({"account_id": accounts.frame["account_id"].to_numpy()})
     if layer.blocks is not None:
-        block = np.full(len(result.polygon), None, dtype=object)
-        block[hit] = ids[result.polygon[hit]]
-        unaligned = hit & pd.isna(territory)
+        unaligned = hit & pd.isna(terr_of_poly[np.maximum(result.polygon, 0)])
         if unaligned.any():
             method[unaligned] = UNASSIGNED
             reason[unaligned] = [
                 f"in block '{b}', which the alignment leaves without a territory"
-                for b in block[unaligned]
+                for b in ids[result.polygon[unaligned]]
             ]
-        out["territory_id"] = territory
-        out["block_id"] = block
+        out["territory_id"] = _labels(result.polygon, terr_of_poly, hit & ~unaligned)
+        out["block_id"] = _labels(result.polygon, ids, hit)
     else:
-        out["territory_id"] = territory
+        out["territory_id"] = _labels(result.polygon, terr_of_poly, hit)
     out["method"] = method_labels(method)
     out["distance_km"] = result.distance_km
     out["reason"] = reason
     for m in accounts.measures:
         out[m] = accounts.frame[m].to_numpy()
     return out
+
+
+def _labels(polygon: np.ndarray, names: np.ndarray, keep: np.ndarray) -> pd.Categorical:
+    """Per-account labels ``names[polygon]`` as a categorical, missing where not ``keep``."""
+    present = pd.notna(names)
+    categories = pd.Index(pd.unique(names[present]))
+    code_of = np.full(len(names), -1, dtype=np.int64)
+    code_of[present] = categories.get_indexer(names[present])
+    codes = np.where(keep, code_of[np.maximum(polygon, 0)], -1)
+    return pd.Categorical.from_codes(codes, categories=categories)
+
+
+def _metres_per_unit(crs: pyproj.CRS) -> float:
+    axis = crs.axis_info[0] if crs.axis_info else None
+    return float(axis.unit_conversion_factor) if axis and not crs.is_geographic else 1.0
 
 
 def _rank(ids: np.ndarray) -> np.ndarray:
