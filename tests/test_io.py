@@ -115,3 +115,14 @@ def test_outputs_are_written_atomically_with_normal_permissions(
     out = write_table(territory.assign(accounts_frame, two_squares), tmp_path / "a" / "out.csv")
     assert out.exists() and (out.stat().st_mode & 0o044) == 0o044
     assert [p.name for p in out.parent.iterdir()] == ["out.csv"]
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_spreadsheet_exports_with_other_separators_and_bom(tmp_path, two_squares, sep):
+    path = tmp_path / "accounts.csv"
+    text = sep.join(["account_id", "lat", "lon", "revenue"]) + "\n"
+    text += sep.join(["a1", "0.5", "0.5", "10"]) + "\n" + sep.join(["a2", "0.5", "1.5", "20"])
+    path.write_text("\ufeff" + text, encoding="utf-8")
+    got = territory.assign(str(path), two_squares)
+    assert got["territory_id"].tolist() == ["A", "B"]
+    assert got["revenue"].sum() == 30

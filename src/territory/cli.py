@@ -171,6 +171,7 @@ def kpis(accounts, territories, output, **kw):
     result = _plan(accounts, territories, **kw).run()
     _print_notes(result)
     _print_kpis(result)
+    _print_methods(result)
     if output:
         from territory.io import write_table
 
@@ -267,12 +268,13 @@ def _print_methods(result: PlanResult) -> None:
     console.print("Assignment methods: " + ", ".join(parts))
     unassigned = result.unassigned
     if len(unassigned):
-        reasons = unassigned["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts()
+        kinds = unassigned["reason"].str.replace(r"'[^']*'|\d+(?:\.\d+)?", "…", regex=True)
+        reasons = kinds.value_counts()
         for reason, count in reasons.head(5).items():
             console.print(f"  unassigned ({count:,}): {escape(reason)}")
 
 
-def _print_kpis(result: PlanResult) -> None:
+def _print_kpis(result: PlanResult, limit: int = 60) -> None:
     kpis = result.kpis
     table = Table(title=f"{escape(result.plan.name)}: KPIs per territory", title_justify="left")
     shown = [
@@ -295,8 +297,10 @@ def _print_kpis(result: PlanResult) -> None:
     ]
     for c in shown:
         table.add_column(c, justify="left" if c in ("territory_id", "name", "parent") else "right")
-    for row in kpis[shown].itertuples(index=False):
+    for row in kpis[shown].head(limit).itertuples(index=False):
         table.add_row(*(_cell(c, v) for c, v in zip(shown, row, strict=True)))
+    if len(kpis) > limit:
+        table.add_row(f"… {len(kpis) - limit:,} more (all in the KPI file)")
     s = result.summary
     total = ["TOTAL", "", "", f"{s['assigned']:,}"] if "parent" in shown else ["TOTAL", ""]
     table.add_section()

@@ -77,8 +77,8 @@ def read_table(path: str | os.PathLike, *, layer: str | None = None) -> pd.DataF
     suffix = p.suffix.lower()
     try:
         if suffix in TABLE_SUFFIXES:
-            sep = "\t" if suffix == ".tsv" else ","
-            return pd.read_csv(p, dtype=str, sep=sep, skipinitialspace=True)
+            sep = "\t" if suffix == ".tsv" else _sniff_separator(p)
+            return pd.read_csv(p, dtype=str, sep=sep, skipinitialspace=True, encoding="utf-8-sig")
         if suffix in PARQUET_SUFFIXES:
             return _read_parquet(p)
         if suffix in VECTOR_SUFFIXES:
@@ -95,6 +95,18 @@ def read_table(path: str | os.PathLike, *, layer: str | None = None) -> pd.DataF
     raise InputError(
         f"Cannot read {p}: unknown file type '{suffix}'. Use one of: {', '.join(known)}."
     )
+
+
+def _sniff_separator(p: Path) -> str:
+    """The separator of a delimited file, from its header line: ``,``, ``;``, tab or ``|``.
+
+    Spreadsheets in many locales export ``;``-separated "CSV"; the header tells which.
+    """
+    with open(p, encoding="utf-8-sig", errors="replace") as f:
+        header = f.readline()
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
 
 
 def _read_parquet(p: Path) -> pd.DataFrame:
