@@ -91,6 +91,37 @@ def demo_accounts(orders: pd.DataFrame) -> pd.DataFrame:
     return accounts[first + [c for c in accounts.columns if c not in first]]
 
 
+def state_economics(shared: Path) -> pd.DataFrame:
+    """Median household income per state (ACS 2013), interpolated within income brackets."""
+    rows = pd.read_parquet(shared / "us_state_household_income_2013.parquet")
+    lower = rows["group"].str.extract(r"^(\d+)")[0].astype(float).fillna(0.0)
+    upper = rows["group"].str.extract(r"to (\d+)$")[0].astype(float) + 1
+    rows = rows.assign(lower=lower, upper=upper).sort_values(["STATEFP", "lower"])
+    out = []
+    for fips, g in rows.groupby("STATEFP"):
+        cum = g["pct"].cumsum().to_numpy() / g["pct"].sum()
+        k = int((cum >= 0.5).argmax())
+        before = cum[k - 1] if k else 0.0
+        lo, hi = g["lower"].iloc[k], g["upper"].iloc[k]
+        median = lo + (0.5 - before) / (cum[k] - before) * (hi - lo)
+        out.append((fips, g["name"].iloc[0], round(median), int(g["total"].iloc[0])))
+    return pd.DataFrame(out, columns=["STATEFP", "state", "median_household_income", "households"])
+
+
+def state_locale(shared: Path) -> pd.DataFrame:
+    """Language, currency and the most populous time zone per US state (GeoNames cities)."""
+    cities = pd.read_parquet(shared / "world_cities_geonames15000.parquet")
+    us = cities[cities["countrycode"].eq("US")]
+    tz = (
+        us.groupby(["admin1code", "timezone"])["population"].sum().reset_index()
+        .sort_values("population", ascending=False).drop_duplicates("admin1code")
+    )  # fmt: skip
+    out = tz.rename(columns={"admin1code": "STUSPS"})[["STUSPS", "timezone"]]
+    out.insert(1, "language", "en-US")
+    out.insert(2, "currency", "USD")
+    return out.sort_values("STUSPS")
+
+
 def build(shared: Path) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
 
@@ -114,6 +145,14 @@ def build(shared: Path) -> None:
     shutil.copy(shared / "superstore_orders.LICENSE", OUT / "superstore_orders.LICENSE")
     (OUT / "superstore_orders.LICENSE").chmod(0o644)
     demo_accounts(orders).to_csv(OUT / "demo_accounts.csv", index=False)
+
+    economics = state_economics(shared)
+    economics = economics.merge(states[["GEOID", "STUSPS"]], left_on="STATEFP", right_on="GEOID")
+    economics = economics.drop(columns="GEOID")[
+        ["STATEFP", "STUSPS", "state", "median_household_income", "households"]
+    ]
+    economics.to_csv(OUT / "us_state_economics.csv", index=False)
+    state_locale(shared).to_csv(OUT / "us_state_locale.csv", index=False)
 
     key = counties["STUSPS"].where(
         counties["STUSPS"] != "CA",

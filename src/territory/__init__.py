@@ -8,6 +8,7 @@ plan with one common KPI set::
     plan = territory.Plan.from_file("plan.toml").run()
 """
 
+from territory.adjust import AdjustmentSpec
 from territory.api import assign, kpis, make_plan, run
 from territory.assignment import METHODS, AssignOptions
 from territory.errors import (
@@ -17,6 +18,17 @@ from territory.errors import (
     TerritoryError,
     ValidationError,
 )
+from territory.extensions import (
+    REQUIRED,
+    Adjustment,
+    AdjustmentContext,
+    AxisContext,
+    KpiColumn,
+    MapLayer,
+    Param,
+    SegmentAxis,
+)
+from territory.hookspecs import hookimpl
 from territory.model import (
     AccountsSpec,
     OutputsSpec,
@@ -26,6 +38,8 @@ from territory.model import (
     TerritoriesSpec,
 )
 from territory.orders import accounts_from_orders
+from territory.plugins import Plugins, get_plugins
+from territory.segments import AxisSpec
 from territory.targets import TargetRule
 from territory.territories import TerritoryLayer, load_territories
 from territory.validate import Accounts, prepare_accounts
@@ -33,6 +47,19 @@ from territory.validate import Accounts, prepare_accounts
 __version__ = "0.1.0"
 
 __all__ = [
+    "REQUIRED",
+    "Adjustment",
+    "AdjustmentContext",
+    "AdjustmentSpec",
+    "AxisContext",
+    "AxisSpec",
+    "KpiColumn",
+    "MapLayer",
+    "Param",
+    "Plugins",
+    "SegmentAxis",
+    "get_plugins",
+    "hookimpl",
     "METHODS",
     "Accounts",
     "AccountsSpec",

@@ -9,8 +9,10 @@ from typing import Any
 
 import pandas as pd
 
+from territory.adjust import AdjustmentSpec
 from territory.assignment import AssignOptions
 from territory.model import AccountsSpec, Plan, PlanResult, TargetsSpec, TerritoriesSpec
+from territory.segments import AxisSpec
 from territory.targets import TargetRule
 
 
@@ -35,6 +37,8 @@ def make_plan(
     target_growth: float = 0.0,
     balance: str | None = None,
     segments: tuple[str, ...] | list[str] = (),
+    axes: list[dict | AxisSpec] = (),
+    adjustments: list[dict | AdjustmentSpec] = (),
     name: str = "Territory plan",
 ) -> Plan:
     """Build a :class:`Plan` from paths or (Geo)DataFrames.
@@ -42,7 +46,10 @@ def make_plan(
     ``territories`` is a polygon layer; with ``alignment`` it is read as building blocks (or
     pass ``blocks=``). Column arguments default to auto-detection. ``targets`` is a table
     (``territory_id``, ``target``); ``target_from``/``target_growth`` set targets as a growth
-    over an account measure instead.
+    over an account measure instead. ``segments`` are account columns to break KPIs down by;
+    ``axes`` and ``adjustments`` are plugin axes and adjustments, given as specs or dicts such
+    as ``{"axis": "value_tier", "column": "revenue"}`` / ``{"adjustment":
+    "regional_economics"}`` (the same keys as ``[[segments]]``/``[[adjustments]]`` in a plan).
     """
     return Plan(
         accounts=AccountsSpec(
@@ -70,7 +77,20 @@ def make_plan(
         assign=AssignOptions(max_distance_km=max_distance_km, overlap=overlap),
         balance=balance,
         segments=tuple(segments),
+        axes=tuple(_spec(a, AxisSpec, "axis") for a in axes),
+        adjustments=tuple(_spec(a, AdjustmentSpec, "adjustment") for a in adjustments),
     )
+
+
+def _spec(value, kind, key):
+    if isinstance(value, kind):
+        return value
+    if not isinstance(value, dict) or key not in value:
+        from territory.errors import ValidationError
+
+        raise ValidationError(f"Each entry needs a '{key}' name, e.g. {{'{key}': ...}}: {value!r}")
+    params = {k: v for k, v in value.items() if k not in (key, "name")}
+    return kind(value[key], value.get("name"), params)
 
 
 def assign(accounts: Any, territories: Any = None, **options) -> pd.DataFrame:
@@ -102,9 +122,9 @@ def assign(accounts: Any, territories: Any = None, **options) -> pd.DataFrame:
     return make_plan(accounts, territories, **options).assign_only()[2]
 
 
-def run(accounts: Any, territories: Any = None, **options) -> PlanResult:
-    """Assign and measure in one call; returns the full :class:`PlanResult` (KPIs included)."""
-    return make_plan(accounts, territories, **options).run()
+def run(accounts: Any, territories: Any = None, *, plugins=None, **options) -> PlanResult:
+    """Assign, segment, adjust and measure in one call; returns the :class:`PlanResult`."""
+    return make_plan(accounts, territories, **options).run(plugins)
 
 
 def kpis(accounts: Any, territories: Any = None, **options) -> pd.DataFrame:

@@ -497,6 +497,10 @@ def _labels(polygon: np.ndarray, names: np.ndarray, keep: np.ndarray) -> pd.Cate
     """Per-account labels ``names[polygon]`` as a categorical, missing where not ``keep``."""
     present = pd.notna(names)
     categories = pd.Index(pd.unique(names[present]))
+    try:
+        categories = categories.sort_values()
+    except TypeError:  # mixed id types: keep first-seen order
+        pass
     code_of = np.full(len(names), -1, dtype=np.int64)
     code_of[present] = categories.get_indexer(names[present])
     codes = np.where(keep, code_of[np.maximum(polygon, 0)], -1)

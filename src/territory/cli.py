@@ -7,6 +7,7 @@ the file, column, rows and fix, exits with code 1 and writes nothing.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from importlib import resources
 from pathlib import Path
@@ -99,7 +100,36 @@ def _plan(accounts, territories, *, measures=(), **kw) -> Plan:
     return make_plan(accounts, territories, measures=list(measures) or None, **kw)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class TerritoryGroup(click.Group):
+    """The command group; plugin commands (hook ``register_commands``) are added on first use."""
+
+    _plugin_commands_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugin_commands_loaded:
+            return
+        self._plugin_commands_loaded = True
+        from territory.plugins import get_plugins
+
+        for impl in get_plugins().manager.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(cli=self)
+            except Exception as exc:  # one broken plugin must not break the CLI
+                err_console.print(
+                    f"[yellow]Warning:[/] plugin '{escape(impl.plugin_name)}' failed to add "
+                    f"commands: {escape(str(exc))}"
+                )
+
+    def list_commands(self, ctx):
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        self._load_plugin_commands()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=TerritoryGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="territory")
 def cli():
     """Geographic sales territory planning: assign accounts, measure and map territories.
@@ -232,10 +262,49 @@ def demo(out):
         assignments="demo-assignments.csv",
         kpis="demo-kpis.csv",
         segments="demo-segment-kpis.csv",
+        adjustments="demo-adjustments.csv",
         summary="demo-summary.json",
         map="demo.html",
     )
     _run_and_write(plan)
+
+
+@cli.command()
+@click.option("--all", "show_all", is_flag=True, help="Include the built-in plugins.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@handle_errors
+def plugins(show_all, as_json):
+    """List installed plugins, their version, hooks and what they register.
+
+    Plugins that failed to import are listed with their error. TERRITORY_LOAD_PLUGINS
+    (comma-separated entry point names, or empty for none) restricts which installed plugins
+    load.
+    """
+    from territory.plugins import get_plugins
+
+    rows = get_plugins().describe(include_builtin=show_all)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        console.print("No plugins installed (use --all to list the built-in ones).")
+        return
+    table = Table(title="territory plugins", title_justify="left")
+    for col in ("name", "version", "hooks", "registers"):
+        table.add_column(col)
+    for row in rows:
+        registers = "; ".join(
+            f"{key.replace('_', ' ')}: {', '.join(row[key])}"
+            for key in ("segment_axes", "adjustments", "kpis", "map_layers")
+            if row.get(key)
+        )
+        if row.get("error"):
+            registers = f"[red]failed to load: {escape(row['error'])}[/]"
+        table.add_row(
+            escape(row["name"]), escape(str(row.get("version") or "")),
+            escape(", ".join(row["hooks"])), registers,
+        )  # fmt: skip
+    console.print(table)
 
 
 def demo_plan() -> Plan:

@@ -106,6 +106,39 @@ def segment_kpis(
     return cells
 
 
+def add_extra_kpis(
+    table: pd.DataFrame, rows: pd.DataFrame, keys: list[str], plugins
+) -> pd.DataFrame:
+    """Append the KPI columns registered by plugins (``register_kpis``) to a KPI table.
+
+    ``rows`` are the accounts (assignments joined with attributes and segment labels); only
+    assigned ones are passed to plugins. The same function fills territory and segment tables.
+    """
+    from territory.errors import PluginError
+
+    assigned = rows[rows["territory_id"].notna()]
+    for name, (plugin, kpi) in plugins.kpis.items():
+        if name in table.columns:
+            raise PluginError(
+                f"Plugin '{plugin}' KPI '{name}' (hook register_kpis) clashes with a core KPI."
+            )
+        try:
+            values = kpi.compute(assigned, list(keys))
+        except Exception as exc:
+            raise PluginError(
+                f"Plugin '{plugin}' KPI '{name}' (hook register_kpis) raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if not isinstance(values, pd.Series):
+            raise PluginError(
+                f"Plugin '{plugin}' KPI '{name}' (hook register_kpis) returned "
+                f"{type(values).__name__}; expected a Series indexed by {keys}."
+            )
+        index = pd.MultiIndex.from_frame(table[keys]) if len(keys) > 1 else pd.Index(table[keys[0]])
+        table[name] = pd.to_numeric(values.reindex(index), errors="coerce").to_numpy()
+    return table
+
+
 def _input_total(assignments: pd.DataFrame, balance: str) -> float:
     if balance == "accounts":
         return float(len(assignments))

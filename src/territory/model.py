@@ -41,13 +41,17 @@ from typing import Any
 
 import pandas as pd
 
+from territory.adjust import AdjustmentSpec, apply_adjustments
 from territory.assignment import AssignOptions, assign_accounts
 from territory.errors import InputError, ValidationError
+from territory.extensions import AdjustmentContext, AxisContext
 from territory.io import atomic_path, write_table
-from territory.kpi import balance_measure, segment_kpis, summary, territory_kpis
+from territory.kpi import add_extra_kpis, balance_measure, segment_kpis, summary, territory_kpis
+from territory.plugins import Plugins, get_plugins
+from territory.segments import AxisSpec, label_accounts
 from territory.targets import TargetRule, read_targets, resolve_targets
 from territory.territories import TerritoryLayer, load_territories
-from territory.validate import Accounts, prepare_accounts
+from territory.validate import WGS84, Accounts, prepare_accounts
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class OutputsSpec:
     assignments: str = "assignments.csv"
     kpis: str = "kpis.csv"
     segments: str = "segment-kpis.csv"
+    adjustments: str = "adjustments.csv"
     summary: str = "summary.json"
     map: str = "map.html"
 
@@ -136,9 +141,12 @@ class Plan:
     assign: AssignOptions = field(default_factory=AssignOptions)
     balance: str | None = None
     segments: tuple[str, ...] = ()
+    axes: tuple[AxisSpec, ...] = ()
+    adjustments: tuple[AdjustmentSpec, ...] = ()
     outputs: OutputsSpec = field(default_factory=OutputsSpec)
     credits: str | None = None
     source: str | None = None
+    base: Path | None = None
 
     @classmethod
     def from_file(cls, path: str | Path) -> Plan:
@@ -157,10 +165,27 @@ class Plan:
         """Build a plan from a dict shaped like the TOML file; paths relative to ``base``."""
         return _PlanReader(data, base, source).plan()
 
-    def run(self) -> PlanResult:
-        """Read, check, assign and measure. Nothing is written; see :meth:`PlanResult.write`."""
+    @property
+    def all_axes(self) -> tuple[AxisSpec, ...]:
+        """``segments`` columns (as ``column`` axes) followed by the ``[[segments]]`` axes."""
+        columns = tuple(AxisSpec("column", c, {"column": c}) for c in self.segments)
+        return columns + self.axes
+
+    def run(self, plugins: Plugins | None = None) -> PlanResult:
+        """Read, check, assign, segment, adjust and measure. Nothing is written; see
+        :meth:`PlanResult.write`. ``plugins`` defaults to the built-ins plus installed ones."""
+        plugins = plugins or get_plugins()
         accounts, layer, assignments = self.assign_only()
-        return measure(self, accounts, layer, assignments)
+        territories = pd.DataFrame(layer.territories.drop(columns="geometry"))
+        context = AxisContext(accounts.frame, assignments, territories, tuple(accounts.measures))
+        labels = label_accounts(self.all_axes, plugins, context, self.base)
+        clash = set(labels.columns) & set(assignments.columns)
+        if clash:
+            raise ValidationError(
+                f"Segment name(s) {', '.join(sorted(clash))} clash with assignment columns; "
+                "rename them (name = ... in [[segments]])."
+            )
+        return measure(self, accounts, layer, assignments, labels, plugins)
 
     def assign_only(self) -> tuple[Accounts, TerritoryLayer, pd.DataFrame]:
         """Read, check and assign, without computing KPIs: ``(accounts, layer, assignments)``."""
@@ -168,12 +193,6 @@ class Plan:
         accounts = self.accounts.load(also_measures=(rule.from_measure,) if rule else ())
         layer = self.territories.load()
         accounts = accounts.to_crs(layer.crs)
-        for seg in self.segments:
-            if seg not in accounts.frame.columns:
-                raise ValidationError(
-                    f"Segment column '{seg}' is not in the accounts {accounts.source.name}. "
-                    f"Columns: {', '.join(map(str, accounts.frame.columns[:20]))}."
-                )
         return accounts, layer, assign_accounts(accounts, layer, self.assign)
 
     def with_outputs(self, **changes) -> Plan:
@@ -181,34 +200,68 @@ class Plan:
         return replace(self, outputs=replace(self.outputs, **changes))
 
 
-def measure(plan: Plan, accounts: Accounts, layer: TerritoryLayer, assignments) -> PlanResult:
-    """Compute targets, KPIs and the summary for assignments already made."""
+def measure(
+    plan: Plan,
+    accounts: Accounts,
+    layer: TerritoryLayer,
+    assignments: pd.DataFrame,
+    labels: pd.DataFrame,
+    plugins: Plugins,
+) -> PlanResult:
+    """Targets, adjustments, KPIs (territory and segment) and the summary of assignments."""
     measures = accounts.measures
     balance = balance_measure(measures, plan.balance)
     ids = pd.Index(layer.territories["territory_id"])
     assigned = assignments[assignments["territory_id"].notna()]
-    sums = assigned.groupby("territory_id")[measures].sum() if measures else pd.DataFrame()
+    sums = (
+        assigned.groupby("territory_id", observed=True)[measures].sum()
+        if measures
+        else pd.DataFrame()
+    )
     table = read_targets(plan.targets.table) if plan.targets.table is not None else None
     layer_target = layer.territories.set_index("territory_id").get("target")
     targets = resolve_targets(ids, sums, table=table, rule=plan.targets.rule, layer=layer_target)
-    kpis = territory_kpis(assignments, layer, measures, targets=targets, balance=balance)
-    segments = {
-        seg: segment_kpis(
-            assignments, accounts.frame[seg].rename(seg), layer, measures, balance=balance
+
+    adjustments = pd.DataFrame()
+    if plan.adjustments:
+        context = AdjustmentContext(
+            territories=pd.DataFrame(layer.territories.drop(columns="geometry"))
+            .assign(target=targets.to_numpy())
+            .join(sums, on="territory_id"),
+            accounts=_accounts_with_location(accounts, assignments),
+            measures=tuple(measures),
         )
-        for seg in plan.segments
-    }
+        adjustments, multiplier = apply_adjustments(plan.adjustments, plugins, context, plan.base)
+        base_targets, targets = targets, targets * multiplier.reindex(ids).fillna(1.0)
+
+    attributes = accounts.frame.drop(columns=[c for c in assignments if c in accounts.frame])
+    rows = assignments.join(attributes)
+    rows = rows.drop(columns=[c for c in labels.columns if c in rows.columns]).join(labels)
+    kpis = territory_kpis(assignments, layer, measures, targets=targets, balance=balance)
+    if plan.adjustments:
+        kpis.insert(kpis.columns.get_loc("target"), "target_before_adjustments",
+                    base_targets.to_numpy())  # fmt: skip
+    kpis = add_extra_kpis(kpis, rows, ["territory_id"], plugins)
+    segments = {}
+    for axis in labels.columns:
+        cells = segment_kpis(assignments, labels[axis].rename(axis), layer, measures,
+                             balance=balance)  # fmt: skip
+        segments[axis] = add_extra_kpis(cells, rows, ["territory_id", axis], plugins)
+    labelled = assignments.join(labels)
     notes = [*accounts.notes, *layer.notes]
     return PlanResult(
-        plan,
-        accounts,
-        layer,
-        assignments,
-        kpis,
-        segments,
-        summary(assignments, kpis, measures, balance),
-        notes,
-    )
+        plan, accounts, layer, labelled, kpis, segments,
+        summary(assignments, kpis, measures, balance), notes, labels, adjustments, plugins,
+    )  # fmt: skip
+
+
+def _accounts_with_location(accounts: Accounts, assignments: pd.DataFrame) -> pd.DataFrame:
+    """Account attributes + territory_id + lon/lat (WGS84), for adjustments."""
+    lonlat = accounts.to_crs(WGS84)
+    out = accounts.frame.copy()
+    out["territory_id"] = assignments["territory_id"].to_numpy()
+    out["lon"], out["lat"] = lonlat.x, lonlat.y
+    return out
 
 
 @dataclass
@@ -218,7 +271,8 @@ class PlanResult:
     Attributes
     ----------
     assignments : DataFrame
-        One row per input account: territory_id, method, distance_km, reason, measures.
+        One row per input account: territory_id, method, distance_km, reason, measures and one
+        label column per segment axis.
     kpis : DataFrame
         The common KPI set per territory.
     segments : dict of str -> DataFrame
@@ -227,6 +281,10 @@ class PlanResult:
         Plan-level figures (counts by method, conserved totals, balance, compactness).
     notes : list of str
         Everything that was repaired or worth knowing (reprojections, blank cells, overlaps).
+    labels : DataFrame
+        One column per segment axis, one row per account.
+    adjustments : DataFrame
+        One row per territory and adjustment: multiplier, reason and regional attributes.
     """
 
     plan: Plan
@@ -237,6 +295,9 @@ class PlanResult:
     segments: dict[str, pd.DataFrame]
     summary: dict
     notes: list[str]
+    labels: pd.DataFrame | None = None
+    adjustments: pd.DataFrame | None = None
+    plugins: Plugins | None = None
 
     @property
     def unassigned(self) -> pd.DataFrame:
@@ -265,6 +326,8 @@ class PlanResult:
             for seg, table in self.segments.items():
                 stem = Path(out.segments)
                 jobs.append((base / f"{stem.stem}-{_slug(seg)}{stem.suffix}", table))
+        if out.adjustments and self.adjustments is not None and len(self.adjustments):
+            jobs.append((base / out.adjustments, self.adjustments))
         if out.summary:
             text = json.dumps(
                 {"plan": self.plan.name, **self.summary, "notes": self.notes},
@@ -303,6 +366,8 @@ class _PlanReader:
         "assign",
         "kpis",
         "outputs",
+        "segments",
+        "adjustments",
     }
 
     def __init__(self, data: dict, base: Path, source: str):
@@ -389,7 +454,37 @@ class _PlanReader:
             assign=AssignOptions(**asg),
             balance=kp.get("balance"),
             segments=tuple(kp.get("segments", ())),
+            axes=tuple(
+                AxisSpec(axis, name, params)
+                for axis, name, params in self.entries("segments", "axis")
+            ),
+            adjustments=tuple(
+                AdjustmentSpec(adj, name, params)
+                for adj, name, params in self.entries("adjustments", "adjustment")
+            ),
             outputs=outputs,
             credits=self.data.get("credits"),
             source=self.source,
+            base=self.base,
         )
+
+    def entries(self, section: str, key: str) -> list[tuple[str, str | None, dict]]:
+        """``[[segments]]`` / ``[[adjustments]]``: (registered name, output name, parameters).
+
+        Parameters are checked against what the plugin declares when the plan runs.
+        """
+        value = self.data.get(section, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise ValidationError(
+                f"{section} in {self.source} must be written as [[{section}]] tables."
+            )
+        out = []
+        for i, entry in enumerate(value, 1):
+            if not isinstance(entry.get(key), str):
+                raise ValidationError(
+                    f'[[{section}]] number {i} in {self.source} needs {key} = "..." (the '
+                    f"registered name; `territory plugins --all` lists them)."
+                )
+            params = {k: v for k, v in entry.items() if k not in (key, "name")}
+            out.append((entry[key], entry.get("name"), params))
+        return out

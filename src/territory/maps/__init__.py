@@ -109,6 +109,7 @@ def build_map(
     if len(located):
         _accounts_layer(result, located, max_accounts).add_to(fmap)
 
+    _plugin_layers(result, fmap)
     Legend(_label(kpi), steps).add_to(fmap)
     n_un = result.summary["unassigned"]
     subtitle = (
@@ -258,6 +259,22 @@ def _accounts_layer(result: PlanResult, located: gpd.GeoDataFrame, limit: int) -
         ),
         tooltip=folium.GeoJsonTooltip(fields, aliases=[f.capitalize() for f in fields]),
     )
+
+
+def _plugin_layers(result: PlanResult, fmap: folium.Map) -> None:
+    """Layers registered by plugins (hook ``register_map_layers``), built-ins included."""
+    from territory.errors import PluginError
+    from territory.plugins import get_plugins
+
+    plugins = result.plugins or get_plugins()
+    for name, (plugin, layer) in plugins.map_layers.items():
+        try:
+            layer.build(result, fmap)
+        except Exception as exc:
+            raise PluginError(
+                f"Plugin '{plugin}' map layer '{name}' (hook register_map_layers) raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
 
 
 def _source_line(result: PlanResult) -> str:

@@ -1,0 +1,109 @@
+"""Adjustment stage: per-territory target multipliers and regional attributes from plugins.
+
+Each adjustment returns one row per territory it changes (``territory_id``, ``reason``,
+optional ``target_multiplier`` and attribute columns such as ``language``). The core checks the
+rows, records every adjustment per territory with its value and reason, and applies the
+multipliers in order: ``target = base target x product of multipliers``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from territory.errors import PluginError, TerritoryError, ValidationError
+from territory.extensions import AdjustmentContext, check_params
+
+HOOK = "register_adjustments"
+
+
+@dataclass(frozen=True)
+class AdjustmentSpec:
+    """One requested adjustment: registered name, optional label and parameters."""
+
+    adjustment: str
+    name: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.adjustment
+
+
+def apply_adjustments(
+    specs: tuple[AdjustmentSpec, ...],
+    plugins,
+    context: AdjustmentContext,
+    base: Path | None = None,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Run the adjustments; return ``(table, multiplier)``.
+
+    ``table`` has one row per territory and adjustment (``territory_id``, ``adjustment``,
+    ``target_multiplier``, ``reason`` and attribute columns); ``multiplier`` is the product of
+    all target multipliers per territory (1 where none applies).
+    """
+    ids = pd.Index(context.territories["territory_id"])
+    total = pd.Series(1.0, index=ids)
+    tables = []
+    for spec in specs:
+        if spec.adjustment not in plugins.adjustments:
+            known = ", ".join(sorted(plugins.adjustments)) or "none"
+            raise ValidationError(f"Unknown adjustment '{spec.adjustment}'. Known: {known}.")
+        plugin, adj = plugins.adjustments[spec.adjustment]
+        params = check_params(f"adjustment '{spec.adjustment}'", adj.params, spec.params, base)
+        try:
+            rows = adj.compute(context, **params)
+        except TerritoryError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"Plugin '{plugin}' adjustment '{spec.adjustment}' (hook {HOOK}) raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        rows = _check_rows(rows, ids, plugin, spec.adjustment)
+        rows.insert(1, "adjustment", spec.label)
+        total = total * rows.set_index("territory_id")["target_multiplier"]
+        tables.append(rows)
+    if not tables:
+        return pd.DataFrame(
+            columns=["territory_id", "adjustment", "target_multiplier", "reason"]
+        ), total
+    return pd.concat(tables, ignore_index=True), total
+
+
+def _check_rows(rows: Any, ids: pd.Index, plugin: str, name: str) -> pd.DataFrame:
+    where = f"Plugin '{plugin}' adjustment '{name}' (hook {HOOK})"
+    if not isinstance(rows, pd.DataFrame):
+        raise PluginError(f"{where} returned {type(rows).__name__}; expected a DataFrame.")
+    for col in ("territory_id", "reason"):
+        if col not in rows.columns:
+            raise PluginError(f"{where} returned no '{col}' column.")
+    rows = rows.reset_index(drop=True).copy()
+    rows["territory_id"] = rows["territory_id"].astype(object)
+    unknown = ~rows["territory_id"].isin(ids)
+    if unknown.any():
+        shown = ", ".join(map(str, rows.loc[unknown, "territory_id"].head(5)))
+        raise PluginError(f"{where} returned unknown territories: {shown}.")
+    if rows["territory_id"].duplicated().any():
+        raise PluginError(f"{where} returned a territory more than once.")
+    if "target_multiplier" not in rows.columns:
+        rows["target_multiplier"] = 1.0
+    mult = pd.to_numeric(rows["target_multiplier"], errors="coerce")
+    if mult.isna().any() or not np.isfinite(mult).all() or (mult < 0).any():
+        raise PluginError(f"{where} returned target multipliers that are not numbers >= 0.")
+    rows["target_multiplier"] = mult.astype(float)
+    if not all(isinstance(r, str) and r for r in rows["reason"]):
+        raise PluginError(f"{where} must give a non-empty text reason for every territory.")
+    # territories the adjustment leaves alone are recorded as unchanged
+    missing = ids.difference(pd.Index(rows["territory_id"]))
+    if len(missing):
+        filler = pd.DataFrame(
+            {"territory_id": list(missing), "target_multiplier": 1.0, "reason": "not changed"}
+        )
+        rows = pd.concat([rows, filler], ignore_index=True)
+    first = ["territory_id", "target_multiplier", "reason"]
+    return rows[first + [c for c in rows.columns if c not in first]]

@@ -1,0 +1,2 @@
+"""Built-in plugins. They use the same hooks as third-party plugins and are listed by
+``territory plugins --all``."""

@@ -1,0 +1,92 @@
+"""Hook specifications: the ways a plugin extends territory.
+
+A plugin is a module or object with functions marked ``@territory.hookimpl`` whose names match
+the specs below. Registration hooks receive a ``register`` callback: call it once per thing the
+plugin provides. The core owns names, validation and collisions (two plugins registering the
+same name is an error that names both).
+
+Every hook is documented in ``docs/plugins.md`` and has a test; a meta-test checks both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+hookspec = pluggy.HookspecMarker("territory")
+
+
+@hookspec
+def register_segment_axes(register: Callable[[Any], None]) -> None:
+    """Register segmentation axes.
+
+    When it runs: once per plugin manager, the first time axes are needed (a plan with
+    ``[[segments]]``, ``territory plugins``).
+
+    Receives ``register``; call ``register(territory.SegmentAxis(...))`` for each axis. An axis
+    has a unique ``name``, declared ``params`` and a ``compute(context, **params)`` function
+    that returns one string label per account (a ``pandas.Series`` aligned with
+    ``context.accounts``). Returns nothing.
+    """
+
+
+@hookspec
+def register_adjustments(register: Callable[[Any], None]) -> None:
+    """Register regional marketing adjustments.
+
+    When it runs: once per plugin manager, the first time adjustments are needed.
+
+    Receives ``register``; call ``register(territory.Adjustment(...))`` for each adjustment.
+    Its ``compute(context, **params)`` returns a DataFrame with one row per territory:
+    ``territory_id``, ``reason`` and any of ``target_multiplier`` (float, 1 = unchanged),
+    ``language``, ``currency``, ``timezone``, ``message`` or other attribute columns.
+    Returns nothing.
+    """
+
+
+@hookspec
+def register_kpis(register: Callable[[Any], None]) -> None:
+    """Register extra KPI columns.
+
+    When it runs: once per plugin manager, the first time KPIs are computed.
+
+    Receives ``register``; call ``register(territory.KpiColumn(name, compute))``. ``compute(
+    rows, keys)`` gets the assigned account rows (assignments joined with account attributes)
+    and the grouping columns, and returns a Series indexed by those keys: the same function
+    fills the column for every territory and for every territory x segment cell.
+    Returns nothing.
+    """
+
+
+@hookspec
+def register_map_layers(register: Callable[[Any], None]) -> None:
+    """Register extra map layers.
+
+    When it runs: once per plugin manager, when a map is built.
+
+    Receives ``register``; call ``register(territory.MapLayer(name, build))``. ``build(result,
+    fmap)`` receives the PlanResult and the folium Map and adds its layers to the map (usually
+    a ``folium.FeatureGroup`` per layer, so the layer control lists it). Escape any text you
+    put in HTML. Returns nothing.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the ``territory`` command line.
+
+    When it runs: once, when the CLI starts.
+
+    Receives the click group; add commands with ``@cli.command()``. Commands should call the
+    Python API and raise ``territory.TerritoryError`` subclasses for user errors, so they print
+    one clear message and exit with code 1. Returns nothing.
+    """
+
+
+hookimpl = pluggy.HookimplMarker("territory")
+"""Marker for plugin hook implementations (re-exported as ``territory.hookimpl``)."""

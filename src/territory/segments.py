@@ -1,0 +1,82 @@
+"""Segment stage: label every account along each requested axis (plugins do the labelling).
+
+The core validates what comes back: one non-empty string label per account, aligned with the
+accounts. Anything else is a :class:`~territory.errors.PluginError` naming the plugin and hook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from territory.errors import PluginError, TerritoryError, ValidationError
+from territory.extensions import AxisContext, check_params
+
+HOOK = "register_segment_axes"
+
+
+@dataclass(frozen=True)
+class AxisSpec:
+    """One requested axis: registered ``axis`` name, output column ``name`` and parameters."""
+
+    axis: str
+    name: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def column(self) -> str:
+        return self.name or self.axis
+
+
+def label_accounts(
+    specs: tuple[AxisSpec, ...], plugins, context: AxisContext, base: Path | None = None
+) -> pd.DataFrame:
+    """Run every axis; return a DataFrame with one label column per axis, in account order."""
+    out = pd.DataFrame(index=context.accounts.index)
+    for spec in specs:
+        if spec.column in out.columns:
+            raise ValidationError(
+                f"Two segment axes would both be named '{spec.column}'. Give one a different "
+                "name (name = ... in [[segments]])."
+            )
+        if spec.axis not in plugins.axes:
+            known = ", ".join(sorted(plugins.axes)) or "none"
+            raise ValidationError(f"Unknown segment axis '{spec.axis}'. Known axes: {known}.")
+        plugin, axis = plugins.axes[spec.axis]
+        params = check_params(f"segment axis '{spec.axis}'", axis.params, spec.params, base)
+        try:
+            labels = axis.compute(context, **params)
+        except TerritoryError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"Plugin '{plugin}' segment axis '{spec.axis}' (hook {HOOK}) raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        out[spec.column] = _check_labels(labels, context.accounts.index, plugin, spec.axis)
+    return out
+
+
+def _check_labels(labels: Any, index: pd.Index, plugin: str, axis: str) -> np.ndarray:
+    where = f"Plugin '{plugin}' segment axis '{axis}' (hook {HOOK})"
+    if not isinstance(labels, pd.Series):
+        raise PluginError(f"{where} returned {type(labels).__name__}; expected a pandas Series.")
+    if len(labels) != len(index):
+        raise PluginError(
+            f"{where} returned {len(labels)} labels for {len(index)} accounts; expected one per "
+            "account."
+        )
+    if not labels.index.equals(index):
+        raise PluginError(f"{where} returned labels whose index does not match the accounts'.")
+    values = labels.to_numpy(dtype=object)
+    bad = np.flatnonzero([not isinstance(v, str) or v == "" for v in values])
+    if len(bad):
+        raise PluginError(
+            f"{where} returned {len(bad)} labels that are not non-empty strings (first: "
+            f"{values[bad[0]]!r} for account position {bad[0]}). Return text labels."
+        )
+    return values
