@@ -14,8 +14,10 @@ $(VENV)/.installed: $(VENV)/bin/python pyproject.toml
 	$(PIP) install -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PIP) install -e '.[test]'
+EXAMPLE_PLUGINS := plugins/territory-latent-class plugins/territory-campaign-briefs
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLE_PLUGINS))
+	$(PIP) install -e '.[test]' $(addprefix -e ,$(EXAMPLE_PLUGINS))
 	touch $@
 
 demo: $(VENV)/.installed
@@ -23,7 +25,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	bash scripts/ensure-test-tools.sh
-	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff check src tests benchmarks scripts plugins
 	$(VENV)/bin/pytest
 
 # Quick local loop: skips tests marked slow (make test and CI run them all).
@@ -31,8 +33,8 @@ test-quick: $(VENV)/.installed-test
 	$(VENV)/bin/pytest -m "not slow" -x -q
 
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check src tests benchmarks scripts
-	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+	$(VENV)/bin/ruff check src tests benchmarks scripts plugins
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts plugins
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/assign.py
