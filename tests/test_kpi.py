@@ -129,6 +129,9 @@ def test_segment_kpis_match_crosstab():
     expected = merged.pivot_table(
         index="territory_id", columns="segment", values="revenue", aggfunc="sum"
     ).stack()
+    expected.index = pd.MultiIndex.from_tuples(
+        [(str(t), str(s)) for t, s in expected.index], names=["territory_id", "segment"]
+    )
     got = seg.set_index(["territory_id", "segment"])["revenue"]
     pd.testing.assert_series_equal(
         got.sort_index(), expected.sort_index(), check_names=False, check_index_type=False

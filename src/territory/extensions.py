@@ -69,12 +69,18 @@ class AdjustmentContext:
 
 @dataclass(frozen=True)
 class SegmentAxis:
-    """A way to label accounts: ``compute(context, **params) -> Series`` of string labels."""
+    """A way to label accounts: ``compute(context, **params) -> Series`` of string labels.
+
+    ``whole_table`` says the labels of one account depend on the others (quantiles, Pareto
+    tiers, fitted models): engines that split accounts into batches or partitions then run the
+    axis once on the whole accounts table instead of per part.
+    """
 
     name: str
     compute: Callable[..., pd.Series]
     params: Mapping[str, Param] = field(default_factory=dict)
     description: str = ""
+    whole_table: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,11 +95,22 @@ class Adjustment:
 
 @dataclass(frozen=True)
 class KpiColumn:
-    """An extra KPI: ``compute(rows, keys) -> Series`` indexed by the grouping keys."""
+    """An extra KPI column.
+
+    Give ``from_sums(sums) -> Series`` when the KPI follows from the additive sums (``accounts``
+    and each measure, indexed by the grouping keys): it then works on every engine without
+    reading account rows. Otherwise give ``compute(rows, keys) -> Series`` over the assigned
+    account rows; engines that split the accounts collect the rows for it.
+    """
 
     name: str
-    compute: Callable[[pd.DataFrame, list[str]], pd.Series]
+    compute: Callable[[pd.DataFrame, list[str]], pd.Series] | None = None
     description: str = ""
+    from_sums: Callable[[pd.DataFrame], pd.Series] | None = None
+
+    def __post_init__(self):
+        if self.compute is None and self.from_sums is None:
+            raise ValueError(f"KpiColumn '{self.name}' needs compute or from_sums")
 
 
 @dataclass(frozen=True)

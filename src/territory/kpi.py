@@ -10,13 +10,13 @@ so segments compare like for like.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
 from territory.quality import deviation, gini, polsby_popper
 from territory.territories import TerritoryLayer
-
-UNASSIGNED_LABEL = "(unassigned)"
 
 
 def balance_measure(measures: list[str], requested: str | None) -> str:
@@ -33,37 +33,92 @@ def balance_measure(measures: list[str], requested: str | None) -> str:
     return "revenue" if "revenue" in measures else "accounts"
 
 
-def _sums(assignments: pd.DataFrame, keys: list[str], measures: list[str]) -> pd.DataFrame:
-    assigned = assignments[assignments["territory_id"].notna()]
-    grouped = assigned.groupby(keys, sort=True, observed=True)
+@dataclass
+class Aggregates:
+    """Additive sums behind every KPI, so batches and partitions combine with ``+``.
+
+    ``territory``: per territory, ``accounts`` and each measure over assigned accounts.
+    ``totals``: the input totals (all accounts, assigned or not). ``methods``: accounts per
+    assignment method. ``cells[axis]``: per (territory, label) sums over assigned accounts.
+    ``label_totals[axis]``: per label sums over all accounts.
+    """
+
+    measures: tuple[str, ...]
+    territory: pd.DataFrame
+    totals: pd.Series
+    methods: pd.Series
+    cells: dict[str, pd.DataFrame] = field(default_factory=dict)
+    label_totals: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __add__(self, other: Aggregates) -> Aggregates:
+        def add(a, b):
+            return a.add(b, fill_value=0)
+
+        return Aggregates(
+            self.measures,
+            add(self.territory, other.territory),
+            add(self.totals, other.totals),
+            add(self.methods, other.methods),
+            {k: add(v, other.cells[k]) for k, v in self.cells.items()},
+            {k: add(v, other.label_totals[k]) for k, v in self.label_totals.items()},
+        )
+
+
+def _sums(frame: pd.DataFrame, keys: list[str], measures: list[str]) -> pd.DataFrame:
+    grouped = frame.groupby(keys, sort=True, observed=True)
     out = grouped[measures].sum() if measures else pd.DataFrame(index=grouped.size().index)
     out.insert(0, "accounts", grouped.size())
-    return out
+    # plain object labels, so partial sums from different partitions align
+    if isinstance(out.index, pd.MultiIndex):
+        out.index = pd.MultiIndex.from_arrays(
+            [out.index.get_level_values(i).astype(object) for i in range(out.index.nlevels)],
+            names=out.index.names,
+        )
+    else:
+        out.index = out.index.astype(object)
+    return out.astype(float)
+
+
+def aggregate(
+    assignments: pd.DataFrame, labels: pd.DataFrame | None, measures: list[str]
+) -> Aggregates:
+    """The additive sums of one table (a whole plan, a batch or a partition)."""
+    from territory.assignment import METHODS
+
+    measures = list(measures)
+    assigned = assignments[assignments["territory_id"].notna()]
+    totals = pd.Series(
+        {"accounts": float(len(assignments)), **{m: float(assignments[m].sum()) for m in measures}}
+    )
+    methods = assignments["method"].value_counts().reindex(list(METHODS), fill_value=0)
+    agg = Aggregates(tuple(measures), _sums(assigned, ["territory_id"], measures), totals,
+                     methods.astype(float))  # fmt: skip
+    for axis in [] if labels is None else labels.columns:
+        frame = assignments[["territory_id", *measures]].assign(**{axis: labels[axis].to_numpy()})
+        agg.cells[axis] = _sums(frame[frame["territory_id"].notna()], ["territory_id", axis],
+                                measures)  # fmt: skip
+        agg.label_totals[axis] = _sums(frame, [axis], measures)
+    return agg
 
 
 def territory_kpis(
-    assignments: pd.DataFrame,
-    layer: TerritoryLayer,
-    measures: list[str],
-    *,
-    targets: pd.Series,
-    balance: str,
+    agg: Aggregates, layer: TerritoryLayer, *, targets: pd.Series, balance: str
 ) -> pd.DataFrame:
     """KPIs for every territory of ``layer`` (territories without accounts included)."""
     terr = layer.territories
     ids = pd.Index(terr["territory_id"], name="territory_id")
-    sums = _sums(assignments, ["territory_id"], measures).reindex(ids).fillna(0)
+    sums = agg.territory.reindex(ids).fillna(0)
     sums["accounts"] = sums["accounts"].astype(np.int64)
     out = pd.DataFrame(
         {"territory_id": ids, "name": terr["name"].to_numpy(), "parent": terr["parent"].to_numpy()}
     ).set_index("territory_id")
     out = out.join(sums)
     out["target"] = targets.reindex(ids).to_numpy()
-    if "revenue" in measures:
+    if "revenue" in agg.measures:
         with np.errstate(divide="ignore", invalid="ignore"):
             att = out["revenue"] / out["target"]
         out["attainment"] = att.where(out["target"] > 0)
-    total = _input_total(assignments, balance)
+    total = float(agg.totals[balance])
     out["share"] = out[balance] / total if total else np.nan
     out["deviation"] = deviation(out[balance].to_numpy())
     geo = layer.area_perimeter.reindex(ids)
@@ -75,25 +130,17 @@ def territory_kpis(
 
 
 def segment_kpis(
-    assignments: pd.DataFrame,
-    labels: pd.Series,
-    layer: TerritoryLayer,
-    measures: list[str],
-    *,
-    balance: str,
+    agg: Aggregates, axis: str, layer: TerritoryLayer, *, balance: str
 ) -> pd.DataFrame:
-    """KPIs per territory x segment label, with shares and deviations within each segment.
+    """KPIs per territory x label of ``axis``, with shares and deviations within each label.
 
-    ``labels`` holds one label per assignment row (same order). Unassigned accounts are left
-    out of the cells but counted in each segment's total, so shares stay honest.
+    Unassigned accounts are left out of the cells but counted in each label's total, so shares
+    stay honest.
     """
-    axis = labels.name or "segment"
-    frame = assignments.assign(**{axis: labels.astype("string").fillna("(blank)").to_numpy()})
-    cells = _sums(frame, ["territory_id", axis], measures).reset_index()
-    if balance == "accounts":
-        seg_total = frame.groupby(axis).size()
-    else:
-        seg_total = frame.groupby(axis)[balance].sum()
+    cells = agg.cells[axis].copy()
+    cells["accounts"] = cells["accounts"].astype(np.int64)
+    cells = cells.reset_index()
+    seg_total = agg.label_totals[axis][balance]
     cells["share"] = cells[balance] / cells[axis].map(seg_total).replace(0, np.nan).to_numpy()
     cells["deviation"] = cells.groupby(axis)[balance].transform(
         lambda s: pd.Series(deviation(s.to_numpy()), index=s.index)
@@ -107,23 +154,30 @@ def segment_kpis(
 
 
 def add_extra_kpis(
-    table: pd.DataFrame, rows: pd.DataFrame, keys: list[str], plugins
+    table: pd.DataFrame, sums: pd.DataFrame, rows, keys: list[str], plugins
 ) -> pd.DataFrame:
     """Append the KPI columns registered by plugins (``register_kpis``) to a KPI table.
 
-    ``rows`` are the accounts (assignments joined with attributes and segment labels); only
-    assigned ones are passed to plugins. The same function fills territory and segment tables.
+    KPIs with ``from_sums`` are computed from ``sums`` (the additive sums indexed by ``keys``),
+    so they work on any engine. Others need ``rows``, the assigned accounts (assignments joined
+    with attributes and segment labels): a callable returning them, called only if needed.
     """
     from territory.errors import PluginError
 
-    assigned = rows[rows["territory_id"].notna()]
+    assigned = None
     for name, (plugin, kpi) in plugins.kpis.items():
         if name in table.columns:
             raise PluginError(
                 f"Plugin '{plugin}' KPI '{name}' (hook register_kpis) clashes with a core KPI."
             )
         try:
-            values = kpi.compute(assigned, list(keys))
+            if kpi.from_sums is not None:
+                values = kpi.from_sums(sums)
+            else:
+                if assigned is None:
+                    everything = rows()
+                    assigned = everything[everything["territory_id"].notna()]
+                values = kpi.compute(assigned, list(keys))
         except Exception as exc:
             raise PluginError(
                 f"Plugin '{plugin}' KPI '{name}' (hook register_kpis) raised "
@@ -139,36 +193,23 @@ def add_extra_kpis(
     return table
 
 
-def _input_total(assignments: pd.DataFrame, balance: str) -> float:
-    if balance == "accounts":
-        return float(len(assignments))
-    return float(assignments[balance].sum())
-
-
-def summary(
-    assignments: pd.DataFrame, kpis: pd.DataFrame, measures: list[str], balance: str
-) -> dict:
+def summary(agg: Aggregates, kpis: pd.DataFrame, balance: str) -> dict:
     """Plan-level figures: counts by method, conserved totals, balance and shape."""
-    assigned = assignments["territory_id"].notna()
-    methods = (
-        assignments["method"]
-        .value_counts()
-        .reindex(assignments["method"].cat.categories, fill_value=0)
-    )
-    totals = {
-        m: {
-            "input": float(assignments[m].sum()),
-            "assigned": float(assignments.loc[assigned, m].sum()),
-            "unassigned": float(assignments.loc[~assigned, m].sum()),
+    assigned_n = int(agg.territory["accounts"].sum()) if len(agg.territory) else 0
+    totals = {}
+    for m in agg.measures:
+        assigned = float(agg.territory[m].sum()) if len(agg.territory) else 0.0
+        totals[m] = {
+            "input": float(agg.totals[m]),
+            "assigned": assigned,
+            "unassigned": float(agg.totals[m]) - assigned,
         }
-        for m in measures
-    }
     target_total = float(kpis["target"].sum(min_count=1)) if "target" in kpis else np.nan
     out = {
-        "accounts": int(len(assignments)),
-        "assigned": int(assigned.sum()),
-        "unassigned": int((~assigned).sum()),
-        "methods": {k: int(v) for k, v in methods.items()},
+        "accounts": int(agg.totals["accounts"]),
+        "assigned": assigned_n,
+        "unassigned": int(agg.totals["accounts"]) - assigned_n,
+        "methods": {k: int(v) for k, v in agg.methods.items()},
         "territories": int(len(kpis)),
         "balance_measure": balance,
         "max_deviation": float(np.abs(kpis["deviation"]).max()) if len(kpis) else 0.0,
@@ -178,6 +219,6 @@ def summary(
         "totals": totals,
         "target_total": target_total,
     }
-    if "revenue" in measures and np.isfinite(target_total) and target_total > 0:
+    if "revenue" in agg.measures and np.isfinite(target_total) and target_total > 0:
         out["attainment"] = totals["revenue"]["assigned"] / target_total
     return out

@@ -46,7 +46,14 @@ from territory.assignment import AssignOptions, assign_accounts
 from territory.errors import InputError, ValidationError
 from territory.extensions import AdjustmentContext, AxisContext
 from territory.io import atomic_path, write_table
-from territory.kpi import add_extra_kpis, balance_measure, segment_kpis, summary, territory_kpis
+from territory.kpi import (
+    add_extra_kpis,
+    aggregate,
+    balance_measure,
+    segment_kpis,
+    summary,
+    territory_kpis,
+)
 from territory.plugins import Plugins, get_plugins
 from territory.segments import AxisSpec, label_accounts
 from territory.targets import TargetRule, read_targets, resolve_targets
@@ -209,15 +216,38 @@ def measure(
     plugins: Plugins,
 ) -> PlanResult:
     """Targets, adjustments, KPIs (territory and segment) and the summary of assignments."""
-    measures = accounts.measures
-    balance = balance_measure(measures, plan.balance)
-    ids = pd.Index(layer.territories["territory_id"])
-    assigned = assignments[assignments["territory_id"].notna()]
-    sums = (
-        assigned.groupby("territory_id", observed=True)[measures].sum()
-        if measures
-        else pd.DataFrame()
+    agg = aggregate(assignments, labels, accounts.measures)
+
+    def rows() -> pd.DataFrame:
+        attributes = accounts.frame.drop(columns=[c for c in assignments if c in accounts.frame])
+        joined = assignments.join(attributes)
+        return joined.drop(columns=[c for c in labels if c in joined]).join(labels)
+
+    kpis, segments, adjustments = measure_aggregates(
+        plan, layer, agg, plugins, rows, lambda: _accounts_with_location(accounts, assignments)
     )
+    labelled = assignments.join(labels)
+    notes = [*accounts.notes, *layer.notes]
+    return PlanResult(
+        plan, accounts, layer, labelled, kpis, segments,
+        summary(agg, kpis, agg_balance(plan, agg)), notes, labels, adjustments, plugins,
+    )  # fmt: skip
+
+
+def agg_balance(plan: Plan, agg) -> str:
+    return balance_measure(list(agg.measures), plan.balance)
+
+
+def measure_aggregates(plan: Plan, layer: TerritoryLayer, agg, plugins: Plugins, rows, accounts):
+    """KPI tables from additive sums (any engine): ``(kpis, segments, adjustments)``.
+
+    ``rows`` and ``accounts`` are callables returning the joined account rows (for plugin KPIs
+    without ``from_sums``) and the accounts with location (for adjustments); they are called
+    only when needed.
+    """
+    balance = agg_balance(plan, agg)
+    ids = pd.Index(layer.territories["territory_id"])
+    sums = agg.territory[list(agg.measures)] if agg.measures else pd.DataFrame(index=ids)
     table = read_targets(plan.targets.table) if plan.targets.table is not None else None
     layer_target = layer.territories.set_index("territory_id").get("target")
     targets = resolve_targets(ids, sums, table=table, rule=plan.targets.rule, layer=layer_target)
@@ -228,31 +258,23 @@ def measure(
             territories=pd.DataFrame(layer.territories.drop(columns="geometry"))
             .assign(target=targets.to_numpy())
             .join(sums, on="territory_id"),
-            accounts=_accounts_with_location(accounts, assignments),
-            measures=tuple(measures),
+            accounts=accounts(),
+            measures=tuple(agg.measures),
         )
         adjustments, multiplier = apply_adjustments(plan.adjustments, plugins, context, plan.base)
         base_targets, targets = targets, targets * multiplier.reindex(ids).fillna(1.0)
 
-    attributes = accounts.frame.drop(columns=[c for c in assignments if c in accounts.frame])
-    rows = assignments.join(attributes)
-    rows = rows.drop(columns=[c for c in labels.columns if c in rows.columns]).join(labels)
-    kpis = territory_kpis(assignments, layer, measures, targets=targets, balance=balance)
+    kpis = territory_kpis(agg, layer, targets=targets, balance=balance)
     if plan.adjustments:
         kpis.insert(kpis.columns.get_loc("target"), "target_before_adjustments",
                     base_targets.to_numpy())  # fmt: skip
-    kpis = add_extra_kpis(kpis, rows, ["territory_id"], plugins)
+    kpis = add_extra_kpis(kpis, agg.territory, rows, ["territory_id"], plugins)
     segments = {}
-    for axis in labels.columns:
-        cells = segment_kpis(assignments, labels[axis].rename(axis), layer, measures,
-                             balance=balance)  # fmt: skip
-        segments[axis] = add_extra_kpis(cells, rows, ["territory_id", axis], plugins)
-    labelled = assignments.join(labels)
-    notes = [*accounts.notes, *layer.notes]
-    return PlanResult(
-        plan, accounts, layer, labelled, kpis, segments,
-        summary(assignments, kpis, measures, balance), notes, labels, adjustments, plugins,
-    )  # fmt: skip
+    for axis in agg.cells:
+        cells = segment_kpis(agg, axis, layer, balance=balance)
+        segments[axis] = add_extra_kpis(cells, agg.cells[axis], rows, ["territory_id", axis],
+                                        plugins)  # fmt: skip
+    return kpis, segments, adjustments
 
 
 def _accounts_with_location(accounts: Accounts, assignments: pd.DataFrame) -> pd.DataFrame:

@@ -207,6 +207,7 @@ def register_segment_axes(register):
             "labels": Param("list[str]", None, "One label per tier, smallest first."),
         },
         "Size tiers from thresholds or quantiles of employees or revenue.",
+        whole_table=True,
     ))  # fmt: skip
     register(SegmentAxis(
         "value_tier", value_tier_axis,
@@ -216,6 +217,7 @@ def register_segment_axes(register):
             "b": Param("float", 0.95, "Cumulative share made by A and B accounts."),
         },
         "ABC / Pareto tiers on a value measure.",
+        whole_table=True,
     ))  # fmt: skip
     register(SegmentAxis(
         "product_line", product_line_axis,

@@ -9,14 +9,14 @@ from territory.extensions import KpiColumn
 from territory.hookspecs import hookimpl
 
 
-def revenue_per_account(rows: pd.DataFrame, keys: list[str]) -> pd.Series:
+def revenue_per_account(sums: pd.DataFrame) -> pd.Series:
     """Mean revenue per assigned account (NaN when the plan has no revenue measure)."""
-    if "revenue" not in rows.columns:
-        return pd.Series(np.nan, index=rows.groupby(keys, observed=True).size().index)
-    return rows.groupby(keys, observed=True)["revenue"].mean()
+    if "revenue" not in sums.columns:
+        return pd.Series(np.nan, index=sums.index)
+    return sums["revenue"] / sums["accounts"].where(sums["accounts"] > 0)
 
 
 @hookimpl
 def register_kpis(register):
-    register(KpiColumn("revenue_per_account", revenue_per_account,
-                       "Mean revenue per assigned account."))  # fmt: skip
+    register(KpiColumn("revenue_per_account", description="Mean revenue per assigned account.",
+                       from_sums=revenue_per_account))  # fmt: skip

@@ -34,6 +34,7 @@ def register_segment_axes(register):
         },
         "Latent classes mixing numeric and categorical account data; number of classes by BIC; "
         "each class described in words.",
+        whole_table=True,
     ))  # fmt: skip
 
 
