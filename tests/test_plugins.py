@@ -312,7 +312,6 @@ def test_class_based_plugin_shows_in_cli_output(
         '[accounts]\npath = "accounts.csv"\n[territories]\npath = "territories.geojson"\n'
         '[[segments]]\naxis = "big_spender"\ncutoff = 25.0\n[outputs]\ndir = "o"\nmap = ""\n'
     )
-    monkeypatch.setattr("territory.model.get_plugins", with_tiers)
     result = CliRunner().invoke(cli, ["run", str(plan)])
     assert result.exit_code == 0, result.output
     cells = pd.read_csv(tmp_path / "o" / "segment-kpis-big-spender.csv")
@@ -388,7 +387,7 @@ def test_faulty_adjustment_and_kpi_are_plugin_errors():
 def test_plugin_error_in_cli_exits_1_and_writes_nothing(tmp_path, monkeypatch, accounts_csv,
                                                         squares_geojson):  # fmt: skip
     broken = faulty(lambda ctx: 1 / 0)
-    monkeypatch.setattr("territory.model.get_plugins", lambda: broken)
+    monkeypatch.setattr("territory.plugins.get_plugins", lambda *args, **kwargs: broken)
     plan = tmp_path / "plan.toml"
     plan.write_text(
         '[accounts]\npath = "accounts.csv"\n[territories]\npath = "territories.geojson"\n'

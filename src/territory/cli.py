@@ -96,8 +96,31 @@ def territory_options(func):
     return func
 
 
+def engine_options(func):
+    """Where the plan runs: this machine (default) or a Dask cluster."""
+    options = [
+        click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
+                     show_default=True, help="Run here, or on Dask (dask-geopandas partitions)."),
+        click.option("--scheduler", metavar="ADDRESS",
+                     help="Dask scheduler address (tcp://host:8786); default: a local cluster "
+                          "with one worker per core."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def _plan(accounts, territories, *, measures=(), **kw) -> Plan:
     return make_plan(accounts, territories, measures=list(measures) or None, **kw)
+
+
+def _run(plan: Plan, engine: str = "local", scheduler: str | None = None) -> PlanResult:
+    """Run with the chosen engine; the local one shows a progress bar for batched input."""
+    if engine == "dask":
+        return plan.run(engine="dask", scheduler=scheduler)
+    if scheduler:
+        raise TerritoryError("--scheduler needs --engine dask.")
+    return plan.run(progress=True)
 
 
 class TerritoryGroup(click.Group):
@@ -153,19 +176,26 @@ def cli():
 )
 @account_options
 @territory_options
+@engine_options
 @handle_errors
-def assign(accounts, territories, output, **kw):
+def assign(accounts, territories, output, engine, scheduler, **kw):
     """Assign every account to exactly one territory.
 
     Writes one row per account with territory_id, method (inside, boundary, overlap, nearest,
-    unassigned), distance and reason.
+    unassigned), distance and reason. With --engine dask the assignments are written as a
+    Parquet folder, one file per partition.
     """
-    result = _plan(accounts, territories, **kw).run()
+    result = _run(_plan(accounts, territories, **kw), engine, scheduler)
     _print_notes(result)
     from territory.io import write_table
 
-    write_table(result.assignments, output)
+    if engine == "dask":
+        output = str(Path(output).with_suffix(".parquet"))
+        result.assignments.to_parquet(output, write_index=False, overwrite=True)
+    else:
+        write_table(result.assignments, output)
     _print_methods(result)
+    result.close()
     console.print(f"Wrote {escape(str(output))}")
 
 
@@ -195,10 +225,11 @@ def assign(accounts, territories, output, **kw):
 )
 @account_options
 @territory_options
+@engine_options
 @handle_errors
-def kpis(accounts, territories, output, **kw):
+def kpis(accounts, territories, output, engine, scheduler, **kw):
     """Compute the common KPI set per territory (and per segment with --by)."""
-    result = _plan(accounts, territories, **kw).run()
+    result = _run(_plan(accounts, territories, **kw), engine, scheduler)
     _print_notes(result)
     _print_kpis(result)
     _print_methods(result)
@@ -210,6 +241,7 @@ def kpis(accounts, territories, output, **kw):
             path = Path(output)
             write_table(table, path.with_name(f"{path.stem}-{seg}{path.suffix}"))
         console.print(f"Wrote {escape(str(output))}")
+    result.close()
 
 
 @cli.command()
@@ -217,14 +249,15 @@ def kpis(accounts, territories, output, **kw):
 @click.argument("territories", type=click.Path(dir_okay=False))
 @account_options
 @territory_options
+@engine_options
 @handle_errors
-def validate(accounts, territories, **kw):
+def validate(accounts, territories, engine, scheduler, **kw):
     """Check accounts and territories without writing anything.
 
     Exits with 0 when the inputs can be planned with (repairs and notes are listed), 1 with the
     first problem to fix otherwise.
     """
-    result = _plan(accounts, territories, **kw).run()
+    result = _run(_plan(accounts, territories, **kw), engine, scheduler)
     _print_notes(result)
     s = result.summary
     console.print(
@@ -232,18 +265,20 @@ def validate(accounts, territories, **kw):
         f"{s['assigned']:,} assigned, {s['unassigned']:,} unassigned."
     )
     _print_methods(result)
+    result.close()
 
 
 @cli.command()
 @click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (overrides the plan).")
+@engine_options
 @handle_errors
-def run(plan_file, out):
+def run(plan_file, out, engine, scheduler):
     """Run a plan file (TOML): read, check, assign, measure, write outputs."""
     plan = Plan.from_file(plan_file)
     if out:
         plan = plan.with_outputs(dir=Path(out))
-    _run_and_write(plan)
+    _run_and_write(plan, engine, scheduler)
 
 
 @cli.command()
@@ -313,14 +348,16 @@ def demo_plan() -> Plan:
     return Plan.from_file(Path(str(path)))
 
 
-def _run_and_write(plan: Plan) -> PlanResult:
-    with console.status("Reading, checking and assigning..."):
-        result = plan.run()
+def _run_and_write(plan: Plan, engine: str = "local", scheduler: str | None = None) -> PlanResult:
+    result = _run(plan, engine, scheduler)
     _print_notes(result)
     _print_kpis(result)
     _print_methods(result)
-    with console.status("Writing outputs..."):
-        written = result.write()
+    try:
+        with console.status("Writing outputs..."):
+            written = result.write()
+    finally:
+        result.close()
     for path in written:
         console.print(f"Wrote {escape(str(path))}")
     return result
@@ -353,7 +390,7 @@ def _print_kpis(result: PlanResult, limit: int = 60) -> None:
             "name",
             "parent",
             "accounts",
-            *result.accounts.measures,
+            *list(result.summary["totals"]),
             "target",
             "attainment",
             "share",
@@ -375,8 +412,8 @@ def _print_kpis(result: PlanResult, limit: int = 60) -> None:
     table.add_section()
     table.add_row(
         *total,
-        *(_cell(m, s["totals"][m]["assigned"]) for m in result.accounts.measures),
-        *[""] * (len(shown) - len(total) - len(result.accounts.measures)),
+        *(_cell(m, s["totals"][m]["assigned"]) for m in list(result.summary["totals"])),
+        *[""] * (len(shown) - len(total) - len(list(result.summary["totals"]))),
     )
     console.print(table)
     console.print(

@@ -35,10 +35,14 @@ class Source:
 
     name: str
     csv: bool = False
+    offset: int = 0
 
     def rows(self, index_positions) -> list[int]:
-        """Convert 0-based positions into the numbers a user sees in the file."""
-        offset = 2 if self.csv else 1
+        """Convert 0-based positions into the numbers a user sees in the file.
+
+        ``offset`` is the position of the first row of a batch or partition in the file.
+        """
+        offset = (2 if self.csv else 1) + self.offset
         return [int(i) + offset for i in index_positions]
 
     @property

@@ -44,18 +44,16 @@ import pandas as pd
 from territory.adjust import AdjustmentSpec, apply_adjustments
 from territory.assignment import AssignOptions, assign_accounts
 from territory.errors import InputError, ValidationError
-from territory.extensions import AdjustmentContext, AxisContext
+from territory.extensions import AdjustmentContext
 from territory.io import atomic_path, write_table
 from territory.kpi import (
     add_extra_kpis,
-    aggregate,
     balance_measure,
     segment_kpis,
-    summary,
     territory_kpis,
 )
-from territory.plugins import Plugins, get_plugins
-from territory.segments import AxisSpec, label_accounts
+from territory.plugins import Plugins
+from territory.segments import AxisSpec
 from territory.targets import TargetRule, read_targets, resolve_targets
 from territory.territories import TerritoryLayer, load_territories
 from territory.validate import WGS84, Accounts, prepare_accounts
@@ -74,9 +72,10 @@ class AccountsSpec:
     measures: tuple[str, ...] | None = None
     crs: str | None = None
 
-    def load(self, also_measures: tuple[str, ...] = ()) -> Accounts:
+    def load(self, also_measures: tuple[str, ...] = (), data=None, source=None) -> Accounts:
+        """Check the accounts (``data`` overrides the source: a batch or partition of it)."""
         return prepare_accounts(
-            self.source,
+            self.source if data is None else data,
             id=self.id,
             lat=self.lat,
             lon=self.lon,
@@ -85,6 +84,7 @@ class AccountsSpec:
             measures=list(self.measures) if self.measures is not None else None,
             also_measures=also_measures,
             crs=self.crs,
+            source=source,
         )
 
 
@@ -178,21 +178,17 @@ class Plan:
         columns = tuple(AxisSpec("column", c, {"column": c}) for c in self.segments)
         return columns + self.axes
 
-    def run(self, plugins: Plugins | None = None) -> PlanResult:
+    def run(self, plugins: Plugins | None = None, engine: str = "local", **options) -> PlanResult:
         """Read, check, assign, segment, adjust and measure. Nothing is written; see
-        :meth:`PlanResult.write`. ``plugins`` defaults to the built-ins plus installed ones."""
-        plugins = plugins or get_plugins()
-        accounts, layer, assignments = self.assign_only()
-        territories = pd.DataFrame(layer.territories.drop(columns="geometry"))
-        context = AxisContext(accounts.frame, assignments, territories, tuple(accounts.measures))
-        labels = label_accounts(self.all_axes, plugins, context, self.base)
-        clash = set(labels.columns) & set(assignments.columns)
-        if clash:
-            raise ValidationError(
-                f"Segment name(s) {', '.join(sorted(clash))} clash with assignment columns; "
-                "rename them (name = ... in [[segments]])."
-            )
-        return measure(self, accounts, layer, assignments, labels, plugins)
+        :meth:`PlanResult.write`.
+
+        ``plugins`` defaults to the built-ins plus installed ones. ``engine`` is ``"local"``
+        (``batch_rows``, ``progress``) or ``"dask"`` (``scheduler``, ``client``,
+        ``partition_rows``); see :mod:`territory.engines`.
+        """
+        from territory.engines import run_plan
+
+        return run_plan(self, engine, plugins, **options)
 
     def assign_only(self) -> tuple[Accounts, TerritoryLayer, pd.DataFrame]:
         """Read, check and assign, without computing KPIs: ``(accounts, layer, assignments)``."""
@@ -205,33 +201,6 @@ class Plan:
     def with_outputs(self, **changes) -> Plan:
         """A copy of this plan with some output settings changed (e.g. ``dir=...``)."""
         return replace(self, outputs=replace(self.outputs, **changes))
-
-
-def measure(
-    plan: Plan,
-    accounts: Accounts,
-    layer: TerritoryLayer,
-    assignments: pd.DataFrame,
-    labels: pd.DataFrame,
-    plugins: Plugins,
-) -> PlanResult:
-    """Targets, adjustments, KPIs (territory and segment) and the summary of assignments."""
-    agg = aggregate(assignments, labels, accounts.measures)
-
-    def rows() -> pd.DataFrame:
-        attributes = accounts.frame.drop(columns=[c for c in assignments if c in accounts.frame])
-        joined = assignments.join(attributes)
-        return joined.drop(columns=[c for c in labels if c in joined]).join(labels)
-
-    kpis, segments, adjustments = measure_aggregates(
-        plan, layer, agg, plugins, rows, lambda: _accounts_with_location(accounts, assignments)
-    )
-    labelled = assignments.join(labels)
-    notes = [*accounts.notes, *layer.notes]
-    return PlanResult(
-        plan, accounts, layer, labelled, kpis, segments,
-        summary(agg, kpis, agg_balance(plan, agg)), notes, labels, adjustments, plugins,
-    )  # fmt: skip
 
 
 def agg_balance(plan: Plan, agg) -> str:
@@ -277,7 +246,7 @@ def measure_aggregates(plan: Plan, layer: TerritoryLayer, agg, plugins: Plugins,
     return kpis, segments, adjustments
 
 
-def _accounts_with_location(accounts: Accounts, assignments: pd.DataFrame) -> pd.DataFrame:
+def accounts_with_location(accounts: Accounts, assignments: pd.DataFrame) -> pd.DataFrame:
     """Account attributes + territory_id + lon/lat (WGS84), for adjustments."""
     lonlat = accounts.to_crs(WGS84)
     out = accounts.frame.copy()
@@ -294,7 +263,7 @@ class PlanResult:
     ----------
     assignments : DataFrame
         One row per input account: territory_id, method, distance_km, reason, measures and one
-        label column per segment axis.
+        label column per segment axis. A dask DataFrame with the Dask engine.
     kpis : DataFrame
         The common KPI set per territory.
     segments : dict of str -> DataFrame
@@ -320,11 +289,22 @@ class PlanResult:
     labels: pd.DataFrame | None = None
     adjustments: pd.DataFrame | None = None
     plugins: Plugins | None = None
+    engine: Any = None
+
+    def close(self) -> None:
+        """Release the engine's resources (the Dask client and a cluster it started)."""
+        if self.engine is not None:
+            cluster = getattr(self.engine, "cluster", None)
+            self.engine.close()
+            if cluster is not None:
+                cluster.close()
+            self.engine = None
 
     @property
     def unassigned(self) -> pd.DataFrame:
-        """Accounts without a territory, with the reason."""
-        return self.assignments[self.assignments["territory_id"].isna()]
+        """Accounts without a territory, with the reason (computed from Dask if needed)."""
+        rows = self.assignments[self.assignments["territory_id"].isna()]
+        return rows if isinstance(rows, pd.DataFrame) else rows.compute()
 
     def to_map(self, **options):
         """Render the sales-by-territory map (see :func:`territory.maps.build_map`)."""
@@ -340,7 +320,10 @@ class PlanResult:
         out = outputs or self.plan.outputs
         base = Path(out.dir)
         jobs: list[tuple[Path, Any]] = []
-        if out.assignments:
+        if out.assignments and not isinstance(self.assignments, pd.DataFrame):
+            # Dask: the workers write one Parquet file per partition into a folder.
+            jobs.append((base / (Path(out.assignments).stem + ".parquet"), self.assignments))
+        elif out.assignments:
             jobs.append((base / out.assignments, self.assignments))
         if out.kpis:
             jobs.append((base / out.kpis, self.kpis))
@@ -361,7 +344,9 @@ class PlanResult:
             jobs.append((base / out.map, self.to_map().get_root().render()))
         written = []
         for path, payload in jobs:
-            if isinstance(payload, str):
+            if not isinstance(payload, (str, pd.DataFrame)):
+                payload.to_parquet(str(path), write_index=False, overwrite=True)
+            elif isinstance(payload, str):
                 with atomic_path(path) as tmp:
                     tmp.write_text(payload, encoding="utf-8")
             else:

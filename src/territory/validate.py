@@ -66,6 +66,25 @@ class Accounts:
             [*self.notes, note],
         )
 
+    @classmethod
+    def concat(cls, parts: list[Accounts]) -> Accounts:
+        """One Accounts from batches or partitions; ids must be unique across all of them."""
+        if len(parts) == 1:
+            return parts[0]
+        frame = pd.concat([p.frame for p in parts], ignore_index=True)
+        first = parts[0]
+        _clean_ids(frame["account_id"], "account_id", Source(first.source.name), what="account id")
+        return cls(
+            frame,
+            np.concatenate([p.x for p in parts]),
+            np.concatenate([p.y for p in parts]),
+            first.crs,
+            np.concatenate([p.unlocated for p in parts]),
+            first.measures,
+            Source(first.source.name, first.source.csv),
+            [n for p in parts for n in p.notes],
+        )
+
     def to_geodataframe(self) -> gpd.GeoDataFrame:
         """Accounts as a GeoDataFrame of Points (None where unlocated)."""
         located = np.isfinite(self.x) & np.isfinite(self.y)
@@ -148,6 +167,7 @@ def prepare_accounts(
     measures: list[str] | None = None,
     also_measures: tuple[str, ...] = (),
     crs=None,
+    source: Source | None = None,
 ) -> Accounts:
     """Read (if needed) and check an accounts table.
 
@@ -168,8 +188,11 @@ def prepare_accounts(
         Measures needed in addition (e.g. the one a target rule grows from).
     crs : optional
         CRS of a GeoDataFrame that has none (lat/lon columns are always EPSG:4326).
+    source : Source, optional
+        Where ``data`` came from, for messages (a batch of a file passes its row offset).
     """
-    frame, source = as_frame(data, "accounts")
+    frame, found = as_frame(data, "accounts")
+    source = source or found
     if len(frame) == 0:
         raise ValidationError(
             f"The accounts file {source.name} has no rows. Export the accounts again, with a "

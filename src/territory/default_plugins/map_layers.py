@@ -20,7 +20,7 @@ OTHER = "#999999"
 
 def segment_layers(result, fmap, max_accounts: int = 20000) -> None:
     """One hidden layer per segment axis, accounts coloured by label (top 8 labels, rest grey)."""
-    if result.labels is None or result.labels.empty:
+    if result.labels is None or result.labels.empty or result.accounts is None:
         return
     accounts = result.accounts.to_geodataframe().to_crs(4326)
     located = np.flatnonzero(accounts.geometry.notna().to_numpy())

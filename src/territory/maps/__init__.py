@@ -75,7 +75,10 @@ def build_map(
     territories = _web_shapes(result.layer.territories, simplify_m)
     table = territories[["territory_id", "geometry"]].merge(kpis, on="territory_id", how="left")
 
-    accounts = result.accounts.to_geodataframe().to_crs(4326)
+    if result.accounts is not None:
+        accounts = result.accounts.to_geodataframe().to_crs(4326)
+    else:  # Dask engine: accounts stay on the workers; the map shows territories only
+        accounts = gpd.GeoDataFrame({"account_id": []}, geometry=[], crs=4326)
     located = accounts[accounts.geometry.notna()]
     bounds = (located if len(located) else territories).total_bounds
     fmap = OfflineMap(location=None, tiles=None, control_scale=True)
@@ -113,7 +116,8 @@ def build_map(
     Legend(_label(kpi), steps).add_to(fmap)
     n_un = result.summary["unassigned"]
     subtitle = (
-        f"{_label(kpi)} by territory · {len(kpis)} territories · {len(accounts):,} accounts"
+        f"{_label(kpi)} by territory · {len(kpis)} territories · "
+        f"{result.summary['accounts']:,} accounts"
         + (f" ({n_un:,} unassigned)" if n_un else "")
         + f" · {date.today():%Y-%m-%d}"
     )
@@ -279,5 +283,6 @@ def _plugin_layers(result: PlanResult, fmap: folium.Map) -> None:
 
 def _source_line(result: PlanResult) -> str:
     layer = result.layer
-    parts = [f"Accounts: {result.accounts.source.name}", f"Territories: {layer.source}"]
+    accounts = result.accounts.source.name if result.accounts is not None else "partitioned"
+    parts = [f"Accounts: {accounts}", f"Territories: {layer.source}"]
     return " · ".join(parts)

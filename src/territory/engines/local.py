@@ -1,0 +1,126 @@
+"""The local engine: one machine, Parquet/GeoParquet accounts read in batches.
+
+Each batch is checked, assigned, labelled and summed on its own (see :mod:`.parts`), so peak
+memory follows the batch size rather than the file; whole-table axes, adjustments and KPIs run
+once on the combined result. Other inputs (CSV, GeoJSON, DataFrames) are one batch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyproj
+import shapely
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from territory.engines.parts import check_label_names, merge_notes, run_part, split_axes
+from territory.extensions import AxisContext
+from territory.io import PARQUET_SUFFIXES, Source
+from territory.kpi import aggregate, summary
+from territory.segments import label_accounts
+from territory.validate import Accounts
+
+
+def run(plan, plugins=None, *, batch_rows: int = 2_000_000, progress: bool = False):
+    """Run ``plan`` here. ``batch_rows`` bounds a Parquet batch; ``progress`` shows a bar."""
+    from territory.plugins import get_plugins
+
+    plugins = plugins or get_plugins()
+    layer = plan.territories.load()
+    per_part, whole = split_axes(plan, plugins)
+    batches = parquet_batches(plan.accounts.source, batch_rows)
+    if batches is None:
+        parts = [run_part(plan, layer, plugins, per_part)]
+    else:
+        total, frames = batches
+        parts = []
+        with Progress(
+            TextColumn("Assigning accounts"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), disable=not progress, transient=False,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("assign", total=total)
+            for frame, source in frames:
+                parts.append(run_part(plan, layer, plugins, per_part, data=frame, source=source))
+                bar.advance(task, len(frame))
+    accounts = Accounts.concat([p.accounts for p in parts])
+    assignments = pd.concat([p.assignments for p in parts], ignore_index=True)
+    agg = parts[0].aggregates
+    for part in parts[1:]:
+        agg = agg + part.aggregates
+    if whole:
+        territories = pd.DataFrame(layer.territories.drop(columns="geometry"))
+        context = AxisContext(accounts.frame, assignments, territories, tuple(accounts.measures))
+        labels = label_accounts(whole, plugins, context, plan.base)
+        check_label_names(labels, assignments)
+        extra = aggregate(assignments, labels, accounts.measures)
+        agg.cells.update(extra.cells)
+        agg.label_totals.update(extra.label_totals)
+        assignments = assignments.join(labels)
+    return finish(plan, layer, plugins, accounts, assignments, agg)
+
+
+def finish(plan, layer, plugins, accounts, assignments, agg):
+    """Targets, adjustments and KPIs from the sums; the PlanResult."""
+    from territory.model import PlanResult, accounts_with_location, agg_balance, measure_aggregates
+
+    axis_columns = [spec.column for spec in plan.all_axes]
+    base = [c for c in assignments.columns if c not in axis_columns]
+    assignments = assignments[base + axis_columns]
+    labels = assignments[axis_columns]
+
+    def rows() -> pd.DataFrame:
+        attributes = accounts.frame.drop(columns=[c for c in assignments if c in accounts.frame])
+        return assignments.join(attributes)
+
+    kpis, segments, adjustments = measure_aggregates(
+        plan, layer, agg, plugins, rows, lambda: accounts_with_location(accounts, assignments)
+    )
+    notes = merge_notes([*accounts.notes, *layer.notes])
+    return PlanResult(
+        plan, accounts, layer, assignments, kpis, segments,
+        summary(agg, kpis, agg_balance(plan, agg)), notes, labels, adjustments, plugins,
+    )  # fmt: skip
+
+
+def parquet_batches(source, batch_rows: int):
+    """``(total rows, iterator of (frame, Source))`` for a Parquet file or folder, else None.
+
+    A single file that fits in one batch returns None (read the usual way).
+    """
+    if not isinstance(source, (str, Path)):
+        return None
+    path = Path(source)
+    if not (path.is_dir() or (path.suffix.lower() in PARQUET_SUFFIXES and path.exists())):
+        return None
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(path, format="parquet")
+    total = dataset.count_rows()
+    if not path.is_dir() and total <= batch_rows:
+        return None
+    geo = (dataset.schema.metadata or {}).get(b"geo")
+
+    def frames():
+        offset = 0
+        for batch in dataset.to_batches(batch_size=batch_rows):
+            frame = batch.to_pandas()
+            if geo is not None:
+                frame = geo_frame(frame, json.loads(geo))
+            yield frame, Source(str(path), offset=offset)
+            offset += len(frame)
+
+    return total, frames()
+
+
+def geo_frame(frame: pd.DataFrame, meta: dict) -> gpd.GeoDataFrame:
+    """A GeoDataFrame from a batch of a GeoParquet file (WKB geometry, CRS from metadata)."""
+    column = meta.get("primary_column", "geometry")
+    crs = meta.get("columns", {}).get(column, {}).get("crs", "OGC:CRS84")
+    crs = pyproj.CRS.from_user_input(crs if crs is not None else "OGC:CRS84")
+    if crs.to_string() in ("OGC:CRS84",):
+        crs = pyproj.CRS.from_epsg(4326)
+    geoms = shapely.from_wkb(frame[column].to_numpy())
+    return gpd.GeoDataFrame(frame.drop(columns=column), geometry=geoms, crs=crs)
