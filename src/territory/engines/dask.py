@@ -51,8 +51,14 @@ def run(
     partition_rows : int
         Rows per partition for in-memory tables (files keep their own partitioning).
     """
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        from territory.errors import TerritoryError
 
+        raise TerritoryError(
+            "The Dask engine needs the dask extra: pip install 'territory[dask]'."
+        ) from exc
     from territory.plugins import get_plugins
 
     plugins = plugins or get_plugins()

@@ -104,13 +104,24 @@ def parquet_batches(source, batch_rows: int):
     geo = (dataset.schema.metadata or {}).get(b"geo")
 
     def frames():
-        offset = 0
+        import pyarrow as pa
+
+        offset, pending, rows = 0, [], 0
+
+        def emit():
+            frame = pa.Table.from_batches(pending).to_pandas()
+            return geo_frame(frame, json.loads(geo)) if geo is not None else frame
+
+        # record batches follow files and row groups; coalesce them up to batch_rows
         for batch in dataset.to_batches(batch_size=batch_rows):
-            frame = batch.to_pandas()
-            if geo is not None:
-                frame = geo_frame(frame, json.loads(geo))
-            yield frame, Source(str(path), offset=offset)
-            offset += len(frame)
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= batch_rows:
+                frame = emit()
+                yield frame, Source(str(path), offset=offset)
+                offset, pending, rows = offset + len(frame), [], 0
+        if pending:
+            yield emit(), Source(str(path), offset=offset)
 
     return total, frames()
 
