@@ -79,3 +79,17 @@ def point_accounts(points, **columns) -> gpd.GeoDataFrame:
     n = len(points)
     data = {"account_id": [f"a{i}" for i in range(n)], **columns}
     return gpd.GeoDataFrame(data, geometry=[Point(p) for p in points], crs="EPSG:4326")
+
+
+def with_plugin(monkeypatch, plugin, name: str) -> None:
+    """Make every new plugin manager (CLI, engines) include ``plugin`` as ``name``."""
+    import territory.plugins as plugins_module
+
+    original = plugins_module.get_plugins
+
+    def patched(*args, **kwargs):
+        plugins = original(*args, **kwargs)
+        plugins.register(plugin, name=name)
+        return plugins
+
+    monkeypatch.setattr(plugins_module, "get_plugins", patched)

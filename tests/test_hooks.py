@@ -15,6 +15,8 @@ from territory import hookspecs
 from territory.cli import TerritoryGroup, cli, demo_plan
 from territory.plugins import HOOKS, get_plugins
 
+from .conftest import with_plugin
+
 ROOT = Path(__file__).parents[1]
 
 
@@ -128,16 +130,7 @@ def test_hook_register_map_layers(result):
 
 
 def test_hook_register_commands(monkeypatch):
-    import territory.plugins as plugins_module
-
-    original = plugins_module.get_plugins
-
-    def with_everything(*args, **kwargs):
-        plugins = original(*args, **kwargs)
-        plugins.register(Everything(), name="everything")
-        return plugins
-
-    monkeypatch.setattr(plugins_module, "get_plugins", with_everything)
+    with_plugin(monkeypatch, Everything(), "everything")
     group = TerritoryGroup(name="territory", commands=dict(cli.commands))
     listed = CliRunner().invoke(group, ["--help"])
     assert "hello-plugin" in listed.output
@@ -146,21 +139,12 @@ def test_hook_register_commands(monkeypatch):
 
 
 def test_broken_register_commands_is_a_warning_not_a_crash(monkeypatch):
-    import territory.plugins as plugins_module
-
     class Broken:
         @territory.hookimpl
         def register_commands(self, cli):
             raise RuntimeError("boom")
 
-    original = plugins_module.get_plugins
-
-    def with_broken(*args, **kwargs):
-        plugins = original(*args, **kwargs)
-        plugins.register(Broken(), name="broken-cli")
-        return plugins
-
-    monkeypatch.setattr(plugins_module, "get_plugins", with_broken)
+    with_plugin(monkeypatch, Broken(), "broken-cli")
     group = TerritoryGroup(name="territory", commands=dict(cli.commands))
     out = CliRunner().invoke(group, ["--help"])
     assert out.exit_code == 0 and "assign" in out.output

@@ -14,7 +14,7 @@ from territory.cli import cli, demo_plan
 from territory.errors import PluginError, ValidationError
 from territory.plugins import get_plugins
 
-from .conftest import DATA
+from .conftest import DATA, with_plugin
 
 
 @pytest.fixture(scope="module")
@@ -293,16 +293,7 @@ def test_class_based_plugin_axis_and_kpi(demo_result):
 def test_class_based_plugin_shows_in_cli_output(
     tmp_path, monkeypatch, accounts_csv, squares_geojson
 ):
-    import territory.plugins as plugins_module
-
-    original = plugins_module.get_plugins
-
-    def with_tiers(*args, **kwargs):
-        plugins = original(*args, **kwargs)
-        plugins.register(TierPlugin(), name="tiers")
-        return plugins
-
-    monkeypatch.setattr(plugins_module, "get_plugins", with_tiers)
+    with_plugin(monkeypatch, TierPlugin(), "tiers")
     listing = CliRunner().invoke(cli, ["plugins", "--json"])
     rows = json.loads(listing.output)
     tiers = next(r for r in rows if r["name"] == "tiers")

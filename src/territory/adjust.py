@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from territory.errors import PluginError, TerritoryError, ValidationError
-from territory.extensions import AdjustmentContext, check_params
+from territory.errors import PluginError
+from territory.extensions import AdjustmentContext, invoke
 
 HOOK = "register_adjustments"
 
@@ -50,20 +50,10 @@ def apply_adjustments(
     total = pd.Series(1.0, index=ids)
     tables = []
     for spec in specs:
-        if spec.adjustment not in plugins.adjustments:
-            known = ", ".join(sorted(plugins.adjustments)) or "none"
-            raise ValidationError(f"Unknown adjustment '{spec.adjustment}'. Known: {known}.")
-        plugin, adj = plugins.adjustments[spec.adjustment]
-        params = check_params(f"adjustment '{spec.adjustment}'", adj.params, spec.params, base)
-        try:
-            rows = adj.compute(context, **params)
-        except TerritoryError:
-            raise
-        except Exception as exc:
-            raise PluginError(
-                f"Plugin '{plugin}' adjustment '{spec.adjustment}' (hook {HOOK}) raised "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+        plugin, rows = invoke(
+            plugins.adjustments, spec.adjustment, spec.params, context,
+            kind="adjustment", plural="adjustments", hook=HOOK, base=base,
+        )  # fmt: skip
         rows = _check_rows(rows, ids, plugin, spec.adjustment)
         rows.insert(1, "adjustment", spec.label)
         total = total * rows.set_index("territory_id")["target_multiplier"]

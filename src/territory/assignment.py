@@ -327,18 +327,28 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit=1.0):
     return near, dist
 
 
+def _grow(boxes: np.ndarray, abs_lat: np.ndarray, radius: float, geographic: bool, unit: float):
+    """Boxes grown by ``radius`` km on every side; returns ``(grown, growth in y)``.
+
+    In degrees the growth in longitude widens with latitude (``abs_lat``, the box's highest
+    absolute latitude); in projected layers it is ``radius`` in the CRS unit.
+    """
+    if geographic:
+        gy = radius / 110.574 * 1.01
+        lat = np.minimum(abs_lat + gy, 89.9)
+        gx = np.minimum(radius / (111.320 * np.cos(np.radians(lat))) * 1.01, 360)
+    else:
+        gy = radius * 1000.0 / unit
+        gx = np.full(len(boxes), gy)
+    grown = boxes + np.column_stack([-gx, np.full(len(boxes), -gy), gx, np.full(len(boxes), gy)])
+    return grown, gy
+
+
 def _polygons_near(x, y, todo, bounds, radius, geographic, unit, among=None):
     """Polygons (of ``among``, default all) whose box lies within ``radius`` km of a point."""
     polys = np.arange(len(bounds)) if among is None else among
     b = bounds[polys]
-    if geographic:
-        gy = radius / 110.574 * 1.01
-        lat = np.minimum(np.maximum(np.abs(b[:, 1]), np.abs(b[:, 3])) + gy, 89.9)
-        gx = np.minimum(radius / (111.320 * np.cos(np.radians(lat))) * 1.01, 360)
-    else:
-        gy = radius * 1000.0 / unit
-        gx = np.full(len(b), gy)
-    grown = b + np.column_stack([-gx, np.full(len(b), -gy), gx, np.full(len(b), gy)])
+    grown, gy = _grow(b, np.maximum(np.abs(b[:, 1]), np.abs(b[:, 3])), radius, geographic, unit)
     pts = _SortedPoints(x[todo], y[todo], gy)
     _, starts = pts.candidates(grown, np.arange(len(polys)))
     return polys[np.diff(starts) > 0]
@@ -349,14 +359,7 @@ def _nearest_round(x, y, todo, segments, a, b, seg_box, seg_lat, seg_poly, radiu
     """One search round: update ``near``/``dist`` of points ``todo`` with ``segments`` in reach."""
     if not len(segments):
         return
-    if geographic:
-        gy = radius / 110.574 * 1.01
-        lat = np.minimum(seg_lat + gy, 89.9)
-        gx = np.minimum(radius / (111.320 * np.cos(np.radians(lat))) * 1.01, 360)
-    else:
-        gy = radius * 1000.0 / unit
-        gx = np.full(len(a), gy)
-    boxes = seg_box + np.column_stack([-gx, np.full(len(a), -gy), gx, np.full(len(a), gy)])
+    boxes, gy = _grow(seg_box, seg_lat, radius, geographic, unit)
     pts = _SortedPoints(x[todo], y[todo], gy)
     for chunk in np.array_split(segments, max(1, len(segments) // 200_000)):
         pos, starts = pts.candidates(boxes, chunk)

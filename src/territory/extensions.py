@@ -186,3 +186,28 @@ def _convert(what: str, key: str, param: Param, value: Any, base: Path | None) -
     if param.choices and value not in param.choices:
         fail(f"one of {', '.join(map(str, param.choices))}")
     return value
+
+
+def invoke(registry: Mapping, name: str, given: Mapping[str, Any], context: Any, *, kind: str,
+           plural: str, hook: str, base: Path | None = None) -> tuple[str, Any]:  # fmt: skip
+    """Call the registered ``kind`` named ``name`` with checked parameters.
+
+    Returns ``(plugin name, result)``. Unknown names and bad parameters raise
+    ``ValidationError``; anything a plugin raises other than a ``TerritoryError`` becomes a
+    ``PluginError`` naming the plugin and ``hook``.
+    """
+    from territory.errors import PluginError, TerritoryError
+
+    if name not in registry:
+        known = ", ".join(sorted(registry)) or "none"
+        raise ValidationError(f"Unknown {kind} '{name}'. Known {plural}: {known}.")
+    plugin, obj = registry[name]
+    params = check_params(f"{kind} '{name}'", obj.params, given, base)
+    try:
+        return plugin, obj.compute(context, **params)
+    except TerritoryError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"Plugin '{plugin}' {kind} '{name}' (hook {hook}) raised {type(exc).__name__}: {exc}"
+        ) from exc

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from territory.errors import PluginError, TerritoryError, ValidationError
-from territory.extensions import AxisContext, check_params
+from territory.errors import PluginError, ValidationError
+from territory.extensions import AxisContext, invoke
 
 HOOK = "register_segment_axes"
 
@@ -43,20 +43,10 @@ def label_accounts(
                 f"Two segment axes would both be named '{spec.column}'. Give one a different "
                 "name (name = ... in [[segments]])."
             )
-        if spec.axis not in plugins.axes:
-            known = ", ".join(sorted(plugins.axes)) or "none"
-            raise ValidationError(f"Unknown segment axis '{spec.axis}'. Known axes: {known}.")
-        plugin, axis = plugins.axes[spec.axis]
-        params = check_params(f"segment axis '{spec.axis}'", axis.params, spec.params, base)
-        try:
-            labels = axis.compute(context, **params)
-        except TerritoryError:
-            raise
-        except Exception as exc:
-            raise PluginError(
-                f"Plugin '{plugin}' segment axis '{spec.axis}' (hook {HOOK}) raised "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+        plugin, labels = invoke(
+            plugins.axes, spec.axis, spec.params, context,
+            kind="segment axis", plural="axes", hook=HOOK, base=base,
+        )  # fmt: skip
         out[spec.column] = _check_labels(labels, context.accounts.index, plugin, spec.axis)
     return out
 
