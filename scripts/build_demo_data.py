@@ -91,6 +91,26 @@ def demo_accounts(orders: pd.DataFrame) -> pd.DataFrame:
     return accounts[first + [c for c in accounts.columns if c not in first]]
 
 
+def demo_opportunities(orders: pd.DataFrame, as_of: str = "2017-06-30") -> pd.DataFrame:
+    """Open opportunities at mid-2017, GENERATED from the orders placed after that date.
+
+    Sample Superstore has no pipeline. Each order placed after ``as_of`` becomes an
+    opportunity open at ``as_of`` with the order's value and date as expected close; its stage
+    follows how far away the close is (within 2 months: proposal, within 4: qualify, later:
+    prospect), so nearer deals weigh more. Deterministic; labelled as generated.
+    """
+    later = orders[orders["Order Date"] > as_of]
+    opps = later.groupby(["Order ID", "Customer ID"], as_index=False).agg(
+        amount=("Sales", "sum"), close_date=("Order Date", "max")
+    )
+    months = (opps["close_date"] - pd.Timestamp(as_of)).dt.days / 30.4
+    opps["stage"] = pd.cut(months, [0, 2, 4, 99], labels=["Proposal", "Qualify", "Prospect"])
+    opps = opps.rename(columns={"Order ID": "opportunity_id", "Customer ID": "account_id"})
+    opps["close_date"] = opps["close_date"].dt.date
+    opps["source"] = "generated from Superstore orders after " + as_of
+    return opps[["opportunity_id", "account_id", "amount", "stage", "close_date", "source"]]
+
+
 def state_economics(shared: Path) -> pd.DataFrame:
     """Median household income per state (ACS 2013), interpolated within income brackets."""
     rows = pd.read_parquet(shared / "us_state_household_income_2013.parquet")
@@ -145,6 +165,7 @@ def build(shared: Path) -> None:
     shutil.copy(shared / "superstore_orders.LICENSE", OUT / "superstore_orders.LICENSE")
     (OUT / "superstore_orders.LICENSE").chmod(0o644)
     demo_accounts(orders).to_csv(OUT / "demo_accounts.csv", index=False)
+    demo_opportunities(orders).to_csv(OUT / "demo_opportunities.csv", index=False)
 
     economics = state_economics(shared)
     economics = economics.merge(states[["GEOID", "STUSPS"]], left_on="STATEFP", right_on="GEOID")

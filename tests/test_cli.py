@@ -132,6 +132,11 @@ def test_subprocess_demo_writes_map_and_tables(tmp_path):
         assert html.escape(name) in page
     assert "cdn.jsdelivr" not in page and "code.jquery" not in page  # opens offline
     assert "KPIs per territory" in result.stdout
+    # mid-year tracking of the 2017 targets: dashboard, tables and attainment map
+    for name in ("demo-dashboard.html", "demo-tracking-territories.csv", "demo-tracking.xlsx",
+                 "demo-tracking-map.html"):  # fmt: skip
+        assert (out / name).exists()
+    assert "FY2017 at 2017-06-30" in result.stdout
     # Revenue total equals the 12 months of order lines to the last order date.
     orders = pd.read_parquet(DATA / "superstore_orders.parquet")
     last = orders["Order Date"].max()

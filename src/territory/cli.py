@@ -301,7 +301,8 @@ def demo(out):
         summary="demo-summary.json",
         map="demo.html",
     )
-    _run_and_write(plan)
+    result = _run_and_write(plan)
+    _track_and_write(plan, None, revise=False, prefix="demo-", result=result)
 
 
 @cli.command()
@@ -340,6 +341,98 @@ def plugins(show_all, as_json):
             escape(", ".join(row["hooks"])), registers,
         )  # fmt: skip
     console.print(table)
+
+
+@cli.command()
+@click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.option("--as-of", help="Tracking date, e.g. 2017-06-30 (default: [tracking] as_of).")
+@click.option(
+    "--out", type=click.Path(file_okay=False), help="Output folder (default: the plan's)."
+)
+@click.option(
+    "--revise",
+    is_flag=True,
+    help="Reallocate the remaining target by run rate (total kept), recording changes.",
+)
+@handle_errors
+def track(plan_file, as_of, out, revise):
+    """Track targets, actuals and pipeline of PLAN at a date; write the dashboard.
+
+    Needs a [tracking] section (order lines, optional opportunities, period, target setting).
+    Writes dashboard.html (offline), tracking-*.csv, tracking.xlsx and tracking-map.html.
+    """
+    plan = Plan.from_file(plan_file)
+    if out:
+        plan = plan.with_outputs(dir=Path(out))
+    _track_and_write(plan, as_of, revise, prefix="")
+
+
+def _track_and_write(
+    plan: Plan, as_of: str | None, revise: bool, prefix: str, result: PlanResult | None = None
+) -> None:
+    from territory.tracking import revise as revise_targets
+    from territory.tracking import track as track_plan
+
+    if plan.tracking is None:
+        raise TerritoryError(f"{plan.source or 'The plan'} has no [tracking] section.")
+    day = as_of or plan.tracking.as_of
+    if not day:
+        raise TerritoryError("Give the tracking date with --as-of YYYY-MM-DD.")
+    try:
+        day = pd.Timestamp(day)
+    except ValueError as exc:
+        raise TerritoryError(f"--as-of '{day}' is not a date; use YYYY-MM-DD.") from exc
+    result = result or plan.run()
+    tracked = track_plan(result, plan.tracking, day)
+    if revise:
+        tracked = revise_targets(tracked)
+    _print_tracking(tracked, plan.name)
+    from dataclasses import replace as dc_replace
+
+    from territory.report import write_tracking
+
+    folder = Path(plan.outputs.dir)
+    written = write_tracking(
+        tracked, folder, f"{plan.name}: tracking at {day:%Y-%m-%d}", prefix=prefix
+    )
+    tracked_kpis = result.kpis.drop(columns=["attainment"], errors="ignore").merge(
+        tracked.territories[["territory_id", "attainment", "status"]], on="territory_id",
+        how="left",
+    )  # fmt: skip
+    fmap = dc_replace(result, kpis=tracked_kpis).to_map(
+        kpi="attainment", title=f"{plan.name}: attainment {tracked.period.label} at {day:%Y-%m-%d}"
+    )
+    map_path = folder / f"{prefix}tracking-map.html"
+    from territory.io import atomic_path
+
+    with atomic_path(map_path) as tmp:
+        tmp.write_text(fmap.get_root().render(), encoding="utf-8")
+    for path in [*written, map_path]:
+        console.print(f"Wrote {escape(str(path))}")
+
+
+def _print_tracking(tracked, name: str) -> None:
+    table = Table(title=f"{escape(name)}: {tracked.period.label} at {tracked.as_of:%Y-%m-%d}",
+                  title_justify="left")  # fmt: skip
+    cols = ["territory_id", "name", "target", "actual", "attainment", "pacing",
+            "run_rate_forecast", "weighted_pipeline", "trend", "status"]  # fmt: skip
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("territory_id", "name", "status") else "right")
+    for row in tracked.territories[cols].itertuples(index=False):
+        cells = []
+        for c, v in zip(cols, row, strict=True):
+            if c in ("attainment", "pacing", "trend") and isinstance(v, float):
+                cells.append(
+                    "–" if not np.isfinite(v) else (f"{v:+.1%}" if c == "trend" else f"{v:.1%}")
+                )
+            else:
+                cells.append(_cell(c, v))
+        table.add_row(*cells)
+    console.print(table)
+    if len(tracked.issues):
+        kinds = tracked.issues["problem"].value_counts()
+        for problem, count in kinds.items():
+            console.print(f"  data issue ({count:,}): {escape(problem)}")
 
 
 def demo_plan() -> Plan:

@@ -56,6 +56,7 @@ from territory.plugins import Plugins
 from territory.segments import AxisSpec
 from territory.targets import TargetRule, read_targets, resolve_targets
 from territory.territories import TerritoryLayer, load_territories
+from territory.tracking import TrackingSpec
 from territory.validate import WGS84, Accounts, prepare_accounts
 
 
@@ -154,6 +155,7 @@ class Plan:
     credits: str | None = None
     source: str | None = None
     base: Path | None = None
+    tracking: TrackingSpec | None = None
 
     @classmethod
     def from_file(cls, path: str | Path) -> Plan:
@@ -375,6 +377,7 @@ class _PlanReader:
         "outputs",
         "segments",
         "adjustments",
+        "tracking",
     }
 
     def __init__(self, data: dict, base: Path, source: str):
@@ -473,7 +476,23 @@ class _PlanReader:
             credits=self.data.get("credits"),
             source=self.source,
             base=self.base,
+            tracking=self.tracking(),
         )
+
+    def tracking(self) -> TrackingSpec | None:
+        """``[tracking]``: order lines, opportunities, periods, target setting, thresholds."""
+        allowed = {f.name for f in fields(TrackingSpec)}
+        section = self.section("tracking", allowed)
+        if not section:
+            return None
+        if "orders" not in section:
+            raise ValidationError(f'[tracking] in {self.source} needs orders = "<file>".')
+        paths = {
+            k: self.path(section[k], f"[tracking] {k}")
+            for k in ("orders", "opportunities", "weights", "targets")
+            if k in section
+        }
+        return TrackingSpec(**{**section, **paths})
 
     def entries(self, section: str, key: str) -> list[tuple[str, str | None, dict]]:
         """``[[segments]]`` / ``[[adjustments]]``: (registered name, output name, parameters).

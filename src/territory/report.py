@@ -1,0 +1,161 @@
+"""Tabular reports: the tracking dashboard as one self-contained HTML file, CSV and XLSX.
+
+The HTML has no scripts and no external resources (inline CSS, bars drawn with CSS), so it
+opens anywhere, offline. Every value is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from territory.io import atomic_path, write_table
+
+STATUS_COLOURS = {"ahead": "#1a9850", "on track": "#91bfdb", "behind": "#d73027",
+                  "no target": "#bbbbbb"}  # fmt: skip
+MONEY = (
+    "actual", "target", "expected_to_date", "run_rate_forecast", "weighted_pipeline", "pipeline",
+    "forecast_with_pipeline", "prior_period", "prior_same_point", "old_target", "new_target",
+    "change", "territory_target", "sum_of_segment_targets", "difference",
+)  # fmt: skip
+PERCENT = ("attainment", "pacing", "coverage", "trend")
+SHOWN = ["territory_id", "name", "target", "actual", "attainment", "expected_to_date", "pacing",
+         "run_rate_forecast", "weighted_pipeline", "coverage", "trend", "status"]  # fmt: skip
+
+
+def write_tracking(tracking, folder: str | Path, title: str, prefix: str = "") -> list[Path]:
+    """Write ``tracking-*.csv``, ``tracking.xlsx`` and ``dashboard.html`` into ``folder``.
+
+    ``prefix`` is put before every file name (the demo writes ``demo-dashboard.html``).
+    """
+    folder = Path(folder)
+    tables = {
+        "territories": tracking.territories,
+        "segments": tracking.segments,
+        "reconciliation": tracking.reconciliation,
+        "revisions": tracking.revisions,
+        "issues": tracking.issues,
+    }
+    tables = {k: v for k, v in tables.items() if v is not None and len(v.columns)}
+    written = [write_table(t, folder / f"{prefix}tracking-{k}.csv") for k, t in tables.items()]
+    with atomic_path(folder / f"{prefix}tracking.xlsx") as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xlsx:
+            for name, table in tables.items():
+                table.to_excel(xlsx, sheet_name=name[:31], index=False)
+    written.append(folder / f"{prefix}tracking.xlsx")
+    with atomic_path(folder / f"{prefix}dashboard.html") as tmp:
+        tmp.write_text(dashboard_html(tracking, title), encoding="utf-8")
+    written.append(folder / f"{prefix}dashboard.html")
+    return written
+
+
+def dashboard_html(tracking, title: str) -> str:
+    """The dashboard page: summary, one table per territory and per segment, issues."""
+    terr = tracking.territories
+    live = terr[terr["target"] > 0]
+    total_target, total_actual = live["target"].sum(), live["actual"].sum()
+    elapsed = tracking.pace
+    counts = terr["status"].value_counts()
+    cards = [
+        ("Period", f"{tracking.period.label} ({tracking.period.start:%Y-%m-%d} to "
+                   f"{tracking.period.end:%Y-%m-%d})"),
+        ("As of", f"{tracking.as_of:%Y-%m-%d}"),
+        ("Expected by now", f"{elapsed:.0%} of target ({tracking.pace_basis})"),
+        ("Actual / target", f"{total_actual:,.0f} / {total_target:,.0f} "
+                            f"({total_actual / total_target:.1%})" if total_target else "–"),
+        ("Territories", ", ".join(f"{counts.get(s, 0)} {s}" for s in ("ahead", "on track",
+                                                                      "behind"))),
+    ]  # fmt: skip
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        "<div class='cards'>"
+        + "".join(f"<div class='card'><b>{_e(k)}</b><br>{_e(v)}</div>" for k, v in cards)
+        + "</div>",
+        "<h2>Territories</h2>",
+        _table(terr, [c for c in SHOWN if c in terr.columns], elapsed),
+    ]
+    if tracking.segments is not None:
+        seg_col = tracking.segments.columns[1]
+        parts.append(f"<h2>Territory x {_e(seg_col)}</h2>")
+        cols = ["territory_id", seg_col, *[c for c in SHOWN[2:] if c in tracking.segments]]
+        parts.append(_table(tracking.segments, cols, elapsed))
+        by_seg = tracking.segments.groupby(seg_col)[["target", "actual"]].sum()
+        by_seg["attainment"] = by_seg["actual"] / by_seg["target"].replace(0, np.nan)
+        parts.append(f"<h2>By {_e(seg_col)}</h2>")
+        parts.append(_table(by_seg.reset_index(), [seg_col, "target", "actual", "attainment"],
+                            elapsed))  # fmt: skip
+    if tracking.revisions is not None and len(tracking.revisions):
+        parts.append("<h2>Target revisions</h2>")
+        parts.append(_table(tracking.revisions, list(tracking.revisions.columns), elapsed))
+    parts.append(f"<h2>Data issues ({len(tracking.issues)})</h2>")
+    if len(tracking.issues):
+        parts.append(_table(tracking.issues.head(200), list(tracking.issues.columns), elapsed))
+    else:
+        parts.append("<p>None: every line was read as it is.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _table(frame: pd.DataFrame, columns: list[str], elapsed: float) -> str:
+    head = "".join(f"<th>{_e(c.replace('_', ' '))}</th>" for c in columns)
+    rows = []
+    for _, row in frame.iterrows():
+        cells = []
+        for c in columns:
+            value = row[c]
+            if c == "attainment":
+                cells.append(f"<td>{_bar(value, elapsed)}</td>")
+            elif c == "status":
+                colour = STATUS_COLOURS.get(value, "#bbb")
+                cells.append(f"<td><span class='chip' style='background:{colour}'>"
+                             f"{_e(value)}</span></td>")  # fmt: skip
+            else:
+                cells.append(f"<td>{_e(_fmt(c, value))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _bar(value, elapsed: float) -> str:
+    """Attainment bar with a marker at the expected pace."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    width = min(max(value, 0), 1.5) / 1.5 * 100
+    mark = min(elapsed, 1.5) / 1.5 * 100
+    return (
+        f"<div class='bar'><div class='fill' style='width:{width:.1f}%'></div>"
+        f"<div class='mark' style='left:{mark:.1f}%'></div></div> {value:.1%}"
+    )
+
+
+def _fmt(column: str, value) -> str:
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return "–"
+    if column in MONEY and isinstance(value, (int, float, np.number)):
+        return f"{value:,.0f}"
+    if column in PERCENT and isinstance(value, (int, float, np.number)):
+        return f"{value:+.1%}" if column == "trend" else f"{value:.1%}"
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def _e(text) -> str:
+    return html.escape(str(text))
+
+
+CSS = (
+    "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}"
+    "h1{font-size:20px}h2{font-size:16px;margin-top:28px}"
+    ".cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;"
+    "padding:8px 12px;background:#fafafa}"
+    "table{border-collapse:collapse;margin-top:6px}td,th{border-bottom:1px solid #e5e5e5;"
+    "padding:4px 8px;text-align:right;white-space:nowrap}th{background:#f3f3f3}"
+    "td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}"
+    ".bar{display:inline-block;position:relative;width:90px;height:10px;background:#eee;"
+    "vertical-align:middle}.fill{height:10px;background:#4575b4}.mark{position:absolute;"
+    "top:-3px;width:2px;height:16px;background:#000}"
+    ".chip{color:#fff;border-radius:8px;padding:1px 8px;font-size:12px}"
+)
