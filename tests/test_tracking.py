@@ -185,3 +185,31 @@ def test_track_command_writes_dashboard_csv_xlsx_and_map(tmp_path):
     assert "Gulf &amp; Tennessee Valley" in page and "<script" not in page
     bad = CliRunner().invoke(cli, ["track", str(PLAN), "--as-of", "mid-year"])
     assert bad.exit_code == 1 and "is not a date" in bad.output
+
+
+def test_cells_follow_the_allocation_and_bottom_up_cells(result, tmp_path):
+    t = track(result, spec(allocation="even"), "2017-06-30")
+    cells = t.segments.set_index(["territory_id", "segment"])["target"]
+    per_terr = cells.groupby(level=0)
+    assert np.allclose(per_terr.max(), per_terr.min())  # even split inside each territory
+    weights = tmp_path / "w.csv"
+    weights.write_text("territory_id,segment,weight\nC1,Consumer,3\nC1,Corporate,1\n")
+    w = track(result, spec(allocation="weights", weights=str(weights)), "2017-06-30")
+    c1 = w.segments.set_index(["territory_id", "segment"]).loc["C1", "target"]
+    assert c1["Consumer"] == pytest.approx(3 * c1["Corporate"]) and c1.get("Home Office", 0) == 0
+    table = tmp_path / "cells.csv"
+    table.write_text("territory_id,segment,target\nC1,Consumer,500\nC1,Corporate,300\n"
+                     "W3,Home Office,200\n")  # fmt: skip
+    bu = track(result, spec(targets=str(table)), "2017-06-30")
+    terr = bu.territories.set_index("territory_id")["target"]
+    assert terr["C1"] == 800 and terr["W3"] == 200 and terr["E1"] == 0
+    recon = bu.reconciliation.set_index("territory_id")
+    assert np.allclose(recon["difference"], 0) and recon.loc["TOTAL", "territory_target"] == 1000
+
+
+def test_status_map_is_written(tmp_path):
+    out = tmp_path / "o"
+    run = CliRunner().invoke(cli, ["track", str(PLAN), "--as-of", "2017-03-31", "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    page = (out / "tracking-status-map.html").read_text()
+    assert "on track?" in page and "Status" in page

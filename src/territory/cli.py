@@ -359,7 +359,8 @@ def track(plan_file, as_of, out, revise):
     """Track targets, actuals and pipeline of PLAN at a date; write the dashboard.
 
     Needs a [tracking] section (order lines, optional opportunities, period, target setting).
-    Writes dashboard.html (offline), tracking-*.csv, tracking.xlsx and tracking-map.html.
+    Writes dashboard.html (offline), tracking-*.csv, tracking.xlsx, tracking-map.html
+    (attainment) and tracking-status-map.html (ahead / on track / behind).
     """
     plan = Plan.from_file(plan_file)
     if out:
@@ -402,12 +403,16 @@ def _track_and_write(
     fmap = dc_replace(result, kpis=tracked_kpis).to_map(
         kpi="attainment", title=f"{plan.name}: attainment {tracked.period.label} at {day:%Y-%m-%d}"
     )
-    map_path = folder / f"{prefix}tracking-map.html"
+    status_map = dc_replace(result, kpis=tracked_kpis).to_map(
+        kpi="status", title=f"{plan.name}: on track? {tracked.period.label} at {day:%Y-%m-%d}"
+    )
     from territory.io import atomic_path
 
-    with atomic_path(map_path) as tmp:
-        tmp.write_text(fmap.get_root().render(), encoding="utf-8")
-    for path in [*written, map_path]:
+    maps = {f"{prefix}tracking-map.html": fmap, f"{prefix}tracking-status-map.html": status_map}
+    for name, page in maps.items():
+        with atomic_path(folder / name) as tmp:
+            tmp.write_text(page.get_root().render(), encoding="utf-8")
+    for path in [*written, *(folder / name for name in maps)]:
         console.print(f"Wrote {escape(str(path))}")
 
 

@@ -269,7 +269,10 @@ def track(result, spec: TrackingSpec, as_of) -> Tracking:
     if seg:
         cells = _measures(orders, opps, in_now, in_prev_full, in_prev_point,
                           ["territory_id", "segment"], as_of, period)  # fmt: skip
-        cells["target"] = _cell_targets(cells, terr["target"])
+        given = _cell_table(spec.targets, seg, ("target",)) if spec.targets is not None else None
+        if given is not None:  # cells with a target but no sales yet still belong in the table
+            cells = cells.reindex(cells.index.union(given.index), fill_value=0.0)
+        cells["target"] = _cell_targets(result, spec, cells, terr["target"])
         _status(cells, share, spec)
         cells.index = cells.index.set_names(["territory_id", seg])
     recon = _reconcile(terr, cells)
@@ -323,6 +326,12 @@ def _territory_targets(result, spec: TrackingSpec, terr: pd.DataFrame) -> pd.Ser
     if spec.targets is not None:
         from territory.targets import read_targets
 
+        cells = _cell_table(spec.targets, spec.segment, ("target", "quota", "goal"))
+        if cells is not None:  # bottom-up per territory x segment: territories are the sums
+            unknown = cells.index.get_level_values(0).difference(ids)
+            if len(unknown):
+                raise ValidationError(f"Targets for unknown territories: {', '.join(unknown[:8])}.")
+            return cells.groupby(level=0).sum().reindex(ids).fillna(0.0)
         table = read_targets(spec.targets)
         table.index = table.index.map(str)
         unknown = table.index.difference(ids)
@@ -340,9 +349,22 @@ def _territory_targets(result, spec: TrackingSpec, terr: pd.DataFrame) -> pd.Ser
             raise ValidationError("allocation = 'potential' needs potential = <a plan measure>.")
         weights = result.kpis.set_index(result.kpis["territory_id"].astype(str))[spec.potential]
     else:
-        frame, source = as_frame(spec.weights, "weights")
-        values = pd.to_numeric(frame.iloc[:, 1], errors="coerce").to_numpy()
-        weights = pd.Series(values, index=frame.iloc[:, 0].astype(str)).reindex(ids).fillna(0.0)
+        if spec.weights is None:
+            raise ValidationError("allocation = 'weights' needs weights = <a CSV>.")
+        cells = _cell_table(spec.weights, spec.segment, ("weight",))
+        if cells is not None:  # per-cell weights: a territory weighs the sum of its cells
+            weights = cells.groupby(level=0).sum().reindex(ids).fillna(0.0)
+        else:
+            from territory.validate import to_number
+
+            frame, source = as_frame(spec.weights, "weights")
+            tcol = find_column(frame, None, ("territory_id", "territory"), what="territory id",
+                               source=source, option="weights territory column")  # fmt: skip
+            wcol = find_column(frame, None, ("weight",), what="weight", source=source,
+                               option="weights column")  # fmt: skip
+            values, _ = to_number(frame[wcol], wcol, source)
+            index = frame[tcol].astype(str).str.strip()
+            weights = pd.Series(values, index=index).reindex(ids).fillna(0.0)
     kpis = result.kpis.set_index(result.kpis["territory_id"].astype(str))
     if "target_before_adjustments" in kpis.columns:  # apply the plan's regional adjustments
         ratio = (kpis["target"] / kpis["target_before_adjustments"]).replace([np.inf], np.nan)
@@ -353,14 +375,67 @@ def _territory_targets(result, spec: TrackingSpec, terr: pd.DataFrame) -> pd.Ser
     return total * weights / weights.sum()
 
 
-def _cell_targets(cells: pd.DataFrame, territory_targets: pd.Series) -> pd.Series:
-    """Split each territory's target over its segments by prior-period share (else evenly)."""
-    prior = cells["prior_period"].clip(lower=0)
-    by_terr = prior.groupby(level=0).transform("sum")
-    n = prior.groupby(level=0).transform("size")
-    share = (prior / by_terr).where(by_terr > 0, 1.0 / n)
-    terr_target = pd.Series(cells.index.get_level_values(0).map(territory_targets.to_dict()),
-                            index=cells.index).fillna(0.0)  # fmt: skip
+def _cell_table(data, segment: str | None, value_names: tuple[str, ...]) -> pd.Series | None:
+    """A (territory_id, segment) -> value table when ``data`` has a segment column, else None."""
+    frame, source = as_frame(data, "targets")
+    seg = next((c for c in (segment, "segment") if c and c in frame.columns), None)
+    if seg is None:
+        return None
+    from territory.validate import to_number
+
+    tcol = find_column(frame, None, ("territory_id", "territory"), what="territory id",
+                       source=source, option="territory column")  # fmt: skip
+    vcol = find_column(frame, None, value_names, what="value", source=source,
+                       option="value column")  # fmt: skip
+    values, _ = to_number(frame[vcol], vcol, source)
+    index = pd.MultiIndex.from_arrays(
+        [frame[tcol].astype(str).str.strip(), frame[seg].astype(str).str.strip()],
+        names=["territory_id", "segment"],
+    )
+    out = pd.Series(values, index=index).fillna(0.0)
+    if out.index.duplicated().any():
+        raise ValidationError(f"{source.name} lists a territory x segment cell twice.")
+    return out
+
+
+def _cell_targets(result, spec: TrackingSpec, cells: pd.DataFrame, territory_targets) -> pd.Series:
+    """Targets per territory x segment, summing to each territory's target.
+
+    Bottom-up cell targets are used as given. Otherwise each territory's target is split by the
+    allocation method: prior-period share (``prior``), evenly (``even``), the segment's
+    ``potential`` measure, or cell ``weights`` (a weights table with a segment column); where a
+    territory has nothing to split by, evenly.
+    """
+    index = cells.index
+    if spec.targets is not None:
+        given = _cell_table(spec.targets, spec.segment, ("target", "quota", "goal"))
+        if given is not None:
+            return given.reindex(index).fillna(0.0)
+    if spec.allocation == "even":
+        basis = pd.Series(1.0, index=index)
+    elif spec.allocation == "potential" and spec.potential and spec.segment in result.segments:
+        table = result.segments[spec.segment]
+        basis = (
+            pd.Series(
+                table[spec.potential].to_numpy(),
+                index=pd.MultiIndex.from_arrays(
+                    [table["territory_id"].astype(str), table[spec.segment].astype(str)]
+                ),
+            )
+            .reindex(index)
+            .fillna(0.0)
+        )
+    elif spec.allocation == "weights" and _cell_table(spec.weights, spec.segment,
+                                                      ("weight",)) is not None:  # fmt: skip
+        basis = _cell_table(spec.weights, spec.segment, ("weight",)).reindex(index).fillna(0.0)
+    else:
+        basis = cells["prior_period"]
+    basis = basis.clip(lower=0)
+    by_terr = basis.groupby(level=0).transform("sum")
+    n = basis.groupby(level=0).transform("size")
+    share = (basis / by_terr).where(by_terr > 0, 1.0 / n)
+    terr_target = pd.Series(index.get_level_values(0).map(territory_targets.to_dict()),
+                            index=index).fillna(0.0)  # fmt: skip
     return terr_target * share
 
 

@@ -34,6 +34,7 @@ TOOLTIP_FIELDS = {
     "attainment": "Attainment",
     "share": "Share of total",
     "deviation": "Deviation from mean",
+    "status": "Status",
 }
 PERCENT = {"attainment", "share", "deviation"}
 NO_DATA = "#d9d9d9"
@@ -86,8 +87,10 @@ def build_map(
         folium.TileLayer(tiles, attr="tiles", name="Background").add_to(fmap)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
 
-    values = pd.to_numeric(table[kpi], errors="coerce")
-    colours, steps = _sequential(values, kpi)
+    if pd.api.types.is_numeric_dtype(table[kpi].dtype):
+        colours, steps = _sequential(pd.to_numeric(table[kpi], errors="coerce"), kpi)
+    else:
+        colours, steps = _categorical(table[kpi])
     props = _display_properties(table, list(TOOLTIP_FIELDS))
     props["_fill"] = colours
     layer = gpd.GeoDataFrame(props, geometry=table.geometry.to_numpy(), crs=4326)
@@ -159,6 +162,23 @@ def _sequential(values: pd.Series, kpi: str) -> tuple[list[str], list[tuple[str,
     if len(finite) < len(values):
         steps.append((NO_DATA, "no data"))
     return colours, steps
+
+
+STATUS = {"ahead": "#1a9850", "on track": "#91bfdb", "behind": "#d73027", "no target": NO_DATA}
+CATEGORIES = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
+              "#666666"]  # fmt: skip
+
+
+def _categorical(values: pd.Series) -> tuple[list[str], list[tuple[str, str]]]:
+    """Colours for a categorical KPI (on-track status gets its traffic-light colours)."""
+    labels = [str(v) for v in values.fillna("no data")]
+    order = (
+        [k for k in STATUS if k in labels] if set(labels) <= set(STATUS) else sorted(set(labels))
+    )
+    palette = STATUS if set(labels) <= set(STATUS) else {
+        k: CATEGORIES[i % len(CATEGORIES)] for i, k in enumerate(order)
+    }  # fmt: skip
+    return [palette.get(v, NO_DATA) for v in labels], [(palette[k], k) for k in order]
 
 
 def _display_properties(table: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
