@@ -213,3 +213,8 @@ def test_status_map_is_written(tmp_path):
     assert run.exit_code == 0, run.output
     page = (out / "tracking-status-map.html").read_text()
     assert "on track?" in page and "Status" in page
+
+
+def test_as_of_outside_the_data_is_a_clear_error(result):
+    with pytest.raises(ValidationError, match="order dates: 2014-01-03 to 2017-12-30"):
+        track(result, spec(), "2030-01-01")

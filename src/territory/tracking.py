@@ -244,6 +244,14 @@ def track(result, spec: TrackingSpec, as_of) -> Tracking:
     in_prev_full = orders["date"].between(prev.start, prev.end)
     in_prev_point = orders["date"].between(prev.start, same_point)
 
+    if not (in_now | in_prev_full).any() and spec.targets is None:
+        dated = orders["date"].dropna()
+        span = f"{dated.min():%Y-%m-%d} to {dated.max():%Y-%m-%d}" if len(dated) else "none"
+        raise ValidationError(
+            f"No order lines fall in {period.label} or {prev.label}, so there is nothing to track "
+            f"and no history to set targets from (order dates: {span}). Choose an as-of date "
+            "within the data, or give targets."
+        )
     # Pace against last period's curve: the share of its sales made by the same point (whole
     # plan, so small territories are not noisy); linear time when there is no history.
     prior_total = float(orders["amount"].where(in_prev_full, 0.0).sum())

@@ -402,11 +402,11 @@ def prepare_polygons(
     reported; empty or non-polygonal geometry raises. Duplicate territory ids are dissolved
     (several rows forming one territory) when ``dissolve_duplicates``; duplicate block ids raise.
     """
-    frame, source = as_frame(data, f"{kind}s")
+    frame, source = as_frame(data, _plural(kind))
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
         raise InputError(
-            f"The {kind} file {source.name} has no geometry column. {kind.title()}s must be "
-            "polygons (GeoJSON, GeoPackage, GeoParquet, Shapefile)"
+            f"The {kind} file {source.name} has no geometry column. {_plural(kind).title()} must "
+            "be polygons (GeoJSON, GeoPackage, GeoParquet, Shapefile)"
             + ("; or give building blocks plus an alignment table." if kind == "territory" else ".")
         )
     if len(frame) == 0:
@@ -459,7 +459,7 @@ def _check_geometry(frame, id_name, source, kind, notes) -> np.ndarray:
     if missing.any():
         pos = np.flatnonzero(missing)
         raise ValidationError(
-            f"{kind.title()}s with empty geometry in {source.name}: "
+            f"{_plural(kind).title()} with empty geometry in {source.name}: "
             f"{_ids(frame, id_name, pos)} ({source.describe_rows(pos)}). Draw their shapes or "
             "remove those rows."
         )
@@ -469,8 +469,8 @@ def _check_geometry(frame, id_name, source, kind, notes) -> np.ndarray:
         reasons = shapely.is_valid_reason(geoms[pos[:3]])
         geoms[pos] = shapely.make_valid(geoms[pos], method="structure", keep_collapsed=False)
         notes.append(
-            f"Repaired invalid geometry of {len(pos)} {kind}s in {source.name} with make_valid: "
-            f"{_ids(frame, id_name, pos)} ({'; '.join(reasons)})."
+            f"Repaired invalid geometry of {len(pos)} {_plural(kind)} in {source.name} with "
+            f"make_valid: {_ids(frame, id_name, pos)} ({'; '.join(reasons)})."
         )
     geoms = _polygonal(geoms)
     types = shapely.get_type_id(geoms)
@@ -479,11 +479,15 @@ def _check_geometry(frame, id_name, source, kind, notes) -> np.ndarray:
         pos = np.flatnonzero(wrong)
         kinds = ", ".join(sorted(set(shapely.get_type_id(geoms[pos]).astype(str))))
         raise ValidationError(
-            f"{kind.title()}s in {source.name} must be polygons, but {_ids(frame, id_name, pos)} "
-            f"({source.describe_rows(pos)}) are not (geometry type ids {kinds}). Use a polygon "
-            "layer."
+            f"{_plural(kind).title()} in {source.name} must be polygons, but "
+            f"{_ids(frame, id_name, pos)} ({source.describe_rows(pos)}) are not (geometry type "
+            f"ids {kinds}). Use a polygon layer."
         )
     return geoms
+
+
+def _plural(kind: str) -> str:
+    return "territories" if kind == "territory" else f"{kind}s"
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:
