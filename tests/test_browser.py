@@ -77,3 +77,47 @@ def test_demo_map_screenshot_is_a_real_map(demo_html, tmp_path):
     assert len(colours) > 60
     most_common = max(count for count, _ in colours)
     assert most_common < 0.6 * 140 * 90
+
+
+HOSTILE = [
+    "<img src=x onerror=\"document.title='pwned'\">",
+    "</script><script>document.title='pwned'</script>",
+    "\" onmouseover=\"document.title='pwned'",
+]
+
+
+@pytest.mark.slow
+def test_hostile_names_do_not_execute_in_the_map(tmp_path):
+    """Territory, account, segment and plan names that try to inject script stay text."""
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import box
+
+    import territory
+
+    layer = gpd.GeoDataFrame(
+        {"territory_id": ["A", "B", "C"], "name": HOSTILE},
+        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1)],
+        crs=4326,
+    )
+    accounts = pd.DataFrame(
+        {
+            "account_id": HOSTILE,
+            "name": HOSTILE,
+            "lat": [0.5, 0.5, 0.5],
+            "lon": [0.5, 1.5, 2.5],
+            "revenue": [1.0, 2.0, 3.0],
+            HOSTILE[0]: HOSTILE,  # a hostile column name used as a segment axis
+        }
+    )
+    result = territory.run(accounts, layer, segments=[HOSTILE[0]], name=HOSTILE[1])
+    page = tmp_path / "hostile.html"
+    result.to_map().save(str(page))
+    run = chromium(["--dump-dom", page.as_uri()], tmp_path / "profile")
+    dom = run.stdout
+    assert "<title>pwned</title>" not in dom and "pwned" not in dom.split("<body")[0]
+    assert '<img src="x"' not in dom
+    assert "Uncaught" not in run.stderr, run.stderr[-2000:]
+    # the map still works: three territory shapes and the escaped label text are there
+    assert dom.count('<div class="territory-label"') == 3
+    assert "&lt;img src=x" in dom
