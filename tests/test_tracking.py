@@ -153,7 +153,7 @@ def test_bad_lines_are_reported_and_not_lost(result, tmp_path):
     assert problems[next(p for p in problems if p.startswith("date does"))] == [3]
     terr = t.territories.set_index("territory_id")
     # every line is counted somewhere: 5 lines in, 5 lines out (unparseable date: no period)
-    assert terr["order_lines"].sum() == 5
+    assert terr["lines_read"].sum() == 5
     assert terr.loc["(unknown account)", "actual"] == 70
     assert terr["actual"].sum() == pytest.approx(100 - 20 + 70 + 0)
     assert terr.loc["(unknown account)", "pipeline"] == 500

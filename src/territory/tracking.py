@@ -303,7 +303,7 @@ def _measures(orders, opps, in_now, in_prev_full, in_prev_point, keys, as_of, pe
             .where(in_prev_point, 0.0)
             .groupby([orders[k] for k in keys])
             .sum(),
-            "order_lines": g.size(),
+            "lines_read": g.size(),  # every line read, any date: nothing is lost
         }
     )
     if opps is not None and len(opps):
