@@ -17,7 +17,7 @@ from territory.cli import cli
 
 from .conftest import DATA
 
-COMMANDS = ["assign", "kpis", "validate", "run", "demo"]
+COMMANDS = ["assign", "kpis", "validate", "run", "demo", "plugins", "track", "map"]
 
 
 def decode_json_escapes(text: str) -> str:
@@ -158,3 +158,28 @@ def test_help_lists_commands():
 def test_readme_mentions_both_setup_commands():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
+
+
+def test_map_command_identity_colours_and_popups(tmp_path):
+    out = tmp_path / "m.html"
+    plan = DATA / "demo_plan.toml"
+    ok = CliRunner().invoke(cli, ["map", str(plan), "--kpi", "territory", "-o", str(out)])
+    assert ok.exit_code == 0, ok.output
+    page = out.read_text()
+    assert "bindPopup" in page and "neighbours differ" in page
+    bad = CliRunner().invoke(cli, ["map", str(plan), "--kpi", "profit"])
+    assert bad.exit_code == 1 and "Cannot colour the map by 'profit'" in bad.output
+
+
+def test_no_two_neighbouring_territories_share_a_colour():
+    import geopandas as gpd
+    import shapely
+
+    from territory.maps import neighbour_colours
+
+    counties = gpd.read_parquet(DATA / "us_counties.parquet").geometry.to_numpy()
+    colours = neighbour_colours(counties)
+    left, right = shapely.STRtree(counties).query(counties, predicate="intersects")
+    pairs = left != right
+    assert len(left[pairs]) > 15_000  # the county graph is dense enough to mean something
+    assert (colours[left[pairs]] != colours[right[pairs]]).all()

@@ -440,6 +440,29 @@ def _print_tracking(tracked, name: str) -> None:
             console.print(f"  data issue ({count:,}): {escape(problem)}")
 
 
+@cli.command("map")
+@click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.option("--kpi", help="KPI to colour territories by (default revenue); 'territory' colours "
+                            "by identity, neighbours differing; 'attainment' uses a diverging "
+                            "scale around 100%.")  # fmt: skip
+@click.option("--tiles", help="Tile URL template or folium tile name for online use (default: "
+                              "none, the map works offline).")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="map.html",
+              show_default=True, help="The HTML file to write.")  # fmt: skip
+@handle_errors
+def map_command(plan_file, kpi, tiles, output):
+    """Render the plan in PLAN as one self-contained HTML map."""
+    result = Plan.from_file(plan_file).run()
+    _print_notes(result)
+    page = result.to_map(kpi=kpi, tiles=tiles).get_root().render()
+    from territory.io import atomic_path
+
+    with atomic_path(output) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    result.close()
+    console.print(f"Wrote {escape(str(output))}")
+
+
 def demo_plan() -> Plan:
     """The embedded demo plan (data and plan file ship inside the package)."""
     path = resources.files("territory.data") / "demo_plan.toml"

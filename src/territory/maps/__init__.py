@@ -55,7 +55,8 @@ def build_map(
     Parameters
     ----------
     kpi : str, optional
-        Territory KPI column used for colour; default revenue (else accounts).
+        Territory KPI column used for colour; default revenue (else accounts). ``"territory"``
+        colours territories by identity, no two neighbours alike.
     title, source : str, optional
         Page title and data-source line (defaults from the plan).
     tiles : str, optional
@@ -67,7 +68,7 @@ def build_map(
     """
     kpis = result.kpis
     kpi = kpi or ("revenue" if "revenue" in kpis.columns else "accounts")
-    if kpi not in kpis.columns:
+    if kpi not in kpis.columns and kpi != "territory":
         from territory.errors import ValidationError
 
         raise ValidationError(
@@ -87,7 +88,10 @@ def build_map(
         folium.TileLayer(tiles, attr="tiles", name="Background").add_to(fmap)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
 
-    if pd.api.types.is_numeric_dtype(table[kpi].dtype):
+    if kpi == "territory":
+        colours = [IDENTITY[c] for c in neighbour_colours(table.geometry.to_numpy())]
+        steps = []
+    elif pd.api.types.is_numeric_dtype(table[kpi].dtype):
         colours, steps = _sequential(pd.to_numeric(table[kpi], errors="coerce"), kpi)
     else:
         colours, steps = _categorical(table[kpi])
@@ -97,7 +101,7 @@ def build_map(
     fields = [f for f in TOOLTIP_FIELDS if f in props.columns]
     folium.GeoJson(
         layer.to_json(drop_id=True),
-        name=f"Territories by {_label(kpi)}",
+        name="Territories" if kpi == "territory" else f"Territories by {_label(kpi)}",
         style_function=lambda f: {
             "fillColor": f["properties"]["_fill"],
             "color": "#333",
@@ -106,6 +110,7 @@ def build_map(
         },
         highlight_function=lambda f: {"weight": 3, "color": "#000"},
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[TOOLTIP_FIELDS[f] for f in fields]),
+        popup=folium.GeoJsonPopup(fields=fields, aliases=[TOOLTIP_FIELDS[f] for f in fields]),
         smooth_factor=0.5,
     ).add_to(fmap)
 
@@ -116,10 +121,12 @@ def build_map(
         _accounts_layer(result, located, max_accounts).add_to(fmap)
 
     _plugin_layers(result, fmap)
-    Legend(_label(kpi), steps).add_to(fmap)
+    caption = "Territories (neighbours differ)" if kpi == "territory" else _label(kpi)
+    Legend(caption, steps).add_to(fmap)
     n_un = result.summary["unassigned"]
+    what = "Territories" if kpi == "territory" else f"{_label(kpi)} by territory"
     subtitle = (
-        f"{_label(kpi)} by territory · {len(kpis)} territories · "
+        f"{what} · {len(kpis)} territories · "
         f"{result.summary['accounts']:,} accounts"
         + (f" ({n_un:,} unassigned)" if n_un else "")
         + f" · {date.today():%Y-%m-%d}"
@@ -167,6 +174,32 @@ def _sequential(values: pd.Series, kpi: str) -> tuple[list[str], list[tuple[str,
 STATUS = {"ahead": "#1a9850", "on track": "#91bfdb", "behind": "#d73027", "no target": NO_DATA}
 CATEGORIES = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
               "#666666"]  # fmt: skip
+
+
+# Qualitative colours (ColorBrewer Set3 and Paired), light enough for labels to stay readable.
+IDENTITY = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69",
+            "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f"]  # fmt: skip
+
+
+def neighbour_colours(geoms: np.ndarray) -> np.ndarray:
+    """A colour index per shape such that no two touching shapes share one.
+
+    Greedy colouring, largest number of neighbours first (planar maps need few colours; the
+    12 of :data:`IDENTITY` are plenty for territory maps and raise if ever exceeded).
+    """
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = left != right
+    neighbours = [[] for _ in range(len(geoms))]
+    for a, b in zip(left[keep], right[keep], strict=True):
+        neighbours[a].append(b)
+    colour = np.full(len(geoms), -1)
+    for i in sorted(range(len(geoms)), key=lambda i: -len(neighbours[i])):
+        used = {colour[j] for j in neighbours[i]}
+        colour[i] = next(c for c in range(len(geoms) + 1) if c not in used)
+    if colour.max(initial=0) >= len(IDENTITY):
+        raise ValueError("territory identity colouring needs more colours than the palette has")
+    return colour
 
 
 def _categorical(values: pd.Series) -> tuple[list[str], list[tuple[str, str]]]:
