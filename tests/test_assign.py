@@ -157,3 +157,15 @@ def test_threads_do_not_change_the_result():
     one = assign_accounts(acc, layer, AssignOptions(threads=1))
     many = assign_accounts(acc, layer, AssignOptions(threads=4))
     pd.testing.assert_frame_equal(one, many)
+
+
+def test_distances_in_a_foot_based_crs_are_converted_to_km():
+    """A layer in US survey feet (NY State Plane): the nearest distance is still in km."""
+    layer = gpd.GeoDataFrame(
+        {"territory_id": ["Manhattan"]}, geometry=[box(-74.02, 40.70, -73.93, 40.80)], crs=4326
+    ).to_crs(2263)
+    # 0.05 degrees of latitude north of the box: about 5.55 km
+    accounts = point_accounts([(-73.97, 40.85)])
+    rows = by_id(territory.assign(accounts, layer))
+    assert rows.loc["a0", "method"] == "nearest"
+    assert rows.loc["a0", "distance_km"] == pytest.approx(5.55, abs=0.1)

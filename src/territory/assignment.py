@@ -466,6 +466,7 @@ def assign_accounts(
         accounts.y,
         geoms,
         geographic=layer.crs.is_geographic,
+        unit=_metres_per_unit(layer.crs),
         tie_rank=tie_rank,
         overlap_rank=overlap_rank,
         options=options,
