@@ -33,7 +33,6 @@ import shapely
 METHODS = ("inside", "boundary", "overlap", "nearest", "unassigned")
 INSIDE, BOUNDARY, OVERLAP, NEAREST, UNASSIGNED = range(5)
 OVERLAP_RULES = ("smallest", "first")
-_GEOD = pyproj.Geod(ellps="WGS84")
 
 if TYPE_CHECKING:
     from territory.territories import TerritoryLayer

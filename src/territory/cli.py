@@ -388,31 +388,13 @@ def _track_and_write(
     if revise:
         tracked = revise_targets(tracked)
     _print_tracking(tracked, plan.name)
-    from dataclasses import replace as dc_replace
-
     from territory.report import write_tracking
 
-    folder = Path(plan.outputs.dir)
     written = write_tracking(
-        tracked, folder, f"{plan.name}: tracking at {day:%Y-%m-%d}", prefix=prefix
-    )
-    tracked_kpis = result.kpis.drop(columns=["attainment"], errors="ignore").merge(
-        tracked.territories[["territory_id", "attainment", "status"]], on="territory_id",
-        how="left",
+        tracked, Path(plan.outputs.dir), f"{plan.name}: tracking at {day:%Y-%m-%d}",
+        prefix=prefix, result=result,
     )  # fmt: skip
-    fmap = dc_replace(result, kpis=tracked_kpis).to_map(
-        kpi="attainment", title=f"{plan.name}: attainment {tracked.period.label} at {day:%Y-%m-%d}"
-    )
-    status_map = dc_replace(result, kpis=tracked_kpis).to_map(
-        kpi="status", title=f"{plan.name}: on track? {tracked.period.label} at {day:%Y-%m-%d}"
-    )
-    from territory.io import atomic_path
-
-    maps = {f"{prefix}tracking-map.html": fmap, f"{prefix}tracking-status-map.html": status_map}
-    for name, page in maps.items():
-        with atomic_path(folder / name) as tmp:
-            tmp.write_text(page.get_root().render(), encoding="utf-8")
-    for path in [*written, *(folder / name for name in maps)]:
+    for path in written:
         console.print(f"Wrote {escape(str(path))}")
 
 

@@ -81,7 +81,7 @@ def read_table(path: str | os.PathLike, *, layer: str | None = None) -> pd.DataF
     suffix = p.suffix.lower()
     try:
         if suffix in TABLE_SUFFIXES:
-            sep = "\t" if suffix == ".tsv" else _sniff_separator(p)
+            sep = "\t" if suffix == ".tsv" else sniff_separator(p)
             return pd.read_csv(p, dtype=str, sep=sep, skipinitialspace=True, encoding="utf-8-sig")
         if suffix in PARQUET_SUFFIXES:
             return _read_parquet(p)
@@ -101,7 +101,7 @@ def read_table(path: str | os.PathLike, *, layer: str | None = None) -> pd.DataF
     )
 
 
-def _sniff_separator(p: Path) -> str:
+def sniff_separator(p: Path) -> str:
     """The separator of a delimited file, from its header line: ``,``, ``;``, tab or ``|``.
 
     Spreadsheets in many locales export ``;``-separated "CSV"; the header tells which.

@@ -194,11 +194,19 @@ class Plan:
 
     def assign_only(self) -> tuple[Accounts, TerritoryLayer, pd.DataFrame]:
         """Read, check and assign, without computing KPIs: ``(accounts, layer, assignments)``."""
-        rule = self.targets.rule
-        accounts = self.accounts.load(also_measures=(rule.from_measure,) if rule else ())
         layer = self.territories.load()
-        accounts = accounts.to_crs(layer.crs)
-        return accounts, layer, assign_accounts(accounts, layer, self.assign)
+        accounts, assignments = self.load_and_assign(layer)
+        return accounts, layer, assignments
+
+    def load_and_assign(
+        self, layer: TerritoryLayer, data=None, source=None
+    ) -> tuple[Accounts, pd.DataFrame]:
+        """Check the accounts (or ``data``, a batch or partition of them) and assign them."""
+        rule = self.targets.rule
+        accounts = self.accounts.load(
+            also_measures=(rule.from_measure,) if rule else (), data=data, source=source
+        ).to_crs(layer.crs)
+        return accounts, assign_accounts(accounts, layer, self.assign)
 
     def with_outputs(self, **changes) -> Plan:
         """A copy of this plan with some output settings changed (e.g. ``dir=...``)."""

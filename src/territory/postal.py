@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from territory.columns import LAT, LON, POSTAL, find_column
-from territory.io import Source, as_frame
+from territory.io import as_frame
 
 _ZIP_PLUS4 = re.compile(r"^(\d{5})(?:[- ]?\d{4})?$")
 
@@ -64,9 +64,7 @@ def load_postal_table(table=None) -> pd.DataFrame:
     return out.dropna().drop_duplicates("postal_code")
 
 
-def locate(
-    codes: pd.Series, table=None, *, source: Source | None = None
-) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+def locate(codes: pd.Series, table=None) -> tuple[np.ndarray, np.ndarray, pd.Series]:
     """Look up ``codes`` and return ``(lat, lon, note)``.
 
     ``lat``/``lon`` are NaN where a code is blank or unknown, and ``note`` says why for those

@@ -26,10 +26,14 @@ SHOWN = ["territory_id", "name", "target", "actual", "attainment", "expected_to_
          "run_rate_forecast", "weighted_pipeline", "coverage", "trend", "status"]  # fmt: skip
 
 
-def write_tracking(tracking, folder: str | Path, title: str, prefix: str = "") -> list[Path]:
+def write_tracking(
+    tracking, folder: str | Path, title: str, prefix: str = "", result=None
+) -> list[Path]:
     """Write ``tracking-*.csv``, ``tracking.xlsx`` and ``dashboard.html`` into ``folder``.
 
-    ``prefix`` is put before every file name (the demo writes ``demo-dashboard.html``).
+    With the plan's ``result``, also ``tracking-map.html`` (territories by attainment) and
+    ``tracking-status-map.html`` (ahead / on track / behind). ``prefix`` is put before every
+    file name (the demo writes ``demo-dashboard.html``).
     """
     folder = Path(folder)
     tables = {
@@ -49,7 +53,31 @@ def write_tracking(tracking, folder: str | Path, title: str, prefix: str = "") -
     with atomic_path(folder / f"{prefix}dashboard.html") as tmp:
         tmp.write_text(dashboard_html(tracking, title), encoding="utf-8")
     written.append(folder / f"{prefix}dashboard.html")
+    if result is not None:
+        for name, page in tracking_maps(tracking, result).items():
+            with atomic_path(folder / f"{prefix}{name}") as tmp:
+                tmp.write_text(page.get_root().render(), encoding="utf-8")
+            written.append(folder / f"{prefix}{name}")
     return written
+
+
+def tracking_maps(tracking, result) -> dict:
+    """Maps of the plan coloured by tracked attainment and by on-track status."""
+    from dataclasses import replace
+
+    kpis = result.kpis.drop(columns=["attainment"], errors="ignore").merge(
+        tracking.territories[["territory_id", "attainment", "status"]], on="territory_id",
+        how="left",
+    )  # fmt: skip
+    tracked = replace(result, kpis=kpis)
+    when = f"{tracking.period.label} at {tracking.as_of:%Y-%m-%d}"
+    title = result.plan.name
+    return {
+        "tracking-map.html": tracked.to_map(kpi="attainment", title=f"{title}: attainment {when}"),
+        "tracking-status-map.html": tracked.to_map(
+            kpi="status", title=f"{title}: on track? {when}"
+        ),
+    }
 
 
 def dashboard_html(tracking, title: str) -> str:

@@ -301,9 +301,7 @@ def _locate(frame, source, lat, lon, postal_code, postal_table, crs, notes):
             f"{', '.join(map(str, frame.columns[:15]))}. Name the columns with the lat/lon or "
             "postal code settings."
         )
-    y, x, unlocated = postal.locate(
-        frame[code_col].reset_index(drop=True), postal_table, source=source
-    )
+    y, x, unlocated = postal.locate(frame[code_col].reset_index(drop=True), postal_table)
     missing = int((unlocated != "").sum())
     if missing:
         notes.append(

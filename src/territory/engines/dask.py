@@ -16,6 +16,7 @@ with ``Plugins.register`` exist only on the client.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import replace
@@ -23,9 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from territory.engines.parts import check_label_names, merge_notes, run_part, split_axes
+from territory.engines.parts import merge_notes, run_part, split_axes, whole_table_labels
 from territory.io import PARQUET_SUFFIXES, TABLE_SUFFIXES, Source
-from territory.kpi import aggregate, summary
+from territory.kpi import summary
 
 _WORKER_PLUGINS = None
 
@@ -86,27 +87,22 @@ def run(
     for part in aggs[1:]:
         agg = agg + part
 
+    @functools.cache
     def gather(what: str) -> pd.DataFrame:
+        """One column set of every partition, collected to the client once."""
         frames = client.gather([client.submit(_pick, r, what) for r in results])
         return pd.concat(frames, ignore_index=True)
 
     if whole:
-        assignments_all, accounts_all = gather("assignments"), gather("accounts")
-        labels = _whole_labels(plan, plugins, layer, whole, accounts_all, assignments_all,
-                               agg.measures)  # fmt: skip
-        extra = aggregate(assignments_all, labels, list(agg.measures))
-        agg.cells.update(extra.cells)
-        agg.label_totals.update(extra.label_totals)
+        labels = whole_table_labels(plan, plugins, layer, whole, gather("accounts"),
+                                    gather("assignments"), agg)  # fmt: skip
         sizes = [int(a.totals["accounts"]) for a in aggs]
         offsets = [0, *list(pd.Series(sizes).cumsum())]
         assigned = [
             client.submit(_join_labels, fut, labels.iloc[a:b].reset_index(drop=True))
             for fut, a, b in zip(assigned, offsets[:-1], offsets[1:], strict=True)
         ]
-    result = finish_distributed(plan, layer, plugins, agg, assigned, gather, notes, client)
-    if whole:
-        result.labels = None
-    return result
+    return finish_distributed(plan, layer, plugins, agg, assigned, gather, notes, client)
 
 
 def finish_distributed(plan, layer, plugins, agg, assigned, gather, notes, client):
@@ -114,18 +110,19 @@ def finish_distributed(plan, layer, plugins, agg, assigned, gather, notes, clien
 
     from territory.model import PlanResult, agg_balance, measure_aggregates
 
+    @functools.cache
+    def labelled() -> pd.DataFrame:
+        return pd.concat(client.gather(assigned), ignore_index=True)
+
     def rows() -> pd.DataFrame:
-        assignments = pd.concat(client.gather(assigned), ignore_index=True)
+        assignments = labelled()
         attributes = gather("accounts")
         return assignments.join(
             attributes.drop(columns=[c for c in assignments if c in attributes])
         )
 
     def accounts_for_adjustments() -> pd.DataFrame:
-        frame = gather("accounts")
-        assignments = pd.concat(client.gather(assigned), ignore_index=True)
-        frame["territory_id"] = assignments["territory_id"].to_numpy()
-        return frame
+        return gather("accounts").assign(territory_id=labelled()["territory_id"].to_numpy())
 
     kpis, segments, adjustments = measure_aggregates(
         plan, layer, agg, plugins, rows, accounts_for_adjustments
@@ -169,9 +166,9 @@ def partitions(source, partition_rows: int):
             frame = dd.read_parquet(str(path))
         return frame.to_delayed(), str(path)
     if path.suffix.lower() in TABLE_SUFFIXES:
-        from territory.io import _sniff_separator
+        from territory.io import sniff_separator
 
-        sep = "\t" if path.suffix.lower() == ".tsv" else _sniff_separator(path)
+        sep = "\t" if path.suffix.lower() == ".tsv" else sniff_separator(path)
         frame = dd.read_csv(str(path), dtype=str, sep=sep, blocksize="64MB")
         return frame.to_delayed(), str(path)
     from territory.io import read_table
@@ -210,17 +207,6 @@ def _pick(result: dict, key: str):
 
 def _join_labels(assignments: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     return assignments.join(labels)
-
-
-def _whole_labels(plan, plugins, layer, axes, accounts, assignments, measures) -> pd.DataFrame:
-    from territory.extensions import AxisContext
-    from territory.segments import label_accounts
-
-    territories = pd.DataFrame(layer.territories.drop(columns="geometry"))
-    context = AxisContext(accounts, assignments, territories, tuple(measures))
-    labels = label_accounts(axes, plugins, context, plan.base)
-    check_label_names(labels, assignments)
-    return labels
 
 
 __all__ = ["run", "partitions"]

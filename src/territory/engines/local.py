@@ -16,11 +16,9 @@ import pyproj
 import shapely
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from territory.engines.parts import check_label_names, merge_notes, run_part, split_axes
-from territory.extensions import AxisContext
+from territory.engines.parts import merge_notes, run_part, split_axes, whole_table_labels
 from territory.io import PARQUET_SUFFIXES, Source
-from territory.kpi import aggregate, summary
-from territory.segments import label_accounts
+from territory.kpi import summary
 from territory.validate import Accounts
 
 
@@ -51,13 +49,7 @@ def run(plan, plugins=None, *, batch_rows: int = 2_000_000, progress: bool = Fal
     for part in parts[1:]:
         agg = agg + part.aggregates
     if whole:
-        territories = pd.DataFrame(layer.territories.drop(columns="geometry"))
-        context = AxisContext(accounts.frame, assignments, territories, tuple(accounts.measures))
-        labels = label_accounts(whole, plugins, context, plan.base)
-        check_label_names(labels, assignments)
-        extra = aggregate(assignments, labels, accounts.measures)
-        agg.cells.update(extra.cells)
-        agg.label_totals.update(extra.label_totals)
+        labels = whole_table_labels(plan, plugins, layer, whole, accounts.frame, assignments, agg)
         assignments = assignments.join(labels)
     return finish(plan, layer, plugins, accounts, assignments, agg)
 

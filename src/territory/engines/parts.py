@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from territory.assignment import assign_accounts
 from territory.extensions import AxisContext
 from territory.kpi import Aggregates, aggregate
 from territory.segments import AxisSpec, label_accounts
@@ -33,17 +32,29 @@ def split_axes(plan, plugins) -> tuple[tuple[AxisSpec, ...], tuple[AxisSpec, ...
 
 def run_part(plan, layer, plugins, axes, data=None, source=None) -> PartResult:
     """Check, assign and label one part; ``data`` is the part (None: the plan's whole source)."""
-    rule = plan.targets.rule
-    accounts = plan.accounts.load(
-        also_measures=(rule.from_measure,) if rule else (), data=data, source=source
-    ).to_crs(layer.crs)
-    assignments = assign_accounts(accounts, layer, plan.assign)
+    accounts, assignments = plan.load_and_assign(layer, data, source)
     territories = pd.DataFrame(layer.territories.drop(columns="geometry"))
     context = AxisContext(accounts.frame, assignments, territories, tuple(accounts.measures))
     labels = label_accounts(axes, plugins, context, plan.base)
     check_label_names(labels, assignments)
     agg = aggregate(assignments, labels, accounts.measures)
     return PartResult(assignments.join(labels), agg, accounts)
+
+
+def whole_table_labels(plan, plugins, layer, axes, accounts, assignments, agg) -> pd.DataFrame:
+    """Run the ``whole_table`` axes on all accounts; add their sums to ``agg``; the labels.
+
+    ``accounts`` is the full account table (attributes and measures), ``assignments`` the full
+    assignments in the same order.
+    """
+    territories = pd.DataFrame(layer.territories.drop(columns="geometry"))
+    context = AxisContext(accounts, assignments, territories, tuple(agg.measures))
+    labels = label_accounts(axes, plugins, context, plan.base)
+    check_label_names(labels, assignments)
+    extra = aggregate(assignments, labels, list(agg.measures))
+    agg.cells.update(extra.cells)
+    agg.label_totals.update(extra.label_totals)
+    return labels
 
 
 def check_label_names(labels: pd.DataFrame, assignments: pd.DataFrame) -> None:

@@ -233,8 +233,6 @@ def _fmt(field: str, value) -> str:
         return "–"
     if field in PERCENT:
         return f"{value:+.1%}" if field == "deviation" else f"{value:.1%}"
-    if field == "accounts":
-        return f"{value:,.0f}"
     return f"{value:,.0f}"
 
 
