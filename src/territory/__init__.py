@@ -11,6 +11,7 @@ plan with one common KPI set::
 from territory.adjust import AdjustmentSpec
 from territory.api import assign, kpis, make_plan, run
 from territory.assignment import METHODS, AssignOptions
+from territory.designer import DesignResult, compare, design, plan_report
 from territory.errors import (
     CRSMismatchError,
     InputError,
@@ -79,6 +80,10 @@ __all__ = [
     "__version__",
     "accounts_from_orders",
     "assign",
+    "DesignResult",
+    "compare",
+    "design",
+    "plan_report",
     "kpis",
     "load_territories",
     "make_plan",

@@ -543,6 +543,10 @@ def _cell(column: str, value) -> str:
     return escape(str(value)) if not pd.isna(value) else ""
 
 
+# design, rebalance, quality and compare live in their own module; importing it adds them
+from territory import cli_design  # noqa: E402, F401
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()

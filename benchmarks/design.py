@@ -1,0 +1,264 @@
+"""Territory design on the US county layer: territory's designer against two baselines.
+
+    python benchmarks/design.py [--k 50] [--tolerance 0.02] [--accounts 50000]
+
+Blocks: the full-resolution US Census county layer (``us_counties_500k.parquet`` in the shared
+data folder, or the embedded simplified layer if it is absent), continental states only (about
+3,100 counties). Accounts: generated around the embedded US ZIP points (see
+``benchmarks/assign.py``), revenue gamma-distributed. All three methods run on the same block
+graph (shared-edge adjacency, islands bridged) and are scored by the same quality report
+(``territory.designer.quality``; Polsby-Popper in an equal-area CRS):
+
+- ``territory``: ``territory.design(blocks, accounts, k=..., balance="revenue")`` end to end
+  (reading, assigning accounts to blocks, adjacency, design, quality, dissolve);
+- ``spopt RegionKMeansHeuristic``: spopt's contiguous region k-means on block centroids (it
+  optimises compactness of the centroid clusters; it has no balance constraint);
+- ``greedy``: plain greedy region growing: k random seeds, then the lightest territory takes its
+  nearest unassigned neighbouring block until every block is taken.
+
+Baseline times cover the solver only (the shared graph is built once for them), so they are
+flattered. Then rebalancing: 10% of total revenue is moved from accounts west of 100°W to
+accounts east of it; ``design(..., current=plan, rebalance=True)`` restores the tolerance and is
+compared with designing again from scratch, by revenue moved.
+Needs the ``bench`` extra: ``pip install -e '.[bench]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from assign import SHARED_COUNTIES, make_accounts  # noqa: E402
+
+CONTINENTAL_EXCLUDED = {"02", "15", "60", "66", "69", "72", "78"}
+
+
+def load_blocks():
+    from importlib import resources
+
+    import geopandas as gpd
+
+    if SHARED_COUNTIES.exists():
+        blocks = gpd.read_parquet(SHARED_COUNTIES)
+        source = SHARED_COUNTIES.name
+    else:
+        blocks = gpd.read_parquet(resources.files("territory.data") / "us_counties.parquet")
+        source = "embedded simplified counties"
+    state = blocks["GEOID"].str[:2]
+    blocks = blocks.loc[~state.isin(CONTINENTAL_EXCLUDED), ["GEOID", "geometry"]]
+    return blocks.rename(columns={"GEOID": "block_id"}).reset_index(drop=True), source
+
+
+def greedy(graph, weight, k, seed=0):
+    """Greedy region growing: the lightest territory takes its nearest free neighbour."""
+    import heapq
+
+    rng = np.random.default_rng(seed)
+    n = len(graph)
+    label = np.full(n, -1)
+    seeds = rng.choice(n, size=k, replace=False, p=(weight + 1e-9) / (weight + 1e-9).sum())
+    load = np.zeros(k)
+    frontier = [[] for _ in range(k)]
+    for t, s in enumerate(seeds):
+        label[s] = t
+        load[t] = weight[s]
+    for t, s in enumerate(seeds):
+        for j in graph.neighbours[s]:
+            heapq.heappush(
+                frontier[t], (np.hypot(graph.x[j] - graph.x[s], graph.y[j] - graph.y[s]), j)
+            )
+    free = n - k
+    active = set(range(k))
+    while free and active:
+        t = min(active, key=lambda t: load[t])
+        while frontier[t] and label[frontier[t][0][1]] >= 0:
+            heapq.heappop(frontier[t])
+        if not frontier[t]:
+            active.discard(t)
+            continue
+        _, b = heapq.heappop(frontier[t])
+        label[b] = t
+        load[t] += weight[b]
+        free -= 1
+        s = seeds[t]
+        for j in graph.neighbours[b]:
+            if label[j] < 0:
+                heapq.heappush(
+                    frontier[t], (np.hypot(graph.x[j] - graph.x[s], graph.y[j] - graph.y[s]), j)
+                )
+    return label
+
+
+def region_kmeans(graph, k, seed=0):
+    import libpysal
+    from spopt.region import RegionKMeansHeuristic
+
+    w = libpysal.weights.W(
+        {i: list(n) for i, n in enumerate(graph.neighbours)}, silence_warnings=True
+    )
+    model = RegionKMeansHeuristic(np.c_[graph.x, graph.y], k, w, seed=seed)
+    model.solve()
+    return np.asarray(model.labels_)
+
+
+def score(name, graph, labels, measures, weight, seconds, baseline=None):
+    from territory.designer.quality import plan_quality
+
+    k = int(labels.max()) + 1
+    _, s = plan_quality(
+        graph, labels, [f"T{i}" for i in range(k)], measures, weight, baseline=baseline
+    )
+    row = {
+        "method": name,
+        "seconds": round(seconds, 2),
+        "max_dev_%": round(s["max_deviation_pct"], 2),
+        "gini": round(s["gini"], 4),
+        "pp_mean": round(s["polsby_popper_mean"], 3),
+        "pp_min": round(s["polsby_popper_min"], 3),
+        "contiguous": s["contiguous"],
+    }
+    if baseline is not None:
+        row["revenue_moved_%"] = round(s["revenue_moved_pct"], 1)
+        row["accounts_moved_%"] = round(100 * s["accounts_moved"] / measures["accounts"].sum(), 1)
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--k", type=int, default=50)
+    parser.add_argument("--tolerance", type=float, default=0.02)
+    parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import territory
+    from territory.designer.inputs import load_inputs
+
+    blocks, source = load_blocks()
+    accounts = make_accounts(args.accounts, seed=1)
+    print(
+        f"blocks: {len(blocks)} continental counties ({source}); accounts: {len(accounts)}; "
+        f"k = {args.k}, tolerance ±{args.tolerance:.0%}"
+    )
+
+    t = time.perf_counter()
+    plan = territory.design(
+        blocks, accounts, k=args.k, balance="revenue", tolerance=args.tolerance, seed=args.seed
+    )
+    ours_s = time.perf_counter() - t
+    inputs, _ = load_inputs(
+        blocks, accounts, "revenue", block_id=None, crs=None, account_options={}
+    )
+    graph, weight = inputs.graph, inputs.weight.to_numpy(float)
+    names = {t: i for i, t in enumerate(pd.unique(plan.alignment["territory_id"]))}
+    ours = plan.alignment.set_index("block_id")["territory_id"].map(names).reindex(graph.ids)
+    rows = [
+        score("territory.design", graph, ours.to_numpy(int), inputs.measures, inputs.weight, ours_s)
+    ]
+
+    t = time.perf_counter()
+    labels = region_kmeans(graph, args.k, args.seed)
+    rows.append(
+        score(
+            "spopt RegionKMeansHeuristic",
+            graph,
+            labels,
+            inputs.measures,
+            inputs.weight,
+            time.perf_counter() - t,
+        )
+    )
+    t = time.perf_counter()
+    labels = greedy(graph, weight, args.k, args.seed)
+    rows.append(
+        score(
+            "greedy region growing",
+            graph,
+            labels,
+            inputs.measures,
+            inputs.weight,
+            time.perf_counter() - t,
+        )
+    )
+    table = pd.DataFrame(rows)
+    print("\nDesign from scratch")
+    print(table.to_string(index=False))
+    ours_row, km, gr = rows
+    print(
+        f"\ncompactness (PP mean) vs spopt: {ours_row['pp_mean'] / km['pp_mean']:.2f}x, "
+        f"vs greedy: {ours_row['pp_mean'] / gr['pp_mean']:.2f}x; "
+        f"max deviation: {ours_row['max_dev_%']}% vs {km['max_dev_%']}% and {gr['max_dev_%']}%"
+    )
+
+    # ---- rebalance after 10% of revenue moves from west to east
+    shifted = accounts.copy()
+    west = shifted["lon"] < -100
+    total = shifted["revenue"].sum()
+    moved = 0.10 * total
+    shifted.loc[west, "revenue"] *= 1 - moved / shifted.loc[west, "revenue"].sum()
+    shifted.loc[~west, "revenue"] *= 1 + moved / shifted.loc[~west, "revenue"].sum()
+    current = plan.alignment[["block_id", "territory_id"]]
+    broken = territory.plan_report(blocks, current, shifted, balance="revenue")[1]
+    t = time.perf_counter()
+    rebalanced = territory.design(
+        blocks,
+        shifted,
+        balance="revenue",
+        tolerance=args.tolerance,
+        current=current,
+        rebalance=True,
+        seed=args.seed,
+    )
+    rebalance_s = time.perf_counter() - t
+    t = time.perf_counter()
+    redesigned = territory.design(
+        blocks,
+        shifted,
+        k=args.k,
+        balance="revenue",
+        tolerance=args.tolerance,
+        current=current,
+        seed=args.seed + 1,
+    )
+    redesign_s = time.perf_counter() - t
+    out = []
+    for name, result, seconds in (
+        ("rebalance", rebalanced, rebalance_s),
+        ("design from scratch", redesigned, redesign_s),
+    ):
+        s = result.summary
+        out.append(
+            {
+                "method": name,
+                "seconds": round(seconds, 2),
+                "max_dev_%": round(s["max_deviation_pct"], 2),
+                "pp_mean": round(s["polsby_popper_mean"], 3),
+                "contiguous": s["contiguous"],
+                "blocks_moved": s["blocks_moved"],
+                "revenue_moved_%": round(s["revenue_moved_pct"], 1),
+                "accounts_moved_%": round(100 * s["accounts_moved"] / s_accounts(result), 1),
+            }
+        )
+    print(
+        f"\nRebalance after moving 10% of revenue west -> east (max deviation of the old plan "
+        f"now {broken['max_deviation_pct']:.1f}%)"
+    )
+    print(pd.DataFrame(out).to_string(index=False))
+    ratio = out[1]["revenue_moved_%"] / max(out[0]["revenue_moved_%"], 1e-9)
+    print(f"\nrebalance moves {ratio:.1f}x less revenue than designing again")
+
+
+def s_accounts(result) -> float:
+    return float(result.quality["accounts"].sum())
+
+
+if __name__ == "__main__":
+    main()

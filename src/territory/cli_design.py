@@ -1,0 +1,318 @@
+"""CLI commands for territory design: design, rebalance, quality and compare."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from territory.cli import account_options, cli, console, err_console, handle_errors
+
+
+def design_options(func):
+    options = [
+        click.option(
+            "--accounts",
+            type=click.Path(dir_okay=False),
+            help="Accounts to sum per block (revenue, pipeline ...).",
+        ),
+        click.option(
+            "--balance",
+            default="revenue",
+            show_default=True,
+            help="Measure to balance (revenue, accounts, pipeline, potential, workload, "
+            "a numeric block column) or a mix: revenue:0.7,accounts:0.3.",
+        ),
+        click.option(
+            "--tolerance",
+            type=float,
+            default=0.05,
+            show_default=True,
+            help="Allowed deviation of each territory from its target (0.05 = ±5%).",
+        ),
+        click.option("--block-id", help="Block id column of the block layer (e.g. GEOID)."),
+        click.option(
+            "--locked",
+            type=click.Path(dir_okay=False),
+            help="Table block_id -> territory_id of blocks that must not move.",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Random seed: the same inputs and seed give the same plan.",
+        ),
+        click.option(
+            "--visit-hours",
+            type=float,
+            default=1.0,
+            show_default=True,
+            help="Hours per account visit (workload).",
+        ),
+        click.option(
+            "--speed-kmh",
+            type=float,
+            default=50.0,
+            show_default=True,
+            help="Travel speed (workload).",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False),
+            default="design",
+            show_default=True,
+            help="Folder for alignment.csv, territories.geojson, quality.csv/json.",
+        ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="Exit with 2 when the plan cannot meet every request (flags).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@click.argument("blocks", type=click.Path(dir_okay=False))
+@click.option("-k", "k", type=int, help="Number of territories (default: one per rep home).")
+@click.option(
+    "--homes",
+    type=click.Path(dir_okay=False),
+    help="Rep homes: territory_id (or rep), lat/lon; optional rep, parent.",
+)
+@click.option(
+    "--max-home-km",
+    type=float,
+    help="With --homes: no block centre further than this from its home.",
+)
+@click.option("--regions", type=int, help="Group territories into this many balanced regions.")
+@click.option(
+    "--current",
+    type=click.Path(dir_okay=False),
+    help="Current alignment: baseline for disruption (and start with --rebalance).",
+)
+@click.option(
+    "--rebalance",
+    is_flag=True,
+    help="Start from --current and move as little as possible to reach the tolerance.",
+)
+@click.option(
+    "--lock-territory",
+    "locked_territories",
+    multiple=True,
+    help="With --current: keep this territory exactly as it is (repeatable).",
+)
+@design_options
+@account_options
+@handle_errors
+def design(blocks, **kw):
+    """Build balanced, contiguous, compact territories from building blocks.
+
+    BLOCKS are polygons (counties, ZIP areas ...). Example:
+
+        territory design counties.parquet --accounts accounts.csv -k 50 --balance revenue
+        --tolerance 0.05
+    """
+    _design(blocks, **kw)
+
+
+@cli.command()
+@click.argument("blocks", type=click.Path(dir_okay=False))
+@click.option(
+    "--current",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="The current alignment block_id -> territory_id.",
+)
+@click.option(
+    "--lock-territory",
+    "locked_territories",
+    multiple=True,
+    help="Keep this territory exactly as it is (repeatable).",
+)
+@design_options
+@account_options
+@handle_errors
+def rebalance(blocks, **kw):
+    """Bring the current alignment within the tolerance, moving as little as possible.
+
+    Disruption (blocks, accounts and revenue moved, per territory) is reported.
+    """
+    _design(blocks, rebalance=True, **kw)
+
+
+def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
+    from territory.designer import design as run_design
+
+    result = run_design(blocks, max_distance_km=max_home_km, measures=list(measures) or None, **kw)
+    for note in result.notes:
+        console.print(f"[dim]Note:[/] {escape(note)}", soft_wrap=True)
+    _print_quality(result.quality, result.summary)
+    for flag in result.flags:
+        err_console.print(f"[bold yellow]Not met:[/] {escape(flag)}", soft_wrap=True)
+    written = result.write(out)
+    console.print(f"Wrote {', '.join(escape(str(p)) for p in written)}")
+    if strict and result.flags:
+        sys.exit(2)
+
+
+@cli.command()
+@click.argument("blocks", type=click.Path(dir_okay=False))
+@click.argument("alignment", type=click.Path(dir_okay=False))
+@click.option("--accounts", type=click.Path(dir_okay=False), help="Accounts to sum per block.")
+@click.option("--balance", default="revenue", show_default=True, help="Measure to balance.")
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False),
+    help="An earlier alignment: adds disruption (what moved).",
+)
+@click.option("--block-id", help="Block id column of the block layer.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the per-territory quality table here.",
+)
+@account_options
+@handle_errors
+def quality(
+    blocks, alignment, accounts, balance, baseline, block_id, output, measures=(), crs=None, **kw
+):
+    """Quality report of any alignment: balance, Gini, compactness, contiguity, disruption."""
+    from territory.designer import plan_report
+    from territory.io import write_table
+
+    table, summary = plan_report(
+        blocks,
+        alignment,
+        accounts,
+        balance=balance,
+        baseline=baseline,
+        block_id=block_id,
+        crs=crs,
+        measures=list(measures) or None,
+        **kw,
+    )
+    _print_quality(table, summary)
+    if output:
+        write_table(table, output)
+        console.print(f"Wrote {escape(str(output))}")
+
+
+@cli.command()
+@click.argument("a", type=click.Path(dir_okay=False))
+@click.argument("b", type=click.Path(dir_okay=False))
+@click.option(
+    "--blocks",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="The block layer both alignments use.",
+)
+@click.option("--accounts", type=click.Path(dir_okay=False), help="Accounts to sum per block.")
+@click.option("--balance", default="revenue", show_default=True, help="Measure to balance.")
+@click.option("--block-id", help="Block id column of the block layer.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Folder for blocks_moved.csv, accounts_moved.csv, territories.csv, summary.csv.",
+)
+@account_options
+@handle_errors
+def compare(a, b, blocks, accounts, balance, block_id, out, measures=(), crs=None, **kw):
+    """Compare alignments A and B: what moved, KPI and quality deltas side by side."""
+    from territory.designer import compare as run_compare
+    from territory.io import write_table
+
+    result = run_compare(
+        a,
+        b,
+        blocks,
+        accounts,
+        balance=balance,
+        block_id=block_id,
+        crs=crs,
+        measures=list(measures) or None,
+        **kw,
+    )
+    table = Table(title=f"{escape(Path(a).name)} -> {escape(Path(b).name)}", title_justify="left")
+    for col in ("figure", "A", "B", "delta"):
+        table.add_column(col, justify="left" if col == "figure" else "right")
+    for row in result.summary.itertuples(index=False):
+        table.add_row(escape(str(row.figure)), *(_fmt(v) for v in (row.a, row.b, row.delta)))
+    console.print(table)
+    console.print(
+        f"{len(result.blocks_moved):,} blocks and {len(result.accounts_moved):,} "
+        "accounts changed territory."
+    )
+    if out:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("blocks_moved", "accounts_moved", "territories", "summary"):
+            write_table(getattr(result, name), folder / f"{name}.csv")
+        console.print(f"Wrote {escape(str(folder))}/")
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _print_quality(table, summary: dict, limit: int = 60) -> None:
+    s = summary
+    contiguity = "all contiguous"
+    if not s["contiguous"]:
+        contiguity = "NOT contiguous: " + ", ".join(map(str, s["not_contiguous"][:5]))
+    line = (
+        f"{s['territories']} territories from {s['blocks']:,} blocks; max deviation "
+        f"{s['max_deviation_pct']:.2f}%, Gini {s['gini']:.3f}, Polsby-Popper mean "
+        f"{s['polsby_popper_mean']:.3f} (min {s['polsby_popper_min']:.3f}), "
+        f"{contiguity}"
+    )
+    if "blocks_moved" in s:
+        line += f"; moved {s['blocks_moved']:,} blocks"
+        for m in ("accounts", "revenue"):
+            if f"{m}_moved" in s:
+                line += f", {s[f'{m}_moved']:,.0f} {m} ({s[f'{m}_moved_pct']:.1f}%)"
+    if "runtime_s" in s:
+        line += f"; {s['runtime_s']:.1f} s"
+    console.print(escape(line), soft_wrap=True)
+    cols = [
+        c
+        for c in (
+            "territory_id",
+            "parent",
+            "blocks",
+            "accounts",
+            "revenue",
+            "balance",
+            "deviation_pct",
+            "polsby_popper",
+            "contiguous",
+            "blocks_in",
+            "blocks_out",
+            "revenue_in",
+            "revenue_out",
+        )
+        if c in table
+    ]
+    view = Table(title_justify="left")
+    for c in cols:
+        view.add_column(c, justify="left" if c in ("territory_id", "parent") else "right")
+    for row in table[cols].head(limit).itertuples(index=False):
+        view.add_row(*(escape(_fmt(v)) for v in row))
+    console.print(view)
+    if len(table) > limit:
+        console.print(f"... {len(table) - limit} more territories in the quality table.")

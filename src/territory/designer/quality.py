@@ -1,0 +1,97 @@
+"""Quality of a block alignment, designed or imported: balance, compactness, contiguity, disruption.
+
+Areas and perimeters come from the equal-area block graph: a territory's area is the sum of its
+blocks' areas and its perimeter the sum of their perimeters less twice the edges they share, so
+Polsby-Popper compactness is exact for a clean coverage and measured in an equal-area CRS.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from territory.designer.blocks import BlockGraph
+from territory.designer.solver import components
+from territory.quality import gini
+
+
+def territory_shapes(graph: BlockGraph, labels: np.ndarray, k: int) -> pd.DataFrame:
+    """Area (km²), perimeter (km), Polsby-Popper and number of connected parts per territory."""
+    area = np.bincount(labels, weights=graph.area, minlength=k)
+    perim = np.bincount(labels, weights=graph.perimeter, minlength=k)
+    for b, (nbrs, lens) in enumerate(zip(graph.neighbours, graph.shared, strict=True)):
+        for j, s in zip(nbrs, lens, strict=True):
+            if j > b and labels[j] == labels[b]:
+                perim[labels[b]] -= 2 * s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pp = np.where(perim > 0, 4 * np.pi * area / perim**2, np.nan)
+    parts = [len(components(graph, labels, t)) for t in range(k)]
+    return pd.DataFrame(
+        {"area_km2": area, "perimeter_km": perim, "polsby_popper": pp, "parts": parts}
+    )
+
+
+def plan_quality(
+    graph: BlockGraph,
+    labels: np.ndarray,
+    names: list[str],
+    measures: pd.DataFrame,
+    balance: pd.Series,
+    *,
+    targets: np.ndarray | None = None,
+    parents: list | None = None,
+    baseline: np.ndarray | None = None,
+    runtime_s: float | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Per-territory quality table and plan summary.
+
+    ``labels`` gives each block's territory position (into ``names``), ``measures`` the block
+    measures (``accounts``, ``revenue`` ...) and ``balance`` the balancing value per block.
+    ``baseline`` (territory positions of an earlier alignment, -1 = none) adds disruption:
+    accounts, revenue and blocks that changed territory.
+    """
+    k = len(names)
+    table = pd.DataFrame({"territory_id": names})
+    if parents is not None:
+        table["parent"] = parents
+    table["blocks"] = np.bincount(labels, minlength=k)
+    for m in measures.columns:
+        table[m] = np.bincount(labels, weights=measures[m].to_numpy(float), minlength=k)
+    load = np.bincount(labels, weights=balance.to_numpy(float), minlength=k)
+    table["balance"] = load
+    target = np.full(k, load.sum() / k) if targets is None else np.asarray(targets, float)
+    table["balance_target"] = target
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dev = np.where(target > 0, load / target - 1, 0.0)
+    table["deviation_pct"] = 100 * dev
+    shapes = territory_shapes(graph, labels, k)
+    table = pd.concat([table, shapes], axis=1)
+    table["contiguous"] = shapes["parts"] <= 1
+    summary = {
+        "territories": k,
+        "blocks": len(graph),
+        "max_deviation_pct": float(np.max(np.abs(dev)) * 100) if k else 0.0,
+        "gini": gini(load),
+        "polsby_popper_mean": float(np.nanmean(shapes["polsby_popper"])),
+        "polsby_popper_min": float(np.nanmin(shapes["polsby_popper"])),
+        "contiguous": bool(table["contiguous"].all()),
+        "not_contiguous": table.loc[~table["contiguous"], "territory_id"].tolist(),
+        "bridges": len(graph.bridges),
+    }
+    if baseline is not None:
+        # -1: no territory in the baseline; -2: a baseline territory this plan does not have
+        moved = (baseline != labels) & (baseline != -1)
+        out = moved & (baseline >= 0)
+        table["blocks_in"] = np.bincount(labels[moved], minlength=k)
+        table["blocks_out"] = np.bincount(baseline[out], minlength=k)
+        summary["blocks_moved"] = int(moved.sum())
+        for m in measures.columns:
+            v = measures[m].to_numpy(float)
+            table[f"{m}_in"] = np.bincount(labels[moved], weights=v[moved], minlength=k)
+            table[f"{m}_out"] = np.bincount(baseline[out], weights=v[out], minlength=k)
+            summary[f"{m}_moved"] = float(v[moved].sum())
+            total = v.sum()
+            summary[f"{m}_moved_pct"] = float(100 * v[moved].sum() / total) if total else 0.0
+    if runtime_s is not None:
+        summary["runtime_s"] = round(runtime_s, 3)
+    return table, summary
