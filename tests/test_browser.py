@@ -54,8 +54,9 @@ def demo_html(tmp_path_factory) -> Path:
 def test_demo_map_dom_in_chromium(demo_html, tmp_path):
     run = chromium(["--dump-dom", demo_html.as_uri()], tmp_path / "profile")
     dom = run.stdout
-    # 15 territory outlines plus one circle per located account are SVG paths.
-    assert dom.count('class="leaflet-interactive"') >= 15 + 793
+    # 15 territory outlines are SVG paths; accounts are drawn on one canvas (not 793 paths)
+    assert dom.count('class="leaflet-interactive"') == 15
+    assert 'data-drawn="793"' in dom
     assert dom.count('<div class="territory-label"') == 15
     assert "territory-legend" in dom and "territory-title" in dom
     assert "Uncaught" not in run.stderr, run.stderr[-2000:]

@@ -316,3 +316,22 @@ def _print_quality(table, summary: dict, limit: int = 60) -> None:
     console.print(view)
     if len(table) > limit:
         console.print(f"... {len(table) - limit} more territories in the quality table.")
+
+
+@cli.command()
+@click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.argument("alignment", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (overrides the plan).")
+@handle_errors
+def apply(plan_file, alignment, out):
+    """Run PLAN with another ALIGNMENT (block_id,territory_id) and write every output again.
+
+    Use it with the CSV exported from the map editor or written by `territory design`.
+    """
+    from territory.cli import _run_and_write
+    from territory.model import Plan
+
+    plan = Plan.from_file(plan_file).with_alignment(Path(alignment))
+    if out:
+        plan = plan.with_outputs(dir=Path(out))
+    _run_and_write(plan)

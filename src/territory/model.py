@@ -208,6 +208,18 @@ class Plan:
         ).to_crs(layer.crs)
         return accounts, assign_accounts(accounts, layer, self.assign)
 
+    def with_alignment(self, alignment: Any) -> Plan:
+        """This plan with another alignment of its building blocks (a path or DataFrame), e.g.
+        one exported from the map editor or written by ``territory design``."""
+        spec = self.territories
+        if spec.blocks is None and spec.alignment is None:
+            raise ValidationError(
+                f"{self.source or 'This plan'} uses territory polygons, not building blocks with "
+                "an alignment, so an alignment cannot be applied to it. Use a plan with "
+                "[territories] blocks = ... and alignment = ..."
+            )
+        return replace(self, territories=replace(spec, alignment=alignment))
+
     def with_outputs(self, **changes) -> Plan:
         """A copy of this plan with some output settings changed (e.g. ``dir=...``)."""
         return replace(self, outputs=replace(self.outputs, **changes))

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from territory.maps.editor import AlignmentEditor
 from territory.maps.elements import Legend, OfflineMap, TitleBox
+from territory.maps.points import PointsLayer
 
 if TYPE_CHECKING:
     from territory.model import PlanResult
@@ -48,7 +50,7 @@ def build_map(
     source: str | None = None,
     tiles: str | None = None,
     simplify_m: float = 500.0,
-    max_accounts: int = 20000,
+    max_accounts: int = 250_000,
 ) -> folium.Map:
     """Render a plan result as a folium map.
 
@@ -115,7 +117,7 @@ def build_map(
     ).add_to(fmap)
 
     if result.layer.blocks is not None:
-        _blocks_layer(result, simplify_m).add_to(fmap)
+        _blocks_layer(result, table, simplify_m).add_to(fmap)
     _labels_layer(territories, bounds).add_to(fmap)
     if len(located):
         _accounts_layer(result, located, max_accounts).add_to(fmap)
@@ -266,53 +268,46 @@ def _labels_layer(territories: gpd.GeoDataFrame, bounds) -> folium.FeatureGroup:
     return group
 
 
-def _blocks_layer(result: PlanResult, simplify_m: float) -> folium.GeoJson:
+def _blocks_layer(result: PlanResult, table, simplify_m: float) -> AlignmentEditor:
+    """Building blocks, editable in the page (see :mod:`territory.maps.editor`)."""
     blocks = _web_shapes(result.layer.blocks[["block_id", "territory_id", "geometry"]], simplify_m)
-    props = pd.DataFrame(
-        {
-            "block_id": [html.escape(str(v)) for v in blocks["block_id"]],
-            "territory_id": [
-                html.escape(str(v)) if pd.notna(v) else "(none)" for v in blocks["territory_id"]
-            ],
-        }
+    colours = [IDENTITY[c] for c in neighbour_colours(table.geometry.to_numpy())]
+    names = result.layer.territories.set_index("territory_id")["name"]
+    territories = pd.DataFrame(
+        {"territory_id": table["territory_id"], "name": names.reindex(table["territory_id"]).values}
     )
-    layer = gpd.GeoDataFrame(props, geometry=blocks.geometry.to_numpy(), crs=4326)
-    return folium.GeoJson(
-        layer.to_json(drop_id=True),
-        name="Building blocks",
-        show=False,
-        style_function=lambda f: {"fill": False, "color": "#777", "weight": 0.4},
-        tooltip=folium.GeoJsonTooltip(["block_id", "territory_id"], aliases=["Block", "Territory"]),
-    )
+    measures = pd.DataFrame(columns=["accounts", "revenue"])
+    rows = result.assignments
+    if isinstance(rows, pd.DataFrame) and "block_id" in rows:
+        inside = rows.dropna(subset=["block_id"])
+        groups = inside.groupby(inside["block_id"].astype(object), observed=True)
+        measures = pd.DataFrame({"accounts": groups.size()})
+        if "revenue" in inside:
+            measures["revenue"] = groups["revenue"].sum()
+    balance = result.plan.balance or "revenue"
+    return AlignmentEditor(blocks, territories, colours, measures, balance=balance)
 
 
-def _accounts_layer(result: PlanResult, located: gpd.GeoDataFrame, limit: int) -> folium.GeoJson:
+def _accounts_layer(result: PlanResult, located: gpd.GeoDataFrame, limit: int) -> PointsLayer:
+    """Accounts on a canvas: orange when assigned, grey when not; tooltip with the details."""
     if len(located) > limit:
         located = located.iloc[np.linspace(0, len(located) - 1, limit).astype(int)]
     assign = result.assignments.set_index("account_id")
     ids = located["account_id"]
-    props = pd.DataFrame(
-        {
-            "account": [html.escape(str(v)) for v in ids],
-            "territory": [
-                html.escape(str(v)) if pd.notna(v) else "(unassigned)"
-                for v in assign.loc[ids, "territory_id"]
-            ],
-        }
-    )
+    territory = assign.loc[ids, "territory_id"].to_numpy(dtype=object)
+    text = {"Account": ids.astype(str).to_numpy()}
     if "name" in located.columns:
-        props.insert(1, "name", [html.escape(str(v)) for v in located["name"]])
+        text["Name"] = located["name"].astype(str).to_numpy()
+    text["Territory"] = np.where(pd.isna(territory), "(unassigned)", territory.astype(str))
     if "revenue" in located.columns:
-        props["revenue"] = [_fmt("revenue", v) for v in located["revenue"]]
-    layer = gpd.GeoDataFrame(props, geometry=located.geometry.to_numpy(), crs=4326)
-    fields = list(props.columns)
-    return folium.GeoJson(
-        layer.to_json(drop_id=True),
-        name=f"Accounts ({len(located):,})",
-        marker=folium.CircleMarker(
-            radius=3, weight=0.5, color="#222", fill_color="#e6550d", fill_opacity=0.85
-        ),
-        tooltip=folium.GeoJsonTooltip(fields, aliases=[f.capitalize() for f in fields]),
+        text["Revenue"] = [_fmt("revenue", v) for v in located["revenue"]]
+    return PointsLayer(
+        f"Accounts ({len(located):,})",
+        located.geometry.y.to_numpy(),
+        located.geometry.x.to_numpy(),
+        pd.isna(territory).astype(int),
+        ["#e6550d", "#888888"],
+        text,
     )
 
 

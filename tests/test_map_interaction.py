@@ -1,0 +1,185 @@
+"""The shared map driven in headless Chromium (Playwright, system browser, no network).
+
+Hover tooltips, the in-page alignment editor (click a block, the totals change, the exported
+CSV), freehand shapes exported as GeoJSON, and `territory apply` on the exported alignment.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import territory
+from territory.cli import cli, demo_plan
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+OUTPUT_ENV = "TERRITORY_TEST_OUTPUT"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: make test installs it (scripts/ensure-test-tools.sh)")
+        pytest.skip("chromium not installed (make test installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def demo_map(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo-map")
+    result = demo_plan().with_outputs(dir=out, map="demo.html").run()
+    result.write()
+    return out / "demo.html"
+
+
+@pytest.fixture
+def page(browser, demo_map):
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:")
+               else route.continue_())  # fmt: skip
+    page.goto(demo_map.as_uri())
+    page.wait_for_selector("canvas.territory-points[data-drawn]")
+    page.errors = errors
+    yield page
+    page.close()
+
+
+def container_point(page, js_latlng: str) -> tuple[float, float]:
+    """Page coordinates of a lat/lng given as a JS expression."""
+    xy = page.evaluate(
+        f"""() => {{
+        const map = territoryEditor._map, p = map.latLngToContainerPoint({js_latlng});
+        const r = map.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y];
+    }}"""
+    )
+    return xy[0], xy[1]
+
+
+def test_map_loads_without_errors_with_shapes_legend_and_points(page):
+    assert page.locator("path.leaflet-interactive").count() == 15
+    assert page.locator(".territory-legend").is_visible()
+    assert page.locator(".territory-title").is_visible()
+    assert page.locator("canvas.territory-points").first.get_attribute("data-drawn") == "793"
+    assert page.errors == []
+
+
+def test_hovering_a_territory_and_an_account_shows_tooltips(page):
+    # a point well inside Texas (the label sits on top; hover next to it)
+    x, y = container_point(page, "L.latLng(31.0, -100.0)")
+    page.mouse.move(x, y)
+    tip = page.locator(".leaflet-tooltip").first
+    tip.wait_for(state="visible")
+    assert "Texas" in tip.inner_text()
+    # the first account of the canvas layer
+    x, y = container_point(page, "L.latLng(territoryPoints[0]._data.lat[0], "
+                                 "territoryPoints[0]._data.lon[0])")  # fmt: skip
+    page.mouse.move(x, y)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.leaflet-tooltip')]"
+        ".some(t => t.textContent.includes('Account: '))"
+    )
+
+
+def test_editing_a_block_updates_totals_and_the_exported_csv(page, tmp_path):
+    row = page.locator(".te-totals tbody tr[data-territory='W1']")
+    before_blocks = int(row.locator("td").nth(1).inner_text())
+    page.check(".te-edit")
+    w1 = page.evaluate("territoryEditor.d.ids_t.indexOf('W1')")
+    page.select_option(".te-territory", value=str(w1))
+    # Greene County, Missouri (29077, five accounts) is not in W1; click its centre
+    index = page.evaluate("territoryEditor.d.ids.indexOf('29077')")
+    assert page.evaluate(f"territoryEditor.assign[{index}]") != w1
+    x, y = container_point(
+        page,
+        f"territoryEditor.layer.getLayers().find(l => l.feature.properties.i === {index})"
+        ".getBounds().getCenter()",
+    )
+    page.mouse.click(x, y)
+    assert int(row.locator("td").nth(1).inner_text()) == before_blocks + 1
+    with page.expect_download() as download:
+        page.click(".te-export")
+    path = tmp_path / "alignment.csv"
+    download.value.save_as(path)
+    edited = pd.read_csv(path, dtype=str, keep_default_na=False)
+    original = pd.read_csv(demo_plan().territories.alignment, dtype=str, keep_default_na=False)
+    assert list(edited.columns) == ["block_id", "territory_id", "name"]
+    assert len(edited) == len(original)
+    changed = edited.merge(original, on="block_id", suffixes=("", "_was"))
+    changed = changed[changed["territory_id"] != changed["territory_id_was"]]
+    assert changed["block_id"].tolist() == ["29077"]
+    assert changed["territory_id"].tolist() == ["W1"]
+    assert page.errors == []
+
+    from territory.io import read_table
+
+    # `territory apply` brings the edited alignment back and recomputes everything
+    out = tmp_path / "applied"
+    plan_file = demo_plan().source
+    res = CliRunner().invoke(cli, ["apply", str(plan_file), str(path), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    kpis = read_table(out / "kpis.csv").set_index("territory_id")
+    before = demo_plan().run()
+    base = before.kpis.set_index("territory_id")
+    rows = before.assignments
+    in_block = rows.loc[rows["block_id"].astype(str) == "29077"]
+    assert len(in_block) > 0
+    assert float(kpis.loc["W1", "accounts"]) == base.loc["W1", "accounts"] + len(in_block)
+
+
+def test_freehand_shape_exports_geojson_usable_as_territory_layer(page, tmp_path):
+    page.click(".te-draw")
+    for lat, lon in [(42.0, -90.0), (42.0, -82.0), (36.0, -82.0), (36.0, -90.0)]:
+        x, y = container_point(page, f"L.latLng({lat}, {lon})")
+        page.mouse.click(x, y)
+    page.fill(".te-shape-name", "New <b>West</b>")
+    page.click(".te-draw")  # Finish shape
+    with page.expect_download() as download:
+        page.click(".te-export-shapes")
+    path = tmp_path / "territories.geojson"
+    download.value.save_as(path)
+    data = json.loads(path.read_text())
+    assert len(data["features"]) == 1
+    feature = data["features"][0]
+    assert feature["properties"]["territory_id"] == "New <b>West</b>"
+    ring = feature["geometry"]["coordinates"][0]
+    assert len(ring) == 5 and ring[0] == ring[-1]
+    # coordinates round-trip from screen to map to within a screen pixel at this zoom
+    assert abs(ring[0][0] - -90.0) < 0.2 and abs(ring[0][1] - 42.0) < 0.2
+    layer = territory.load_territories(str(path))
+    assert layer.territories["territory_id"].tolist() == ["New <b>West</b>"]
+    assert page.locator("b:text('West')").count() == 0  # the name stayed text
+    assert page.errors == []
+
+
+def test_screenshot_of_edit_mode(page):
+    from pathlib import Path
+
+    from PIL import Image
+
+    out = Path(os.environ.get(OUTPUT_ENV, Path(__file__).parents[1] / "build" / "test-output"))
+    out.mkdir(parents=True, exist_ok=True)
+    page.check(".te-edit")
+    png = out / "demo-map-edit.png"
+    page.screenshot(path=str(png))
+    image = Image.open(io.BytesIO(png.read_bytes())).convert("RGB").resize((140, 90))
+    assert len(image.getcolors(maxcolors=140 * 90)) > 60
