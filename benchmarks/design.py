@@ -17,9 +17,10 @@ graph (shared-edge adjacency, islands bridged) and are scored by the same qualit
   nearest unassigned neighbouring block until every block is taken.
 
 Baseline times cover the solver only (the shared graph is built once for them), so they are
-flattered. Then rebalancing: 10% of total revenue is moved from accounts west of 100°W to
-accounts east of it; ``design(..., current=plan, rebalance=True)`` restores the tolerance and is
-compared with designing again from scratch, by revenue moved.
+flattered. Then rebalancing: 10% of total revenue moves (random accounts lose it and random
+accounts gain it; and, as a harder case, a systematic shift from west of 100°W to the east);
+``design(..., current=plan, rebalance=True)`` is compared with designing again from scratch
+(territories named after the current ones they overlap most), by revenue and accounts moved.
 Needs the ``bench`` extra: ``pip install -e '.[bench]'``.
 """
 
@@ -198,62 +199,64 @@ def main():
         f"max deviation: {ours_row['max_dev_%']}% vs {km['max_dev_%']}% and {gr['max_dev_%']}%"
     )
 
-    # ---- rebalance after 10% of revenue moves from west to east
-    shifted = accounts.copy()
-    west = shifted["lon"] < -100
-    total = shifted["revenue"].sum()
-    moved = 0.10 * total
-    shifted.loc[west, "revenue"] *= 1 - moved / shifted.loc[west, "revenue"].sum()
-    shifted.loc[~west, "revenue"] *= 1 + moved / shifted.loc[~west, "revenue"].sum()
+    # ---- rebalance after 10% of revenue moves
     current = plan.alignment[["block_id", "territory_id"]]
-    broken = territory.plan_report(blocks, current, shifted, balance="revenue")[1]
-    t = time.perf_counter()
-    rebalanced = territory.design(
-        blocks,
-        shifted,
-        balance="revenue",
-        tolerance=args.tolerance,
-        current=current,
-        rebalance=True,
-        seed=args.seed,
-    )
-    rebalance_s = time.perf_counter() - t
-    t = time.perf_counter()
-    redesigned = territory.design(
-        blocks,
-        shifted,
-        k=args.k,
-        balance="revenue",
-        tolerance=args.tolerance,
-        current=current,
-        seed=args.seed + 1,
-    )
-    redesign_s = time.perf_counter() - t
-    out = []
-    for name, result, seconds in (
-        ("rebalance", rebalanced, rebalance_s),
-        ("design from scratch", redesigned, redesign_s),
-    ):
-        s = result.summary
-        out.append(
-            {
-                "method": name,
-                "seconds": round(seconds, 2),
-                "max_dev_%": round(s["max_deviation_pct"], 2),
-                "pp_mean": round(s["polsby_popper_mean"], 3),
-                "contiguous": s["contiguous"],
-                "blocks_moved": s["blocks_moved"],
-                "revenue_moved_%": round(s["revenue_moved_pct"], 1),
-                "accounts_moved_%": round(100 * s["accounts_moved"] / s_accounts(result), 1),
-            }
-        )
-    print(
-        f"\nRebalance after moving 10% of revenue west -> east (max deviation of the old plan "
-        f"now {broken['max_deviation_pct']:.1f}%)"
-    )
-    print(pd.DataFrame(out).to_string(index=False))
-    ratio = out[1]["revenue_moved_%"] / max(out[0]["revenue_moved_%"], 1e-9)
-    print(f"\nrebalance moves {ratio:.1f}x less revenue than designing again")
+    print()
+    for label, shifted in (
+        ("10% of revenue churns: random accounts lose it, random accounts gain it",
+         churn(accounts, 0.10, args.seed)),
+        ("10% of revenue shifts from west of 100°W to the east (systematic)",
+         west_to_east(accounts, 0.10)),
+    ):  # fmt: skip
+        broken = territory.plan_report(blocks, current, shifted, balance="revenue")[1]
+        out = []
+        for name, options in (
+            ("rebalance", {"current": current, "rebalance": True}),
+            ("design from scratch", {"current": current, "k": args.k, "seed": args.seed + 1}),
+        ):
+            t = time.perf_counter()
+            result = territory.design(blocks, shifted, balance="revenue",
+                                      tolerance=args.tolerance, **options)  # fmt: skip
+            seconds = time.perf_counter() - t
+            s = result.summary
+            out.append({"method": name, "seconds": round(seconds, 2),
+                        "max_dev_%": round(s["max_deviation_pct"], 2),
+                        "pp_mean": round(s["polsby_popper_mean"], 3),
+                        "contiguous": s["contiguous"], "blocks_moved": s["blocks_moved"],
+                        "revenue_moved_%": round(s["revenue_moved_pct"], 1),
+                        "accounts_moved_%": round(100 * s["accounts_moved"]
+                                                  / s_accounts(result), 1)})  # fmt: skip
+        print(f"Rebalance: {label}; the old plan's max deviation is now "
+              f"{broken['max_deviation_pct']:.1f}%")  # fmt: skip
+        print(pd.DataFrame(out).to_string(index=False))
+        ratio = out[1]["revenue_moved_%"] / max(out[0]["revenue_moved_%"], 1e-9)
+        print(f"rebalance moves {ratio:.1f}x less revenue than designing again\n")
+
+
+def churn(accounts, share, seed):
+    """Random accounts holding ``share`` of revenue lose it; as many random accounts gain it."""
+    rng = np.random.default_rng(seed + 5)
+    out = accounts.copy()
+    order = rng.permutation(len(out))
+    cum = out["revenue"].to_numpy()[order].cumsum()
+    lose = order[: np.searchsorted(cum, share * cum[-1])]
+    moved = out["revenue"].to_numpy()[lose].sum()
+    revenue = out["revenue"].to_numpy().copy()
+    revenue[lose] = 0
+    gain = rng.choice(len(out), size=len(lose), replace=False)
+    extra = rng.gamma(2.0, 1.0, len(gain))
+    revenue[gain] += moved * extra / extra.sum()
+    out["revenue"] = revenue
+    return out
+
+
+def west_to_east(accounts, share):
+    out = accounts.copy()
+    west = out["lon"] < -100
+    moved = share * out["revenue"].sum()
+    out.loc[west, "revenue"] *= 1 - moved / out.loc[west, "revenue"].sum()
+    out.loc[~west, "revenue"] *= 1 + moved / out.loc[~west, "revenue"].sum()
+    return out
 
 
 def s_accounts(result) -> float:

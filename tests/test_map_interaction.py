@@ -91,8 +91,7 @@ def test_hovering_a_territory_and_an_account_shows_tooltips(page):
     tip.wait_for(state="visible")
     assert "Texas" in tip.inner_text()
     # the first account of the canvas layer
-    x, y = container_point(page, "L.latLng(territoryPoints[0]._data.lat[0], "
-                                 "territoryPoints[0]._data.lon[0])")  # fmt: skip
+    x, y = container_point(page, "L.latLng(territoryPoints[0].lat[0], territoryPoints[0].lon[0])")
     page.mouse.move(x, y)
     page.wait_for_function(
         "() => [...document.querySelectorAll('.leaflet-tooltip')]"
@@ -101,9 +100,10 @@ def test_hovering_a_territory_and_an_account_shows_tooltips(page):
 
 
 def test_editing_a_block_updates_totals_and_the_exported_csv(page, tmp_path):
+    assert not page.locator(".te-totals").is_visible()  # the table shows while editing
+    page.check(".te-edit")
     row = page.locator(".te-totals tbody tr[data-territory='W1']")
     before_blocks = int(row.locator("td").nth(1).inner_text())
-    page.check(".te-edit")
     w1 = page.evaluate("territoryEditor.d.ids_t.indexOf('W1')")
     page.select_option(".te-territory", value=str(w1))
     # Greene County, Missouri (29077, five accounts) is not in W1; click its centre
@@ -147,6 +147,7 @@ def test_editing_a_block_updates_totals_and_the_exported_csv(page, tmp_path):
 
 
 def test_freehand_shape_exports_geojson_usable_as_territory_layer(page, tmp_path):
+    page.check(".te-edit")
     page.click(".te-draw")
     for lat, lon in [(42.0, -90.0), (42.0, -82.0), (36.0, -82.0), (36.0, -90.0)]:
         x, y = container_point(page, f"L.latLng({lat}, {lon})")
@@ -183,3 +184,42 @@ def test_screenshot_of_edit_mode(page):
     page.screenshot(path=str(png))
     image = Image.open(io.BytesIO(png.read_bytes())).convert("RGB").resize((140, 90))
     assert len(image.getcolors(maxcolors=140 * 90)) > 60
+
+
+def test_hostile_names_stay_text_in_the_editor_and_points(browser, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    hostile = [
+        "<img src=x onerror=\"document.title='pwned'\">",
+        "</script><script>document.title='pwned'</script>",
+    ]
+    blocks = gpd.GeoDataFrame(
+        {"block_id": hostile + ["plain"]},
+        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1)],
+        crs=4326,
+    )
+    alignment = pd.DataFrame(
+        {"block_id": hostile + ["plain"], "territory_id": ["A", "B", "B"], "name": hostile + [""]}
+    )
+    accounts = pd.DataFrame(
+        {"account_id": hostile, "lat": [0.5, 0.5], "lon": [0.5, 1.5], "revenue": [1.0, 2.0]}
+    )
+    result = territory.run(accounts, blocks, alignment=alignment)
+    html = tmp_path / "hostile.html"
+    result.to_map().save(str(html))
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(html.as_uri())
+    page.check(".te-edit")
+    page.wait_for_selector(".te-totals tbody tr")
+    x, y = container_point(page, "L.latLng(0.5, 0.5)")
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    assert page.title() != "pwned"
+    assert page.locator("img[src='x']").count() == 0
+    assert hostile[0] in page.locator(".te-territory").inner_text()
+    assert hostile[0] in page.locator(".te-totals").inner_text()
+    assert errors == []
+    page.close()

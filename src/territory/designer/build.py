@@ -171,10 +171,10 @@ def design(
     pos = pd.Series(np.arange(n), index=graph.ids)
     flags: list[str] = []
 
-    start = None
+    start = current_names = None
     if align is not None:
         aligned = align.dropna(subset=["territory_id"])
-        names = list(pd.unique(aligned["territory_id"]))
+        names = current_names = list(pd.unique(aligned["territory_id"]))
         start = pd.Series(aligned["territory_id"].to_numpy(), index=aligned["block_id"])
         start = (
             pd.Series(range(len(names)), index=names).reindex(start.reindex(graph.ids)).to_numpy()
@@ -275,6 +275,9 @@ def design(
         )
         part = Partition(problem, start)
         solver.balance(part, tolerance * 0.999, disruption=True)
+        if compactness:  # tidy shapes with blocks that cost nothing to move (no accounts)
+            problem.movable = problem.cost == 0
+            solver.compact(part, tolerance * 0.999)
         labels = part.labels()
     elif regions:
         labels, parents = _hierarchy(
@@ -296,6 +299,8 @@ def design(
         problem = Problem(graph, weight, target, tolerance, seeds, locked_arr, allowed, rng=rng)
         labels = solve(problem, compactness, restarts)
 
+    if start is not None and not rebalance:
+        names = _keep_names(labels, names, start, current_names, weight, k, home_rows, lock_table)
     for t in range(k):
         parts = components(graph, labels, t)
         if len(parts) > 1:
@@ -312,8 +317,10 @@ def design(
                 f"territory's home: {', '.join(graph.ids[far][:5])}."
             )
     baseline = None
-    if start is not None:
-        baseline = np.where(pd.isna(start), -1, start).astype(int)
+    if start is not None:  # current territory of each block, as a position in ``names``
+        where = {t: i for i, t in enumerate(names)}
+        moved_to = np.array([where.get(t, -2) for t in current_names] + [-1])
+        baseline = moved_to[np.where(pd.isna(start), len(current_names), start).astype(int)]
     runtime = time.perf_counter() - started
     quality, summary = plan_quality(
         graph,
@@ -393,6 +400,23 @@ def _solve_once(problem: Problem, compactness: bool = True, restart: int = 0) ->
         solver.compact(part, tol * 0.95)
         solver.balance(part, tol * 0.95)
     return part.labels()
+
+
+def _keep_names(labels, names, start, current_names, weight, k, home_rows, lock_table):
+    """Name new territories after the current ones they overlap most (by balance measure), so
+    disruption counts real moves; with homes or locked blocks the names are already given."""
+    if home_rows is not None or lock_table is not None:
+        return names
+    from scipy.optimize import linear_sum_assignment
+
+    old = np.where(pd.isna(start), -1, start).astype(int)
+    ok = old >= 0
+    overlap = np.zeros((k, len(current_names)))
+    np.add.at(overlap, (labels[ok], old[ok]), weight[ok] + 1e-9)
+    rows, cols = linear_sum_assignment(-overlap)
+    renamed = {int(r): current_names[c] for r, c in zip(rows, cols, strict=True)}
+    spare = iter(n for n in names if n not in set(renamed.values()))
+    return [renamed[i] if i in renamed else next(spare) for i in range(k)]
 
 
 def _respect_reach(part: Partition) -> None:

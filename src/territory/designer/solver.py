@@ -47,11 +47,18 @@ class Problem:
     allowed: np.ndarray | None = None
     start: np.ndarray | None = None
     cost: np.ndarray | None = None
+    movable: np.ndarray | None = None  # blocks compactness moves may touch (None = all)
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     @property
     def k(self) -> int:
         return len(self.target)
+
+    @property
+    def cost_floor(self) -> float:
+        if self.cost is None or not (self.cost > 0).any():
+            return 1e-3
+        return float(np.median(self.cost[self.cost > 0]))
 
 
 class Partition:
@@ -312,7 +319,9 @@ def _best_move(part: Partition, t: int, disruption: bool):
         if gain <= 1e-15:
             continue
         if disruption:
-            score = gain / (max(_move_cost(part, b, j), 0.0) + 1e-3)
+            # disruption per unit of gain; the floor (a typical block's cost) keeps moves of
+            # empty blocks for when nothing else helps
+            score = gain / (max(_move_cost(part, b, j), 0.0) + part.p.cost_floor)
         else:
             score = gain * (1 + 0.5 * np.tanh(20 * part.pp_gain(b, j)))
         if score > best_score and part.can_leave(b):
@@ -426,6 +435,8 @@ def compact(part: Partition, limit: float, sweeps: int = 40) -> None:
             i = part.label[b]
             targets = part.boundary_targets(b)
             if not targets or part.p.locked[b] >= 0:
+                continue
+            if part.p.movable is not None and not part.p.movable[b]:
                 continue
             wb = part.w[b]
             best, best_gain = None, 1e-6

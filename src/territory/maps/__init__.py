@@ -84,7 +84,7 @@ def build_map(
     else:  # Dask engine: accounts stay on the workers; the map shows territories only
         accounts = gpd.GeoDataFrame({"account_id": []}, geometry=[], crs=4326)
     located = accounts[accounts.geometry.notna()]
-    bounds = (located if len(located) else territories).total_bounds
+    bounds = _view_bounds(located) if len(located) else territories.total_bounds
     fmap = OfflineMap(location=None, tiles=None, control_scale=True)
     if tiles:
         folium.TileLayer(tiles, attr="tiles", name="Background").add_to(fmap)
@@ -137,6 +137,15 @@ def build_map(
     TitleBox(title or result.plan.name, subtitle, credits).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
+
+
+def _view_bounds(points: gpd.GeoDataFrame) -> np.ndarray:
+    """Where most accounts are: the 0.5-99.5 percentile box, so a few far-off accounts (remote
+    islands, across the antimeridian) do not zoom the map out to the whole world."""
+    x, y = points.geometry.x.to_numpy(), points.geometry.y.to_numpy()
+    q = (0.5, 99.5) if len(x) >= 200 else (0, 100)
+    (x0, x1), (y0, y1) = np.percentile(x, q), np.percentile(y, q)
+    return np.array([x0, y0, x1, y1])
 
 
 def _web_shapes(frame: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
@@ -308,6 +317,7 @@ def _accounts_layer(result: PlanResult, located: gpd.GeoDataFrame, limit: int) -
         pd.isna(territory).astype(int),
         ["#e6550d", "#888888"],
         text,
+        radius=3.0 if len(located) <= 10_000 else 2.0 if len(located) <= 50_000 else 1.5,
     )
 
 

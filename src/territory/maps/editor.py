@@ -167,6 +167,7 @@ L.TerritoryEditor = L.Layer.extend({
       check.type = 'checkbox'; check.className = 'te-edit';
       check.onchange = function () {
         self.editing = check.checked;
+        body.style.display = check.checked ? '' : 'none';
         if (self.editing && !self._map.hasLayer(self)) self._map.addLayer(self);
         self.layer.setStyle(function (f) { return self._style(f.properties.i); });
       };
@@ -179,6 +180,8 @@ L.TerritoryEditor = L.Layer.extend({
         sel.appendChild(o);
       }
       head.appendChild(sel); box.appendChild(head);
+      var body = document.createElement('div'); body.style.display = 'none';
+      box.appendChild(body);  // the table and tools show while editing
       var table = document.createElement('table'); table.className = 'te-totals';
       var hr = document.createElement('tr');
       ['Territory', 'Blocks', 'Accounts', 'Revenue', 'Balance'].forEach(function (h) {
@@ -186,7 +189,7 @@ L.TerritoryEditor = L.Layer.extend({
       });
       var thead = document.createElement('thead'); thead.appendChild(hr); table.appendChild(thead);
       self.tbody = document.createElement('tbody'); table.appendChild(self.tbody);
-      box.appendChild(table);
+      body.appendChild(table);
       var bar = document.createElement('div');
       var btn = function (text, cls, fn) {
         var b = document.createElement('button'); b.textContent = text; b.className = cls;
@@ -205,7 +208,7 @@ L.TerritoryEditor = L.Layer.extend({
       btn('Export shapes GeoJSON', 'te-export-shapes', function () {
         self._save('territories.geojson', self.shapesGeoJson(), 'application/geo+json');
       });
-      box.appendChild(bar);
+      body.appendChild(bar);
       self.totals();
       return box;
     };
