@@ -183,3 +183,33 @@ def test_no_two_neighbouring_territories_share_a_colour():
     pairs = left != right
     assert len(left[pairs]) > 15_000  # the county graph is dense enough to mean something
     assert (colours[left[pairs]] != colours[right[pairs]]).all()
+
+
+def test_map_command_offline_by_default_and_tiles_only_online(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    gpd.GeoDataFrame(
+        {"territory_id": ["A", "B"]}, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=4326
+    ).to_file(tmp_path / "t.geojson")
+    (tmp_path / "a.csv").write_text("account_id,lat,lon,revenue\n1,0.5,0.5,10\n2,0.5,1.5,20\n")
+    (tmp_path / "plan.toml").write_text(
+        '[accounts]\npath = "a.csv"\n[territories]\npath = "t.geojson"\n'
+    )
+    runner = CliRunner()
+    plan = str(tmp_path / "plan.toml")
+    tiles = "https://tiles.example.com/{z}/{x}/{y}.png"
+    res = runner.invoke(cli, ["map", plan, "--tiles", tiles, "-o", str(tmp_path / "m.html")])
+    assert res.exit_code == 1 and "--online" in res.output
+    assert not (tmp_path / "m.html").exists()
+    res = runner.invoke(cli, ["map", plan, "-o", str(tmp_path / "off.html")])
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "off.html").read_text()
+    # nothing loads from the network (the Leaflet attribution is only a link)
+    assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?:""", page)
+    assert "tiles.example.com" not in page
+    res = runner.invoke(
+        cli, ["map", plan, "--online", "--tiles", tiles, "-o", str(tmp_path / "on.html")]
+    )
+    assert res.exit_code == 0, res.output
+    assert "tiles.example.com" in (tmp_path / "on.html").read_text()

@@ -429,11 +429,19 @@ def _print_tracking(tracked, name: str) -> None:
                             "scale around 100%.")  # fmt: skip
 @click.option("--tiles", help="Tile URL template or folium tile name for online use (default: "
                               "none, the map works offline).")  # fmt: skip
+@click.option("--offline/--online", default=True, show_default=True,
+              help="Offline: everything inlined, no tiles (opens with no network at all). "
+                   "--online --tiles URL adds a background map from a tile server.")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="map.html",
               show_default=True, help="The HTML file to write.")  # fmt: skip
 @handle_errors
-def map_command(plan_file, kpi, tiles, output):
+def map_command(plan_file, kpi, tiles, offline, output):
     """Render the plan in PLAN as one self-contained HTML map."""
+    if tiles and offline:
+        raise TerritoryError(
+            "--tiles loads a background from a tile server, so the map would not be offline: "
+            "add --online to use tiles, or drop --tiles for a map that opens with no network."
+        )
     result = Plan.from_file(plan_file).run()
     _print_notes(result)
     page = result.to_map(kpi=kpi, tiles=tiles).get_root().render()

@@ -73,14 +73,7 @@ def plan_report(
     With ``baseline`` (an earlier alignment of the same blocks) the report adds disruption:
     blocks, accounts and revenue that changed territory.
     """
-    inputs, _ = load_inputs(
-        blocks,
-        accounts,
-        balance,
-        block_id=block_id,
-        crs=crs,
-        account_options=_account_options(account_options, crs),
-    )
+    inputs = _inputs(blocks, accounts, balance, block_id, crs, account_options)
     labels, names, parents = _labels(alignment, inputs)
     base = None
     if baseline is not None:
@@ -101,14 +94,7 @@ def compare(
     **account_options,
 ) -> Comparison:
     """Blocks and accounts that moved from alignment ``a`` to ``b``, KPI and quality deltas."""
-    inputs, _ = load_inputs(
-        blocks,
-        accounts,
-        balance,
-        block_id=block_id,
-        crs=crs,
-        account_options=_account_options(account_options, crs),
-    )
+    inputs = _inputs(blocks, accounts, balance, block_id, crs, account_options)
     la, na, pa = _labels(a, inputs)
     lb, nb, pb = _labels(b, inputs)
     ta = np.array(na, dtype=object)[np.maximum(la, 0)]
@@ -178,6 +164,12 @@ def _same_names(labels: np.ndarray, names: list[str], other: list[str]) -> np.nd
     index = {t: i for i, t in enumerate(other)}
     mapped = np.array([index.get(t, -2) for t in names] + [-1])
     return mapped[np.where(labels >= 0, labels, len(names))]
+
+
+def _inputs(blocks, accounts, balance, block_id, crs, account_options):
+    options = _account_options(account_options, crs)
+    return load_inputs(blocks, accounts, balance, block_id=block_id, crs=crs,
+                       account_options=options)[0]  # fmt: skip
 
 
 def _account_options(options: dict, crs) -> dict:
