@@ -1,14 +1,16 @@
 """The territory designer: seeded growth, then local search for balance and compactness.
 
-1. **Recursive bisection**: the blocks are cut in two along their principal axis where the
-   balance measure splits in proportion to the territories on each side, and again inside each
-   half, down to one part per territory: balanced up to one block per cut, and compact.
+1. **Recursive bisection**: the blocks are cut in two by a straight line where the balance
+   measure splits in proportion to the territories on each side (of 16 directions, the one
+   with the shortest border that leaves each side in one piece), and again inside each half,
+   down to one part per territory: balanced up to one block per cut, and compact.
 2. **Anchors**: territories with a rep home or locked blocks take the part nearest them (an
    optimal matching); locked blocks are put in place and detached pieces of a territory join
    the neighbour they share the longest edge with, so every territory is contiguous.
 3. **Balance**: boundary blocks move to a neighbouring territory when that lowers the sum of
    squared relative deviations; where no single move helps, a chain of moves pushes load along
-   a path of territories from the heaviest to a light one.
+   a path of territories from the heaviest to a light one, or a trade of blocks with a
+   neighbour settles what single blocks are too coarse for.
 4. **Compactness**: while every territory stays within the tolerance, boundary blocks move
    where that raises Polsby-Popper compactness (tracked exactly from areas, perimeters and
    shared-edge lengths).
@@ -23,6 +25,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from territory.designer.blocks import BlockGraph
 
@@ -178,15 +182,20 @@ class Partition:
 # 1-2. recursive bisection and anchors
 
 
-def bisect(problem: Problem, jitter: float = 0.0) -> np.ndarray:
-    """Split the blocks in two along their principal axis at the weighted quantile, recursively.
+def bisect(problem: Problem, jitter: float = 0.0, angles: int = 16) -> np.ndarray:
+    """Split the blocks in two by a straight cut, recursively, down to one part per territory.
 
     Each cut divides the balance measure in proportion to the territories on either side
-    (exact up to one block), so the start is balanced and compact. ``jitter`` (radians) turns
-    the cut directions randomly, for restarts.
+    (exact up to one block). Of ``angles`` cut directions, the one that leaves both sides in one
+    piece with the shortest shared border is taken: short cuts make compact parts. ``jitter``
+    turns the set of directions at random, for restarts.
     """
     g, w, rng = problem.graph, problem.weight, problem.rng
+    coo = g.matrix(np.fromiter((s for lens in g.shared for s in lens), float)).tocoo()
+    src, dst, length = coo.row, coo.col, coo.data
     labels = np.zeros(len(g), dtype=np.int64)
+    side = np.zeros(len(g), dtype=np.int8)
+    local = np.full(len(g), -1)
     stack = [(np.arange(len(g)), problem.k, 0)]
     while stack:
         members, parts, first = stack.pop()
@@ -196,22 +205,36 @@ def bisect(problem: Problem, jitter: float = 0.0) -> np.ndarray:
         left = parts // 2
         x, y, a = g.x[members], g.y[members], g.area[members]
         cx, cy = np.average(x, weights=a), np.average(y, weights=a)
-        vals, vecs = np.linalg.eigh(np.cov(np.c_[x - cx, y - cy].T, aweights=a))
-        axis = vecs[:, np.argmax(vals)]
-        if jitter:
-            turn = rng.normal(0, jitter)
-            c, s = np.cos(turn), np.sin(turn)
-            axis = np.array([c * axis[0] - s * axis[1], s * axis[0] + c * axis[1]])
-        order = np.argsort((x - cx) * axis[0] + (y - cy) * axis[1], kind="stable")
-        cum = np.cumsum(w[members][order])
-        share = (
-            problem.target[first : first + left].sum() / problem.target[first : first + parts].sum()
-        )
-        want = cum[-1] * share
-        cut = int(np.searchsorted(cum, want))
-        if cut < len(cum) and abs(cum[cut] - want) < abs((cum[cut - 1] if cut else 0) - want):
-            cut += 1
-        cut = min(max(cut, left), len(members) - (parts - left))  # a block for each territory
+        targets = problem.target[first : first + parts]
+        share = targets[:left].sum() / targets.sum()
+        inside = np.zeros(len(g), dtype=bool)
+        inside[members] = True
+        keep = inside[src] & inside[dst]
+        es, ed, el = src[keep], dst[keep], length[keep]
+        local[members] = np.arange(len(members))
+        best = None
+        turn = rng.uniform(0, np.pi) if jitter else 0.0
+        for angle in turn + np.arange(angles) * np.pi / angles:
+            proj = (x - cx) * np.cos(angle) + (y - cy) * np.sin(angle)
+            order = np.argsort(proj, kind="stable")
+            cum = np.cumsum(w[members][order])
+            want = cum[-1] * share
+            cut = int(np.searchsorted(cum, want))
+            if cut < len(cum) and abs(cum[cut] - want) < abs((cum[cut - 1] if cut else 0) - want):
+                cut += 1
+            cut = min(max(cut, left), len(members) - (parts - left))  # a block for each territory
+            side[members[order[:cut]]] = 0
+            side[members[order[cut:]]] = 1
+            across = side[es] != side[ed]
+            same = sparse.csr_matrix(
+                (np.ones((~across).sum()), (local[es[~across]], local[ed[~across]])),
+                shape=(len(members), len(members)),
+            )
+            pieces = connected_components(same, directed=False)[0]
+            cost = (pieces - 2, el[across].sum())  # one piece a side first, then the shortest
+            if best is None or cost < best[0]:
+                best = (cost, order, cut)
+        _, order, cut = best
         stack.append((members[order[:cut]], left, first))
         stack.append((members[order[cut:]], parts - left, first + left))
     return labels
@@ -267,7 +290,7 @@ def balance(part: Partition, target_dev: float, *, disruption: bool = False, bud
         move = _best_move(part, worst, disruption)
         if move is not None:
             part.move(*move)
-        elif not _chain(part, worst, target_dev):
+        elif not (_swap(part, worst) or _chain(part, worst, target_dev)):
             stuck.add(worst)
             continue
         stuck.clear()
@@ -327,6 +350,44 @@ def _best_move(part: Partition, t: int, disruption: bool):
         if score > best_score and part.can_leave(b):
             best, best_score = (b, j), score
     return best
+
+
+def _swap(part: Partition, t: int) -> bool:
+    """Trade a block of ``t`` for a lighter or heavier one of a neighbour (blocks too coarse for
+    a single move: a few big urban blocks); kept only if it lowers the squared deviations."""
+    heavy = part.dev(t) > 0
+    lab, nbrs, w = part.label, part.p.graph.neighbours, part.w
+    best, best_gain = None, 1e-12
+    for b in _boundary(part, t):
+        for j in part.boundary_targets(b):
+            if not part.allowed(b, j):
+                continue
+            # c: a block of j that touches t by more than b alone, near b
+            near = {x for x in nbrs[b] if lab[x] == j}
+            near |= {x for y in nbrs[b] if lab[y] == t for x in nbrs[y] if lab[x] == j}
+            for c in near:
+                if not any(lab[y] == t and y != b for y in nbrs[c]):
+                    continue
+                net = w[b] - w[c]  # load t gives to j
+                if (net <= 0 if heavy else net >= 0) or not part.allowed(c, t):
+                    continue
+                li, lj = part.load[t], part.load[j]
+                ti, tj = part.t[t], part.t[j]
+                gain = ((li / ti - 1) ** 2 + (lj / tj - 1) ** 2
+                        - ((li - net) / ti - 1) ** 2 - ((lj + net) / tj - 1) ** 2)  # fmt: skip
+                if gain > best_gain:
+                    best, best_gain = (b, j, c), gain
+    if best is None:
+        return False
+    b, j, c = best
+    if part.p.locked[c] >= 0 or not part.can_leave(b):
+        return False
+    part.move(b, j)
+    if part.can_leave(c):
+        part.move(c, t)
+        return True
+    part.move(b, t)
+    return False
 
 
 def _boundary(part: Partition, t: int):
