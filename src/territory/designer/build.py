@@ -274,10 +274,16 @@ def design(
             rng=rng,
         )
         part = Partition(problem, start)
-        solver.balance(part, tolerance * 0.999, disruption=True)
+        # the search steers by loads with a small extra per block; tighten until the real
+        # loads are within the tolerance too
+        for goal in (0.999, 0.9, 0.75, 0.5):
+            solver.balance(part, tolerance * goal, disruption=True)
+            real = np.bincount(part.labels(), weights=weight, minlength=k) / target - 1
+            if np.abs(real).max() <= tolerance:
+                break
         if compactness:  # tidy shapes with blocks that cost nothing to move (no accounts)
             problem.movable = problem.cost == 0
-            solver.compact(part, tolerance * 0.999)
+            solver.compact(part, tolerance * goal)
         labels = part.labels()
     elif regions:
         labels, parents = _hierarchy(
