@@ -50,12 +50,23 @@ class BlockGraph:
     def index(self) -> pd.Index:
         return pd.Index(self.ids, name="block_id")
 
-    def matrix(self, lengths: np.ndarray | None = None) -> sparse.csr_matrix:
-        """Sparse adjacency; entries are centroid distances (km) unless ``lengths`` is given."""
+    def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every adjacency in both directions: ``(from, to, shared-edge length km)`` arrays."""
         rows = np.repeat(np.arange(len(self)), [len(n) for n in self.neighbours])
         cols = np.fromiter((j for n in self.neighbours for j in n), dtype=np.int64, count=len(rows))
-        if lengths is None:
-            lengths = np.hypot(self.x[rows] - self.x[cols], self.y[rows] - self.y[cols])
+        shared = np.fromiter((s for lens in self.shared for s in lens), float, count=len(rows))
+        return rows, cols, shared
+
+    def inner_edge(self, labels: np.ndarray, k: int) -> np.ndarray:
+        """Shared-edge length (km) inside each of ``k`` territories, each edge counted once."""
+        rows, cols, shared = self.edges()
+        same = labels[rows] == labels[cols]
+        return np.bincount(labels[rows[same]], weights=shared[same], minlength=k) / 2
+
+    def matrix(self) -> sparse.csr_matrix:
+        """Sparse adjacency with centroid distances (km) as entries."""
+        rows, cols, _ = self.edges()
+        lengths = np.hypot(self.x[rows] - self.x[cols], self.y[rows] - self.y[cols])
         return sparse.csr_matrix(
             (np.maximum(lengths, 1e-9), (rows, cols)), shape=(len(self), len(self))
         )

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from territory.designer import solver
 from territory.designer.inputs import load_inputs, reach, read_homes, read_locked
-from territory.designer.quality import plan_quality
+from territory.designer.quality import plan_quality, territory_shapes
 from territory.designer.solver import Partition, Problem, components
 from territory.errors import ValidationError
 from territory.io import atomic_path, write_table
@@ -376,10 +377,6 @@ def design(
 
 def solve(problem: Problem, compactness: bool = True, restarts: int = 6) -> np.ndarray:
     """The most compact of ``restarts`` runs that meet the tolerance (else the best balanced)."""
-    from dataclasses import replace
-
-    from territory.designer.quality import territory_shapes
-
     best, best_key = None, None
     for r in range(max(1, restarts)):
         attempt = replace(problem, rng=np.random.default_rng(problem.rng.integers(2**32) + r))
@@ -531,7 +528,7 @@ def _dissolve(polygons: Polygons, alignment: pd.DataFrame) -> gpd.GeoDataFrame:
     )
     frame = frame.merge(alignment.dropna(subset=["territory_id"]), on="block_id")
     keys = ["territory_id"] + (["parent"] if "parent" in frame else [])
-    try:
-        return frame.dissolve(keys, method="coverage", as_index=False)[keys + ["geometry"]]
-    except Exception:  # not a clean coverage: the general union
-        return frame.dissolve(keys, as_index=False)[keys + ["geometry"]]
+    # a clean coverage (shared borders identical) dissolves fast; anything else by union
+    coverage = bool(shapely.coverage_is_valid(frame.geometry.to_numpy()))
+    method = "coverage" if coverage else "unary"
+    return frame.dissolve(keys, method=method, as_index=False)[keys + ["geometry"]]

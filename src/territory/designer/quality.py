@@ -19,10 +19,7 @@ def territory_shapes(graph: BlockGraph, labels: np.ndarray, k: int) -> pd.DataFr
     """Area (km²), perimeter (km), Polsby-Popper and number of connected parts per territory."""
     area = np.bincount(labels, weights=graph.area, minlength=k)
     perim = np.bincount(labels, weights=graph.perimeter, minlength=k)
-    for b, (nbrs, lens) in enumerate(zip(graph.neighbours, graph.shared, strict=True)):
-        for j, s in zip(nbrs, lens, strict=True):
-            if j > b and labels[j] == labels[b]:
-                perim[labels[b]] -= 2 * s
+    perim -= 2 * graph.inner_edge(labels, k)
     with np.errstate(divide="ignore", invalid="ignore"):
         pp = np.where(perim > 0, 4 * np.pi * area / perim**2, np.nan)
     parts = [len(components(graph, labels, t)) for t in range(k)]

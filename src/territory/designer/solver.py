@@ -73,8 +73,7 @@ class Partition:
         g = problem.graph
         self.label = [int(v) for v in labels]
         self.lab = np.asarray(labels, dtype=np.int64).copy()  # the same, as an array
-        coo = g.matrix().tocoo()
-        self.src, self.dst = coo.row, coo.col
+        self.src, self.dst, _ = g.edges()
         k = problem.k
         # Every block weighs a little (0.1 % of the mean block): blocks without accounts can then
         # move towards lighter territories and uncover the weighted blocks behind them.
@@ -85,11 +84,7 @@ class Partition:
         self.members: list[set[int]] = [set() for _ in range(k)]
         for b, t in enumerate(self.label):
             self.members[t].add(b)
-        inner = np.zeros(k)  # shared edges inside each territory, counted once
-        for b, (nbrs, lens) in enumerate(zip(g.neighbours, g.shared, strict=True)):
-            for j, s in zip(nbrs, lens, strict=True):
-                if j > b and labels[j] == labels[b]:
-                    inner[labels[b]] += s
+        inner = g.inner_edge(np.asarray(labels), k)
         self.perim = np.bincount(labels, weights=g.perimeter, minlength=k) - 2 * inner
         self.w = weight.tolist()
         self.t = problem.target * (weight.sum() / max(problem.weight.sum(), 1e-12))
@@ -191,8 +186,7 @@ def bisect(problem: Problem, jitter: float = 0.0, angles: int = 16) -> np.ndarra
     turns the set of directions at random, for restarts.
     """
     g, w, rng = problem.graph, problem.weight, problem.rng
-    coo = g.matrix(np.fromiter((s for lens in g.shared for s in lens), float)).tocoo()
-    src, dst, length = coo.row, coo.col, coo.data
+    src, dst, length = g.edges()
     labels = np.zeros(len(g), dtype=np.int64)
     side = np.zeros(len(g), dtype=np.int8)
     local = np.full(len(g), -1)
