@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -87,7 +88,7 @@ def design(
     current: Any = None,
     rebalance: bool = False,
     compactness: bool = True,
-    restarts: int = 6,
+    restarts: int = 4,
     block_id: str | None = None,
     crs: str | None = None,
     account_id: str | None = None,
@@ -278,12 +279,13 @@ def design(
         # the search steers by loads with a small extra per block; tighten until the real
         # loads are within the tolerance too
         for goal in (0.999, 0.9, 0.75, 0.5):
+            solver.flow(part, tolerance * goal * 0.75)
             solver.balance(part, tolerance * goal, disruption=True)
             real = np.bincount(part.labels(), weights=weight, minlength=k) / target - 1
             if np.abs(real).max() <= tolerance:
                 break
         if compactness:  # tidy shapes with blocks that cost nothing to move (no accounts)
-            problem.movable = problem.cost == 0
+            problem.movable = (problem.cost == 0) | (part.labels() != start)
             solver.compact(part, tolerance * goal)
         labels = part.labels()
     elif regions:
@@ -375,12 +377,30 @@ def design(
     )
 
 
-def solve(problem: Problem, compactness: bool = True, restarts: int = 6) -> np.ndarray:
-    """The most compact of ``restarts`` runs that meet the tolerance (else the best balanced)."""
+def solve(problem: Problem, compactness: bool = True, restarts: int = 4) -> np.ndarray:
+    """The most compact plan that meets the tolerance (else the best balanced) of ``restarts``
+    bisections, each searched as it is and refined into a power diagram."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    runs = [
+        replace(problem, rng=np.random.default_rng(problem.rng.integers(2**32) + r))
+        for r in range(max(1, restarts))
+    ]
+    starts = [solver.bisect(run, jitter=0.3 if r else 0.0) for r, run in enumerate(runs)]
+    # the power diagrams' transports run in native code on their own threads meanwhile
+    with ThreadPoolExecutor(max_workers=min(len(runs), os.cpu_count() or 1)) as pool:
+        refined = [
+            pool.submit(solver.power_diagram, run, start)
+            for run, start in zip(runs, starts, strict=True)
+            if compactness
+        ]
+        # the first bisection as it is: the fallback if the power diagrams cannot balance
+        plans = [_search(runs[0], starts[0], compactness)]
+        plans += [
+            _search(run, f.result(), compactness) for run, f in zip(runs, refined, strict=False)
+        ]
     best, best_key = None, None
-    for r in range(max(1, restarts)):
-        attempt = replace(problem, rng=np.random.default_rng(problem.rng.integers(2**32) + r))
-        labels = _solve_once(attempt, compactness, r)
+    for labels in plans:
         dev = np.abs(
             np.bincount(labels, weights=problem.weight, minlength=problem.k) / problem.target - 1
         ).max()
@@ -391,14 +411,13 @@ def solve(problem: Problem, compactness: bool = True, restarts: int = 6) -> np.n
     return best
 
 
-def _solve_once(problem: Problem, compactness: bool = True, restart: int = 0) -> np.ndarray:
-    """Bisection, anchors, contiguity, reach; then balance and compactness local search."""
-    labels = solver.anchor(problem, solver.bisect(problem, jitter=0.3 if restart else 0.0))
-    labels = solver.make_contiguous(problem, labels)
+def _search(problem: Problem, labels: np.ndarray, compactness: bool = True) -> np.ndarray:
+    """Anchors, contiguity, reach; then balance and compactness local search."""
+    labels = solver.make_contiguous(problem, solver.anchor(problem, labels))
     part = Partition(problem, labels)
     _respect_reach(part)
     tol = problem.tolerance
-    solver.balance(part, tol * 0.5)
+    solver.balance(part, tol * 0.95)
     if compactness:
         solver.compact(part, tol * 0.95)
         solver.balance(part, tol * 0.95)

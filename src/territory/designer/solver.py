@@ -88,10 +88,18 @@ class Partition:
         self.perim = np.bincount(labels, weights=g.perimeter, minlength=k) - 2 * inner
         self.w = weight.tolist()
         self.t = problem.target * (weight.sum() / max(problem.weight.sum(), 1e-12))
+        # the real loads, without the extra: what the tolerance is checked against
+        self.rw = problem.weight.tolist()
+        self.real = np.bincount(labels, weights=problem.weight, minlength=k).astype(float)
+        self.goal = np.maximum(problem.target, 1e-12)
 
     # ---- measures ------------------------------------------------------------------------
     def dev(self, t=None):
         return (self.load / self.t - 1) if t is None else self.load[t] / self.t[t] - 1
+
+    def real_dev(self, t: int, change: float = 0.0) -> float:
+        """Deviation of territory ``t`` by the real measure, after adding ``change``."""
+        return (self.real[t] + change - self.p.target[t]) / self.goal[t]
 
     def max_dev(self) -> float:
         return float(np.max(np.abs(self.dev())))
@@ -146,6 +154,8 @@ class Partition:
         wb = self.w[b]
         self.load[i] -= wb
         self.load[j] += wb
+        self.real[i] -= self.rw[b]
+        self.real[j] += self.rw[b]
         self.area[i] -= g.area[b]
         self.area[j] += g.area[b]
         self.perim[i] += 2 * si - g.perimeter[b]
@@ -206,8 +216,8 @@ def bisect(problem: Problem, jitter: float = 0.0, angles: int = 16) -> np.ndarra
         keep = inside[src] & inside[dst]
         es, ed, el = src[keep], dst[keep], length[keep]
         local[members] = np.arange(len(members))
-        best = None
         turn = rng.uniform(0, np.pi) if jitter else 0.0
+        cuts = []
         for angle in turn + np.arange(angles) * np.pi / angles:
             proj = (x - cx) * np.cos(angle) + (y - cy) * np.sin(angle)
             order = np.argsort(proj, kind="stable")
@@ -220,17 +230,100 @@ def bisect(problem: Problem, jitter: float = 0.0, angles: int = 16) -> np.ndarra
             side[members[order[:cut]]] = 0
             side[members[order[cut:]]] = 1
             across = side[es] != side[ed]
-            same = sparse.csr_matrix(
-                (np.ones((~across).sum()), (local[es[~across]], local[ed[~across]])),
+            cuts.append((el[across].sum(), len(cuts), order, cut))
+        # the shortest cut that leaves each side in one piece (else the one with fewest pieces)
+        best = None
+        for _, _, order, cut in sorted(cuts, key=lambda c: c[:2]):
+            side[members[order[:cut]]] = 0
+            side[members[order[cut:]]] = 1
+            same = side[es] == side[ed]
+            graph = sparse.csr_matrix(
+                (np.ones(same.sum()), (local[es[same]], local[ed[same]])),
                 shape=(len(members), len(members)),
             )
-            pieces = connected_components(same, directed=False)[0]
-            cost = (pieces - 2, el[across].sum())  # one piece a side first, then the shortest
-            if best is None or cost < best[0]:
-                best = (cost, order, cut)
+            pieces = connected_components(graph, directed=False)[0]
+            if best is None or pieces < best[0]:
+                best = (pieces, order, cut)
+            if pieces <= 2:
+                break
         _, order, cut = best
         stack.append((members[order[:cut]], left, first))
         stack.append((members[order[cut:]], parts - left, first + left))
+    return labels
+
+
+def power_diagram(problem: Problem, labels: np.ndarray, iterations: int = 12) -> np.ndarray:
+    """Reshape parts into a balanced centroidal power diagram (Lloyd iterations).
+
+    Each iteration puts a centre at the area centroid of every part, then assigns the blocks to
+    the centres by an optimal transport: least sum of weight x squared distance such that every
+    part gets its target load. Its dual prices make the assignment a power diagram (block ``b``
+    goes to the part minimising ``d(b, t)^2 - price_t``), whose cells are convex around the
+    block centroids: compact and balanced up to the few blocks the transport splits. Blocks of
+    zero weight follow the same rule. Stops when few blocks change part.
+    """
+    w = problem.weight
+    g, k = problem.graph, problem.k
+    if k < 2 or w.sum() <= 0 or (w > 0).sum() < k:
+        return labels
+    for _ in range(iterations):
+        tot = np.maximum(np.bincount(labels, weights=g.area, minlength=k), 1e-12)
+        cx = np.bincount(labels, weights=g.area * g.x, minlength=k) / tot
+        cy = np.bincount(labels, weights=g.area * g.y, minlength=k) / tot
+        new = _power_assign(g, w, cx, cy, problem.target)
+        if new is None:
+            return labels
+        changed = int((new != labels).sum())
+        labels = new
+        if changed <= max(2, len(g) // 500):
+            break
+    return labels
+
+
+def _power_assign(g: BlockGraph, w: np.ndarray, cx, cy, target) -> np.ndarray | None:
+    """Blocks to centres by the balanced transport (see ``power_diagram``); None if it fails."""
+    from scipy.optimize import linprog
+    from scipy.spatial import cKDTree
+
+    k = len(cx)
+    tree = cKDTree(np.c_[cx, cy])
+    pts = np.c_[g.x, g.y]
+    heavy = np.flatnonzero(w > 0)
+    for near in sorted({min(k, 4), min(k, 12), k}):
+        dist, idx = tree.query(pts[heavy], k=near)
+        dist, idx = dist.reshape(len(heavy), near), idx.reshape(len(heavy), near)
+        scale = float(np.mean(dist**2)) or 1.0
+        rows = np.repeat(np.arange(len(heavy)), near)
+        cols = idx.ravel()
+        nv = len(rows)
+        a = sparse.vstack(
+            [
+                sparse.csr_matrix((np.ones(nv), (rows, np.arange(nv))), shape=(len(heavy), nv)),
+                sparse.csr_matrix((w[heavy][rows], (cols, np.arange(nv))), shape=(k, nv)),
+            ]
+        )
+        res = linprog(
+            w[heavy][rows] * dist.ravel() ** 2 / scale,
+            A_eq=a.tocsr(),
+            b_eq=np.r_[np.ones(len(heavy)), target],
+            bounds=(0, None),
+            method="highs",
+        )
+        if res.status == 0:
+            break
+    else:
+        return None
+    price = res.eqlin.marginals[len(heavy) :]
+    share = sparse.csr_matrix((res.x, (rows, cols)), shape=(len(heavy), k))
+    labels = np.empty(len(g), dtype=np.int64)
+    labels[heavy] = np.asarray(share.argmax(axis=1)).ravel()
+    light = np.flatnonzero(w <= 0)
+    if len(light):
+        near = min(k, 8)
+        dist, idx = tree.query(pts[light], k=near)
+        dist, idx = dist.reshape(len(light), near), idx.reshape(len(light), near)
+        power = dist**2 / scale - price[idx]
+        labels[light] = idx[np.arange(len(light)), np.argmin(power, axis=1)]
     return labels
 
 
@@ -346,41 +439,42 @@ def _best_move(part: Partition, t: int, disruption: bool):
     return best
 
 
-def _swap(part: Partition, t: int) -> bool:
+def _swap(part: Partition, t: int, tries: int = 30) -> bool:
     """Trade a block of ``t`` for a lighter or heavier one of a neighbour (blocks too coarse for
-    a single move: a few big urban blocks); kept only if it lowers the squared deviations."""
+    a single move: a few big urban blocks); kept only if it lowers the squared deviations.
+    The best trades are tried in turn until one keeps both territories in one piece."""
     heavy = part.dev(t) > 0
     lab, nbrs, w = part.label, part.p.graph.neighbours, part.w
-    best, best_gain = None, 1e-12
+    touching: dict[int, list[int]] = {}  # blocks of a neighbour that touch t
+    for x in _boundary(part, t):
+        for c in nbrs[x]:
+            if lab[c] != t and _movable(part, c) and part.allowed(c, t):
+                touching.setdefault(lab[c], []).append(c)
+    li, ti = part.load[t], part.t[t]
+    options = []
     for b in _boundary(part, t):
+        if part.p.locked[b] >= 0:
+            continue
         for j in part.boundary_targets(b):
             if not part.allowed(b, j):
                 continue
-            # c: a block of j that touches t by more than b alone, near b
-            near = {x for x in nbrs[b] if lab[x] == j}
-            near |= {x for y in nbrs[b] if lab[y] == t for x in nbrs[y] if lab[x] == j}
-            for c in near:
-                if not any(lab[y] == t and y != b for y in nbrs[c]):
-                    continue
+            lj, tj = part.load[j], part.t[j]
+            for c in set(touching.get(j, ())):
                 net = w[b] - w[c]  # load t gives to j
-                if (net <= 0 if heavy else net >= 0) or not part.allowed(c, t):
+                if net <= 0 if heavy else net >= 0:
                     continue
-                li, lj = part.load[t], part.load[j]
-                ti, tj = part.t[t], part.t[j]
                 gain = ((li / ti - 1) ** 2 + (lj / tj - 1) ** 2
                         - ((li - net) / ti - 1) ** 2 - ((lj + net) / tj - 1) ** 2)  # fmt: skip
-                if gain > best_gain:
-                    best, best_gain = (b, j, c), gain
-    if best is None:
-        return False
-    b, j, c = best
-    if part.p.locked[c] >= 0 or not part.can_leave(b):
-        return False
-    part.move(b, j)
-    if part.can_leave(c):
-        part.move(c, t)
-        return True
-    part.move(b, t)
+                if gain > 1e-12:
+                    options.append((-gain, b, j, c))
+    for _, b, j, c in sorted(options)[:tries]:
+        if not part.can_leave(b):
+            continue
+        part.move(b, j)
+        if any(lab[y] == t for y in nbrs[c]) and part.can_leave(c):
+            part.move(c, t)
+            return True
+        part.move(b, t)
     return False
 
 
@@ -465,6 +559,109 @@ def _transfer(part: Partition, u: int, v: int, amount: float):
     return None
 
 
+def flow(part: Partition, limit: float, rounds: int = 5) -> None:
+    """Rebalance by the least load moved across borders: plan, then peel.
+
+    A linear programme over the territory adjacency finds how much load must cross each
+    border so every territory ends within ``limit`` while the total crossing is least (load is
+    passed on along chains of territories where the heavy and light ones do not touch). Each
+    planned crossing is then made by peeling blocks off the giving territory along that border,
+    best-enclosed blocks first, until about the planned load has crossed; borders are taken in
+    the order of the flow, so a territory receives before it passes load on. Where a border
+    cannot carry its share (blocks too heavy, or holding the territory together), the plan is
+    made again from the loads reached, up to ``rounds`` times.
+    """
+    for _ in range(rounds):
+        if part.max_dev() <= limit:
+            return
+        planned = _plan_flows(part, limit)
+        if not planned:
+            return
+        before = part.lab.copy()
+        for u, v in _flow_order(planned, part.p.k):
+            # never below the limit: if a planned receipt failed, pass on only what came in
+            room = part.load[u] - part.t[u] * (1 - limit)
+            _peel(part, u, v, min(planned[u, v], room))
+        if (part.lab == before).all():
+            return
+
+
+def _plan_flows(part: Partition, limit: float) -> dict[tuple[int, int], float]:
+    """Load to move across each border (giver, taker) so all are within ``limit``: least total."""
+    from scipy.optimize import linprog
+
+    k = part.p.k
+    free = np.zeros(k, dtype=bool)
+    free[part.lab[part.p.locked < 0]] = True
+    pairs = [(u, v) for u, near in enumerate(_territory_adjacency(part)) for v in near if free[u]]
+    if not pairs:
+        return {}
+    n = len(pairs)
+    givers, takers = [u for u, _ in pairs], [v for _, v in pairs]
+    # out - in = load now - load after, with the load after within the limit of the target
+    net = sparse.csr_matrix(
+        (np.r_[np.ones(n), -np.ones(n)], (givers + takers, np.r_[np.arange(n), np.arange(n)])),
+        shape=(k, n),
+    )
+    res = linprog(
+        np.ones(n),
+        A_ub=sparse.vstack([net, -net]),
+        b_ub=np.r_[part.load - part.t * (1 - limit), part.t * (1 + limit) - part.load],
+        bounds=(0, None),
+        method="highs",
+    )
+    if res.status != 0:
+        return {}
+    return {pair: amount for pair, amount in zip(pairs, res.x, strict=True) if amount > 1e-9}
+
+
+def _flow_order(planned: dict[tuple[int, int], float], k: int) -> list[tuple[int, int]]:
+    """Borders in the order of the flow: a territory's incoming borders before its outgoing."""
+    incoming = np.zeros(k, dtype=int)
+    for _, v in planned:
+        incoming[v] += 1
+    ready = deque(t for t in range(k) if incoming[t] == 0)
+    order = []
+    while ready:
+        u = ready.popleft()
+        for a, v in sorted(planned):
+            if a == u:
+                order.append((a, v))
+                incoming[v] -= 1
+                if incoming[v] == 0:
+                    ready.append(v)
+    order += [pair for pair in sorted(planned) if pair not in set(order)]  # cycles, if any
+    return order
+
+
+def _peel(part: Partition, u: int, v: int, amount: float) -> None:
+    """Move blocks of ``u`` bordering ``v`` to ``v`` until about ``amount`` crossed, nearest to
+    the centre of ``v`` first, so ``v`` grows in one compact piece."""
+    g = part.p.graph
+    lab = part.label
+    inside = list(part.members[v])
+    cx, cy = (np.average(c[inside], weights=g.area[inside]) for c in (g.x, g.y))
+    left = amount
+    while left > 0:
+        best, best_key = None, None
+        for b in part.members[u]:
+            wb = part.w[b]
+            if wb > left * 1.5 or part.p.locked[b] >= 0 or not part.allowed(b, v):
+                continue
+            if not any(lab[j] == v for j in g.neighbours[b]):
+                continue
+            key = (g.x[b] - cx) ** 2 + (g.y[b] - cy) ** 2
+            if (best_key is None or key < best_key) and part.can_leave(b):
+                best, best_key = b, key
+        if best is None:
+            return
+        # the last block may overshoot: only if that leaves less off than stopping short
+        if part.w[best] > left and part.w[best] - left > left:
+            return
+        part.move(best, v)
+        left -= part.w[best]
+
+
 def _territory_adjacency(part: Partition) -> list[set[int]]:
     a, b = part.lab[part.src], part.lab[part.dst]
     cross = a != b
@@ -480,39 +677,109 @@ def _territory_adjacency(part: Partition) -> list[set[int]]:
 
 
 def compact(part: Partition, limit: float, sweeps: int = 40) -> None:
-    """Moves that raise Polsby-Popper compactness and keep both territories within ``limit``."""
-    g = part.p.graph
-    order = np.arange(len(g))
+    """Moves that raise Polsby-Popper compactness and keep both territories within ``limit``.
+
+    Single block moves first; where the balance leaves no single move, pairs: a block moves
+    where it raises compactness even though that upsets the balance, and a second block near it
+    moves to restore the balance, kept when the pair raises compactness in all.
+    """
     for _ in range(sweeps):
-        moved = 0
-        part.p.rng.shuffle(order)
-        for b in order.tolist():
-            i = part.label[b]
-            targets = part.boundary_targets(b)
-            if not targets or part.p.locked[b] >= 0:
-                continue
-            if part.p.movable is not None and not part.p.movable[b]:
-                continue
-            wb = part.w[b]
-            best, best_gain = None, 1e-6
-            for j in targets:
-                if not part.allowed(b, j):
-                    continue
-                di = (part.load[i] - wb) / part.t[i] - 1
-                dj = (part.load[j] + wb) / part.t[j] - 1
-                # stay within the limit, or at least do not get further from it
-                if abs(di) > limit and abs(di) >= abs(part.dev(i)):
-                    continue
-                if abs(dj) > limit and abs(dj) >= abs(part.dev(j)):
-                    continue
-                gain = part.pp_gain(b, j)
-                if gain > best_gain:
-                    best, best_gain = j, gain
-            if best is not None and part.can_leave(b):
-                part.move(b, best)
-                moved += 1
-        if moved == 0:
+        while _compact_sweep(part, limit):
+            pass
+        if not _reshape_sweep(part, limit):
             break
+
+
+def _border_blocks(part: Partition) -> np.ndarray:
+    """Blocks with a neighbour in another territory, in random order."""
+    cross = part.lab[part.src] != part.lab[part.dst]
+    blocks = np.unique(part.src[cross])
+    part.p.rng.shuffle(blocks)
+    return blocks
+
+
+def _compact_sweep(part: Partition, limit: float) -> int:
+    order = _border_blocks(part)
+    moved = 0
+    for b in order.tolist():
+        if not _movable(part, b):
+            continue
+        i = part.label[b]
+        wb = part.rw[b]
+        best, best_gain = None, 1e-6
+        for j in part.boundary_targets(b):
+            if not part.allowed(b, j):
+                continue
+            di, dj = part.real_dev(i, -wb), part.real_dev(j, wb)
+            # stay within the limit, or at least do not get further from it
+            if abs(di) > limit and abs(di) >= abs(part.real_dev(i)):
+                continue
+            if abs(dj) > limit and abs(dj) >= abs(part.real_dev(j)):
+                continue
+            gain = part.pp_gain(b, j)
+            if gain > best_gain:
+                best, best_gain = j, gain
+        if best is not None and part.can_leave(b):
+            part.move(b, best)
+            moved += 1
+    return moved
+
+
+def _movable(part: Partition, b: int) -> bool:
+    p = part.p
+    return p.locked[b] < 0 and (p.movable is None or bool(p.movable[b]))
+
+
+def _reshape_sweep(part: Partition, limit: float) -> int:
+    order = _border_blocks(part)
+    return sum(_reshape(part, b, limit) for b in order.tolist() if _movable(part, b))
+
+
+def _reshape(part: Partition, b: int, limit: float) -> bool:
+    """Move ``b`` where it raises compactness, then a block near it to restore the balance."""
+    i = part.label[b]
+    for j in part.boundary_targets(b):
+        first = part.pp_gain(b, j)
+        if first <= 0 or not part.allowed(b, j):
+            continue
+        if not part.can_leave(b):
+            return False
+        before = {i: abs(part.real_dev(i)), j: abs(part.real_dev(j))}
+        part.move(b, j)
+        for _, c, m in _followers(part, b, before, limit, 1e-6 - first):
+            if part.can_leave(c):
+                part.move(c, m)
+                return True
+        part.move(b, i)
+    return False
+
+
+def _followers(part: Partition, b: int, before: dict[int, float], limit: float, need: float):
+    """Moves of blocks within two steps of ``b`` that bring the territories ``before`` names
+    back within ``limit`` (or no further off than they were) and gain more than ``need``, best
+    first."""
+    nbrs = part.p.graph.neighbours
+    near = {c for x in nbrs[b] for c in (x, *nbrs[x])} - {b}
+    found = []
+    for c in near:
+        if not _movable(part, c):
+            continue
+        lc, wc = part.label[c], part.rw[c]
+        for m in part.boundary_targets(c):
+            if not part.allowed(c, m):
+                continue
+            gain = part.pp_gain(c, m)
+            if gain <= need:
+                continue
+            ok = True
+            for t in {lc, m} | set(before):
+                d = abs(part.real_dev(t, (wc if t == m else 0) - (wc if t == lc else 0)))
+                if d > limit and d >= before.get(t, abs(part.real_dev(t))) - 1e-12:
+                    ok = False
+                    break
+            if ok:
+                found.append((-gain, c, m))
+    return sorted(found)
 
 
 # --------------------------------------------------------------------------------------------
