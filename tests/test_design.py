@@ -348,3 +348,135 @@ def test_us_counties_design_is_contiguous_and_balanced():
     assert result.summary["contiguous"]
     assert result.summary["max_deviation_pct"] <= 3.0
     assert result.summary["polsby_popper_min"] > 0.02
+
+
+def test_rebalance_passes_load_along_a_chain_of_territories():
+    # three vertical bands; the west band gained load and does not touch the east band, so the
+    # middle band must take from the west and pass on to the east
+    blocks = grid(nx=30, ny=4)
+    x = blocks.geometry.centroid.x.to_numpy()
+    bands = np.digitize(x, np.quantile(x, [1 / 3, 2 / 3]))
+    current = pd.DataFrame(
+        {"block_id": blocks["block_id"], "territory_id": [f"T{b}" for b in bands]}
+    )
+    accounts = accounts_on(blocks, n=6000, seed=4)
+    accounts["revenue"] *= np.where(accounts.geometry.x < 100_000, 1.6, 0.85)
+    before = territory.plan_report(blocks, current, accounts)[1]
+    assert before["max_deviation_pct"] > 20
+    fixed = territory.design(blocks, accounts, current=current, rebalance=True, tolerance=0.03)
+    assert fixed.summary["max_deviation_pct"] <= 3.0 and fixed.summary["contiguous"]
+    q = fixed.quality.set_index("territory_id")
+    assert q.loc["T0", "blocks_out"] > 0 and q.loc["T0", "blocks_in"] == 0
+    assert q.loc["T1", "blocks_in"] > 0 and q.loc["T1", "blocks_out"] > 0
+    assert q.loc["T2", "blocks_in"] > 0 and q.loc["T2", "blocks_out"] == 0
+    # T0 and T2 share no border: every block T2 took came from T1
+    moved = fixed.alignment.merge(current, on="block_id", suffixes=("", "_before"))
+    into_east = moved.loc[(moved.territory_id == "T2") & (moved.territory_id_before != "T2")]
+    assert set(into_east["territory_id_before"]) == {"T1"}
+
+
+def test_rebalance_reports_disruption_per_rep(tmp_path, blocks, accounts):
+    plan = territory.design(blocks, accounts, k=6, tolerance=0.03)
+    names = sorted(plan.alignment["territory_id"].unique())
+    reps = {t: f"Rep {i % 4}" for i, t in enumerate(names)}  # Rep 0 and Rep 1 have two
+    current = plan.alignment.assign(rep=plan.alignment["territory_id"].map(reps))
+    shifted = accounts_on(blocks, west_heavy=True)
+    fixed = territory.design(blocks, shifted, current=current, rebalance=True, tolerance=0.03)
+    align = fixed.alignment
+    assert (align["rep"] == align["territory_id"].map(reps)).all()
+    q = fixed.quality
+    assert (q["rep"] == q["territory_id"].map(reps)).all()
+    by_rep = fixed.reps.set_index("rep")
+    assert sorted(by_rep.index) == ["Rep 0", "Rep 1", "Rep 2", "Rep 3"]
+    expected = q.groupby("rep")[["revenue_in", "revenue_out", "accounts_in", "blocks_out"]].sum()
+    pd.testing.assert_frame_equal(by_rep[expected.columns].loc[expected.index], expected)
+    assert by_rep.loc["Rep 0", "territories"].count(",") == 1  # two territories, one rep
+    assert fixed.summary["reps_affected"] == int(((by_rep.blocks_in + by_rep.blocks_out) > 0).sum())
+    written = fixed.write(tmp_path)
+    assert tmp_path / "reps.csv" in written
+    assert len(pd.read_csv(tmp_path / "reps.csv")) == 4
+
+
+def test_an_alignment_giving_a_territory_two_reps_is_an_error(blocks, accounts):
+    plan = territory.design(blocks, accounts, k=3)
+    current = plan.alignment.assign(rep="Ann")
+    current.loc[current.index[5], "rep"] = "Bob"
+    t = current.loc[current.index[5], "territory_id"]
+    with pytest.raises(
+        ValidationError, match=f"Territory '{t}' has more than one rep.*Ann.*Bob|Bob.*Ann"
+    ):
+        territory.design(blocks, accounts, current=current, rebalance=True)
+
+
+def test_designed_territories_on_an_even_grid_are_compact():
+    # uniform accounts on a square grid: four balanced territories should be near-squares
+    blocks = grid(nx=20, ny=20, size=5_000.0)
+    rng = np.random.default_rng(3)
+    accounts = gpd.GeoDataFrame(
+        {"account_id": [f"A{i}" for i in range(4000)], "revenue": np.ones(4000)},
+        geometry=gpd.points_from_xy(rng.uniform(0, 100_000, 4000), rng.uniform(0, 100_000, 4000)),
+        crs=CRS,
+    )
+    result = territory.design(blocks, accounts, k=4, tolerance=0.05)
+    assert result.summary["max_deviation_pct"] <= 5 and result.summary["contiguous"]
+    # a square scores 0.785, a 4:1 strip 0.503; block edges make staircases, so allow some
+    assert result.summary["polsby_popper_min"] > 0.6
+
+
+def test_rebalance_that_moves_much_of_the_map_says_so():
+    blocks = grid(nx=30, ny=4)
+    x = blocks.geometry.centroid.x.to_numpy()
+    bands = np.digitize(x, np.quantile(x, [1 / 3, 2 / 3]))
+    current = pd.DataFrame(
+        {"block_id": blocks["block_id"], "territory_id": [f"T{b}" for b in bands]}
+    )
+    accounts = accounts_on(blocks, n=6000, seed=4)
+    accounts["revenue"] *= np.where(accounts.geometry.x < 100_000, 3.0, 0.5)
+    fixed = territory.design(blocks, accounts, current=current, rebalance=True, tolerance=0.03)
+    assert fixed.summary["max_deviation_pct"] <= 3.0
+    assert fixed.summary["revenue_moved_pct"] > 25
+    assert any("shifted across much of the map" in n for n in fixed.notes)
+
+
+def test_cli_rebalance_prints_and_writes_per_rep_disruption(tmp_path, blocks, accounts):
+    blocks_path = tmp_path / "blocks.gpkg"
+    blocks.to_file(blocks_path)
+    shifted = accounts_on(blocks, west_heavy=True).to_crs(4326)
+    acc_csv = tmp_path / "accounts.csv"
+    pd.DataFrame(
+        {
+            "account_id": shifted["account_id"],
+            "lat": shifted.geometry.y,
+            "lon": shifted.geometry.x,
+            "revenue": shifted["revenue"],
+        }
+    ).to_csv(acc_csv, index=False)
+    plan = territory.design(blocks, accounts, k=4, tolerance=0.03).alignment
+    plan["rep"] = plan["territory_id"].map({"T1": "Ana", "T2": "Ben", "T3": "Ana", "T4": "Cy"})
+    plan.to_csv(tmp_path / "current.csv", index=False)
+    res = CliRunner().invoke(
+        cli,
+        [
+            "rebalance",
+            str(blocks_path),
+            "--current",
+            str(tmp_path / "current.csv"),
+            "--accounts",
+            str(acc_csv),
+            "--tolerance",
+            "0.03",
+            "--out",
+            str(tmp_path / "re"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "Per rep" in res.output and "T1, T3" in res.output
+    reps = pd.read_csv(tmp_path / "re" / "reps.csv").set_index("rep")
+    quality = pd.read_csv(tmp_path / "re" / "quality.csv")
+    assert sorted(reps.index) == ["Ana", "Ben", "Cy"]
+    assert reps["revenue_in"].sum() == pytest.approx(quality["revenue_in"].sum())
+    assert reps.loc["Ana", "revenue_out"] == pytest.approx(
+        quality.loc[quality["rep"] == "Ana", "revenue_out"].sum()
+    )
+    written = pd.read_csv(tmp_path / "re" / "alignment.csv")
+    assert set(written["rep"]) == {"Ana", "Ben", "Cy"}

@@ -142,7 +142,8 @@ def design(blocks, **kw):
 def rebalance(blocks, **kw):
     """Bring the current alignment within the tolerance, moving as little as possible.
 
-    Disruption (blocks, accounts and revenue moved, per territory) is reported.
+    Disruption (blocks, accounts and revenue moved) is reported per territory, and per rep
+    when the current alignment has a rep column.
     """
     _design(blocks, rebalance=True, **kw)
 
@@ -154,6 +155,8 @@ def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
     for note in result.notes:
         console.print(f"[dim]Note:[/] {escape(note)}", soft_wrap=True)
     _print_quality(result.quality, result.summary)
+    if len(result.reps):
+        _print_reps(result.reps)
     for flag in result.flags:
         err_console.print(f"[bold yellow]Not met:[/] {escape(flag)}", soft_wrap=True)
     written = result.write(out)
@@ -316,6 +319,21 @@ def _print_quality(table, summary: dict, limit: int = 60) -> None:
     console.print(view)
     if len(table) > limit:
         console.print(f"... {len(table) - limit} more territories in the quality table.")
+
+
+def _print_reps(reps, limit: int = 60) -> None:
+    cols = [
+        c
+        for c in ("rep", "territories", "accounts", "revenue", "blocks_in", "blocks_out")
+        + ("accounts_in", "accounts_out", "revenue_in", "revenue_out")
+        if c in reps
+    ]
+    view = Table(title="Per rep", title_justify="left")
+    for c in cols:
+        view.add_column(c, justify="left" if c in ("rep", "territories") else "right")
+    for row in reps[cols].head(limit).itertuples(index=False):
+        view.add_row(*(escape(_fmt(v)) for v in row))
+    console.print(view)
 
 
 @cli.command()

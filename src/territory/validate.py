@@ -603,6 +603,9 @@ def prepare_alignment(
         option="name",
         required=False,
     )
+    rcol = cols.find_column(
+        frame, None, cols.REP, what="rep", source=source, option="rep", required=False
+    )
     block_ids = frame[bcol].astype("string").str.strip()
     terr = frame[tcol].astype("string").str.strip()
     out = pd.DataFrame(
@@ -616,6 +619,20 @@ def prepare_alignment(
         out["name"] = frame[ncol].astype(object).to_numpy()
     if pcol and pcol not in (bcol, tcol):
         out["parent"] = frame[pcol].astype(object).to_numpy()
+    if rcol and rcol not in (bcol, tcol):
+        rep = frame[rcol].astype("string").str.strip()
+        out["rep"] = rep.where(rep.ne("")).astype(object).to_numpy()
+        reps = out.dropna(subset=["territory_id", "rep"])
+        shared = reps.groupby("territory_id")["rep"].transform("nunique").gt(1).to_numpy()
+        if shared.any():
+            rows = reps.index.to_numpy()[shared]
+            first = reps.loc[shared, "territory_id"].iloc[0]
+            named = pd.unique(reps.loc[reps["territory_id"] == first, "rep"])[:4]
+            raise ValidationError(
+                f"Territory '{first}' has more than one rep in column '{rcol}' of "
+                f"{source.name} ({', '.join(named)}; {source.describe_rows(rows[:5])}). "
+                "Give each territory one rep."
+            )
 
     blank = (block_ids.isna() | block_ids.eq("")).to_numpy()
     if blank.any():

@@ -26,10 +26,12 @@ from territory.validate import Polygons
 class DesignResult:
     """A designed or rebalanced alignment with its quality report.
 
-    ``alignment``: ``block_id``, ``territory_id`` (and ``parent`` with regions).
+    ``alignment``: ``block_id``, ``territory_id`` (and ``parent`` with regions, ``rep`` when
+    the current alignment or the homes name reps).
     ``quality``: one row per territory (measures, balance, deviation, compactness, contiguity,
-    disruption against the baseline); ``summary``: the plan figures; ``flags``: every request
-    that could not be met, in words (empty when the plan meets all of them).
+    disruption against the baseline); ``reps``: the same summed per rep (empty without reps);
+    ``summary``: the plan figures; ``flags``: every request that could not be met, in words
+    (empty when the plan meets all of them).
     """
 
     alignment: pd.DataFrame
@@ -40,13 +42,15 @@ class DesignResult:
     bridges: pd.DataFrame
     unassigned: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    reps: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def ok(self) -> bool:
         return not self.flags
 
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write alignment.csv, territories.geojson, quality.csv and quality.json."""
+        """Write alignment.csv, territories.geojson, quality.csv, quality.json (and reps.csv,
+        unassigned.csv when there are any)."""
         import json
 
         out = Path(out_dir)
@@ -67,6 +71,8 @@ class DesignResult:
         with atomic_path(out / "quality.json") as tmp:
             Path(tmp).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
         written.append(out / "quality.json")
+        if len(self.reps):
+            written.append(write_table(self.reps, out / "reps.csv"))
         if len(self.unassigned):
             written.append(write_table(self.unassigned, out / "unassigned.csv"))
         return written
@@ -341,6 +347,20 @@ def design(
         baseline=baseline,
         runtime_s=runtime,
     )
+    rep_of = _reps(align, home_rows)
+    if rep_of:
+        quality.insert(1, "rep", [rep_of.get(t) for t in names])
+    by_rep = _by_rep(quality, measures=list(inputs.measures.columns)) if rep_of else None
+    if by_rep is not None and "blocks_in" in quality:
+        summary["reps_affected"] = int((by_rep["blocks_in"] + by_rep["blocks_out"] > 0).sum())
+    moved = summary.get(f"{_main_measure(inputs.measures)}_moved_pct", 0.0)
+    if rebalance and moved > 25:
+        inputs.notes.append(
+            f"Rebalancing moved {moved:.0f}% of {_main_measure(inputs.measures)}: the balance "
+            "shifted across much of the map. A fresh design with the current alignment as "
+            "baseline (design -k N --current ...) may move about as much and give more compact "
+            "territories; compare the two with `territory compare`."
+        )
     if summary["max_deviation_pct"] > tolerance * 100 + 1e-9:
         over = quality.loc[quality["deviation_pct"].abs() > tolerance * 100]
         shown = ", ".join(
@@ -362,6 +382,8 @@ def design(
     alignment = pd.DataFrame({"block_id": graph.ids, "territory_id": [names[t] for t in labels]})
     if parents is not None:
         alignment["parent"] = [parents[t] for t in labels]
+    if rep_of:
+        alignment["rep"] = alignment["territory_id"].map(rep_of)
     if inputs.unaligned is not None:
         alignment = pd.concat([alignment, inputs.unaligned], ignore_index=True)
     territories = _dissolve(inputs.polygons, alignment)
@@ -374,7 +396,34 @@ def design(
         graph.bridges,
         inputs.unassigned,
         inputs.notes,
+        by_rep if by_rep is not None else pd.DataFrame(),
     )
+
+
+def _main_measure(measures: pd.DataFrame) -> str:
+    return "revenue" if "revenue" in measures else "accounts"
+
+
+def _reps(align: pd.DataFrame | None, home_rows: pd.DataFrame | None) -> dict:
+    """Territory -> rep, from the current alignment's rep column, then the homes' rep column."""
+    rep_of = {}
+    if align is not None and "rep" in align:
+        known = align.dropna(subset=["territory_id", "rep"])
+        rep_of.update(zip(known["territory_id"], known["rep"], strict=True))
+    if home_rows is not None and "rep" in home_rows:
+        known = home_rows.dropna(subset=["rep"])
+        rep_of.update(zip(known["territory_id"], known["rep"].astype(str), strict=True))
+    return rep_of
+
+
+def _by_rep(quality: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
+    """Measures and disruption (what came in and went out) summed per rep."""
+    sums = [c for c in ["blocks", *measures] if c in quality]
+    sums += [c for c in quality if c.endswith(("_in", "_out"))]
+    table = quality.dropna(subset=["rep"]).groupby("rep", sort=False)
+    out = table[sums].sum()
+    out.insert(0, "territories", table["territory_id"].agg(lambda t: ", ".join(map(str, t))))
+    return out.reset_index()
 
 
 def solve(problem: Problem, compactness: bool = True, restarts: int = 4) -> np.ndarray:
