@@ -286,7 +286,12 @@ def power_diagram(problem: Problem, labels: np.ndarray, iterations: int = 12) ->
 
 
 def _power_assign(g: BlockGraph, w: np.ndarray, cx, cy, target) -> np.ndarray | None:
-    """Blocks to centres by the balanced transport (see ``power_diagram``); None if it fails."""
+    """Blocks to centres by the balanced transport (see ``power_diagram``); None if it fails.
+
+    Each block may go to one of its few nearest centres; a part that those cannot fill (or
+    overfill) takes the difference as slack at a price above any move, so the programme is
+    always feasible and stays small.
+    """
     from scipy.optimize import linprog
     from scipy.spatial import cKDTree
 
@@ -294,30 +299,34 @@ def _power_assign(g: BlockGraph, w: np.ndarray, cx, cy, target) -> np.ndarray | 
     tree = cKDTree(np.c_[cx, cy])
     pts = np.c_[g.x, g.y]
     heavy = np.flatnonzero(w > 0)
-    for near in sorted({min(k, 4), min(k, 12), k}):
-        dist, idx = tree.query(pts[heavy], k=near)
-        dist, idx = dist.reshape(len(heavy), near), idx.reshape(len(heavy), near)
-        scale = float(np.mean(dist**2)) or 1.0
-        rows = np.repeat(np.arange(len(heavy)), near)
-        cols = idx.ravel()
-        nv = len(rows)
-        a = sparse.vstack(
-            [
-                sparse.csr_matrix((np.ones(nv), (rows, np.arange(nv))), shape=(len(heavy), nv)),
-                sparse.csr_matrix((w[heavy][rows], (cols, np.arange(nv))), shape=(k, nv)),
-            ]
-        )
-        res = linprog(
-            w[heavy][rows] * dist.ravel() ** 2 / scale,
-            A_eq=a.tocsr(),
-            b_eq=np.r_[np.ones(len(heavy)), target],
-            bounds=(0, None),
-            method="highs",
-        )
-        if res.status == 0:
-            break
-    else:
+    near = min(k, 6)
+    dist, idx = tree.query(pts[heavy], k=near)
+    dist, idx = dist.reshape(len(heavy), near), idx.reshape(len(heavy), near)
+    scale = float(np.mean(dist**2)) or 1.0
+    rows = np.repeat(np.arange(len(heavy)), near)
+    cols = idx.ravel()
+    nv = len(rows)
+    slack = sparse.hstack([sparse.eye(k), -sparse.eye(k)])
+    a = sparse.vstack(
+        [
+            sparse.csr_matrix((np.ones(nv), (rows, np.arange(nv))), shape=(len(heavy), nv + 2 * k)),
+            sparse.hstack(
+                [sparse.csr_matrix((w[heavy][rows], (cols, np.arange(nv))), shape=(k, nv)), slack]
+            ),
+        ]
+    )
+    cost = dist.ravel() ** 2 / scale
+    penalty = 10 * (cost.max() + 1)
+    res = linprog(
+        np.r_[w[heavy][rows] * cost, np.full(2 * k, penalty)],
+        A_eq=a.tocsr(),
+        b_eq=np.r_[np.ones(len(heavy)), target],
+        bounds=(0, None),
+        method="highs",
+    )
+    if res.status != 0:
         return None
+    res.x = res.x[:nv]
     price = res.eqlin.marginals[len(heavy) :]
     share = sparse.csr_matrix((res.x, (rows, cols)), shape=(len(heavy), k))
     labels = np.empty(len(g), dtype=np.int64)
