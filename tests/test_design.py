@@ -350,9 +350,9 @@ def test_us_counties_design_is_contiguous_and_balanced():
     assert result.summary["polsby_popper_min"] > 0.02
 
 
-def test_rebalance_passes_load_along_a_chain_of_territories():
-    # three vertical bands; the west band gained load and does not touch the east band, so the
-    # middle band must take from the west and pass on to the east
+def three_bands(west_factor, east_factor):
+    """Three vertical bands of 40 blocks as the current alignment; the west third's revenue
+    scaled by ``west_factor``, the rest by ``east_factor``."""
     blocks = grid(nx=30, ny=4)
     x = blocks.geometry.centroid.x.to_numpy()
     bands = np.digitize(x, np.quantile(x, [1 / 3, 2 / 3]))
@@ -360,7 +360,14 @@ def test_rebalance_passes_load_along_a_chain_of_territories():
         {"block_id": blocks["block_id"], "territory_id": [f"T{b}" for b in bands]}
     )
     accounts = accounts_on(blocks, n=6000, seed=4)
-    accounts["revenue"] *= np.where(accounts.geometry.x < 100_000, 1.6, 0.85)
+    accounts["revenue"] *= np.where(accounts.geometry.x < 100_000, west_factor, east_factor)
+    return blocks, current, accounts
+
+
+def test_rebalance_passes_load_along_a_chain_of_territories():
+    # the west band gained load and does not touch the east band, so the middle band must take
+    # from the west and pass on to the east
+    blocks, current, accounts = three_bands(1.6, 0.85)
     before = territory.plan_report(blocks, current, accounts)[1]
     assert before["max_deviation_pct"] > 20
     fixed = territory.design(blocks, accounts, current=current, rebalance=True, tolerance=0.03)
@@ -424,14 +431,7 @@ def test_designed_territories_on_an_even_grid_are_compact():
 
 
 def test_rebalance_that_moves_much_of_the_map_says_so():
-    blocks = grid(nx=30, ny=4)
-    x = blocks.geometry.centroid.x.to_numpy()
-    bands = np.digitize(x, np.quantile(x, [1 / 3, 2 / 3]))
-    current = pd.DataFrame(
-        {"block_id": blocks["block_id"], "territory_id": [f"T{b}" for b in bands]}
-    )
-    accounts = accounts_on(blocks, n=6000, seed=4)
-    accounts["revenue"] *= np.where(accounts.geometry.x < 100_000, 3.0, 0.5)
+    blocks, current, accounts = three_bands(3.0, 0.5)
     fixed = territory.design(blocks, accounts, current=current, rebalance=True, tolerance=0.03)
     assert fixed.summary["max_deviation_pct"] <= 3.0
     assert fixed.summary["revenue_moved_pct"] > 25
