@@ -243,6 +243,20 @@ def test_heavy_block_gives_a_flagged_best_effort_plan(blocks, accounts):
     assert not result.ok
     assert any("alone weigh more" in f for f in result.flags)
     assert len(result.alignment) == len(blocks)
+    # the heavy block's territory aims at that block; the other three share the rest evenly
+    q = result.quality.sort_values("balance", ascending=False)
+    joined = gpd.sjoin(heavy.iloc[[0]], blocks, predicate="within")
+    block_revenue = heavy.loc[
+        gpd.sjoin(heavy, blocks, predicate="within")["block_id"] == joined["block_id"].iloc[0],
+        "revenue",
+    ].sum()
+    assert q["balance_target"].iloc[0] == pytest.approx(block_revenue)
+    rest = q.iloc[1:]
+    assert rest["balance_target"].tolist() == pytest.approx(
+        [(heavy["revenue"].sum() - block_revenue) / 3] * 3
+    )
+    assert (rest["deviation_pct"].abs() <= 5).all()
+    assert rest["balance"].max() / rest["balance"].min() < 1.11
 
 
 def test_cli_design_quality_compare(tmp_path, blocks, accounts):

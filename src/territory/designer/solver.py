@@ -27,7 +27,7 @@ never moves locked blocks, and respects the maximum distance from a rep's home.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
@@ -257,6 +257,9 @@ def bisect(problem: Problem, jitter: float = 0.0, angles: int = 16) -> np.ndarra
     return labels
 
 
+NEAREST_CENTRES = 4  # centres each block may go to in a power diagram's transport
+
+
 def power_diagram(problem: Problem, labels: np.ndarray, iterations: int = 12) -> np.ndarray:
     """Reshape parts into a balanced centroidal power diagram (Lloyd iterations).
 
@@ -299,7 +302,7 @@ def _power_assign(g: BlockGraph, w: np.ndarray, cx, cy, target) -> np.ndarray | 
     tree = cKDTree(np.c_[cx, cy])
     pts = np.c_[g.x, g.y]
     heavy = np.flatnonzero(w > 0)
-    near = min(k, 6)
+    near = min(k, NEAREST_CENTRES)
     dist, idx = tree.query(pts[heavy], k=near)
     dist, idx = dist.reshape(len(heavy), near), idx.reshape(len(heavy), near)
     scale = float(np.mean(dist**2)) or 1.0
@@ -383,6 +386,7 @@ def balance(part: Partition, target_dev: float, *, disruption: bool = False, bud
     deviation per unit of disruption, and the search stops as soon as ``target_dev`` is met.
     """
     stuck: set[int] = set()  # territories no move or chain can improve right now
+    failed = np.zeros(part.p.k, dtype=int)  # after a few failures a territory is left as it is
     for _ in range(budget):
         dev = np.abs(part.dev())
         worst = next((int(t) for t in np.argsort(-dev) if int(t) not in stuck), None)
@@ -393,8 +397,9 @@ def balance(part: Partition, target_dev: float, *, disruption: bool = False, bud
             part.move(*move)
         elif not (_swap(part, worst) or _chain(part, worst, target_dev)):
             stuck.add(worst)
+            failed[worst] += 1
             continue
-        stuck.clear()
+        stuck &= set(np.flatnonzero(failed >= 5).tolist())
 
 
 def _gain(part: Partition, b: int, j: int) -> float:
@@ -794,6 +799,45 @@ def _followers(part: Partition, b: int, before: dict[int, float], limit: float, 
             if ok:
                 found.append((-gain, c, m))
     return sorted(found)
+
+
+def effective_targets(
+    weight: np.ndarray, target: np.ndarray, tolerance: float, labels: np.ndarray
+) -> np.ndarray:
+    """Targets when some blocks alone outweigh what a territory may hold.
+
+    A territory holding such blocks aims at their weight (it cannot be lighter); the other
+    territories share the rest in proportion to their targets, so they are balanced with each
+    other. Repeated while the lower shared targets make more blocks too heavy.
+    """
+    w, base, tol, k = weight, np.asarray(target, dtype=float), tolerance, len(target)
+    target = base.copy()
+    fixed = np.zeros(k, dtype=bool)
+    while True:
+        over = np.flatnonzero((w > target[labels] * (1 + tol)) & ~fixed[labels])
+        if not len(over):
+            return target
+        own = np.bincount(labels[over], weights=w[over], minlength=k)
+        target[own > 0] = own[own > 0]
+        fixed |= own > 0
+        if fixed.all():
+            return target
+        rest = max(w.sum() - target[fixed].sum(), 0.0)
+        target[~fixed] = base[~fixed] * rest / max(base[~fixed].sum(), 1e-12)
+
+
+def with_heavy_blocks(problem: Problem, labels: np.ndarray) -> Problem:
+    """The problem with effective targets, and blocks too heavy for a territory locked where
+    they are (moving them only moves the imbalance)."""
+    target = effective_targets(problem.weight, problem.target, problem.tolerance, labels)
+    if np.allclose(target, problem.target):
+        return problem
+    raised = target > problem.target
+    share = target[~raised].min() if (~raised).any() else np.inf
+    heavy = raised[labels] & (problem.weight > share * (1 + problem.tolerance))
+    locked = problem.locked.copy()
+    locked[heavy & (locked < 0)] = labels[heavy & (locked < 0)]
+    return replace(problem, target=target, locked=locked)
 
 
 # --------------------------------------------------------------------------------------------
