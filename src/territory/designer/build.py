@@ -296,25 +296,12 @@ def design(
             problem.movable = (problem.cost == 0) | (part.labels() != start)
             solver.compact(part, tolerance * goal)
         labels = part.labels()
-    elif regions:
-        labels, parents = _hierarchy(
-            graph,
-            weight,
-            k,
-            regions,
-            tolerance,
-            seeds,
-            locked_arr,
-            allowed,
-            rng,
-            compactness,
-            home_rows,
-            names,
-            restarts,
-        )
     else:
         problem = Problem(graph, weight, target, tolerance, seeds, locked_arr, allowed, rng=rng)
-        labels = solve(problem, compactness, restarts)
+        if regions:
+            labels, parents = _hierarchy(problem, regions, home_rows, compactness, restarts)
+        else:
+            labels = solve(problem, compactness, restarts)
 
     if start is not None and not rebalance:
         names = _keep_names(labels, names, start, current_names, weight, k, home_rows, lock_table)
@@ -356,10 +343,11 @@ def design(
     by_rep = _by_rep(quality, measures=list(inputs.measures.columns)) if rep_of else None
     if by_rep is not None and "blocks_in" in quality:
         summary["reps_affected"] = int((by_rep["blocks_in"] + by_rep["blocks_out"] > 0).sum())
-    moved = summary.get(f"{_main_measure(inputs.measures)}_moved_pct", 0.0)
+    main = "revenue" if "revenue" in inputs.measures else "accounts"
+    moved = summary.get(f"{main}_moved_pct", 0.0)
     if rebalance and moved > 25:
         inputs.notes.append(
-            f"Rebalancing moved {moved:.0f}% of {_main_measure(inputs.measures)}: the balance "
+            f"Rebalancing moved {moved:.0f}% of {main}: the balance "
             "shifted across much of the map. A fresh design with the current alignment as "
             "baseline (design -k N --current ...) may move about as much and give more compact "
             "territories; compare the two with `territory compare`."
@@ -403,10 +391,6 @@ def design(
     )
 
 
-def _main_measure(measures: pd.DataFrame) -> str:
-    return "revenue" if "revenue" in measures else "accounts"
-
-
 def _reps(align: pd.DataFrame | None, home_rows: pd.DataFrame | None) -> dict:
     """Territory -> rep, from the current alignment's rep column, then the homes' rep column."""
     rep_of = {}
@@ -440,22 +424,20 @@ def solve(problem: Problem, compactness: bool = True, restarts: int = 4) -> np.n
     power diagrams and searched."""
     from concurrent.futures import ThreadPoolExecutor
 
-    runs = [
-        replace(problem, rng=np.random.default_rng(problem.rng.integers(2**32) + r))
-        for r in range(max(1, restarts))
-    ]
+    run_seeds = [problem.rng.integers(2**32) + r for r in range(max(1, restarts))]
     iterations = POWER_BUDGET // (len(problem.graph) * min(problem.k, solver.NEAREST_CENTRES))
-    refine = runs[: min(len(runs), max(1, iterations // 12))] if compactness else []
-    starts = [
-        solver.bisect(run, jitter=0.3 if r else 0.0)
-        for r, run in enumerate(runs[: max(1, len(refine))])
+    refined_runs = min(len(run_seeds), max(1, iterations // 12)) if compactness else 0
+    iterations = int(np.clip(iterations // max(refined_runs, 1), 3, 12))
+    runs = [
+        replace(problem, rng=np.random.default_rng(s)) for s in run_seeds[: max(1, refined_runs)]
     ]
-    iterations = int(np.clip(iterations // max(len(refine), 1), 3, 12))
+    refine = runs[:refined_runs]
+    starts = [solver.bisect(run, jitter=0.3 if r else 0.0) for r, run in enumerate(runs)]
     # the power diagrams' transports run in native code on their own threads meanwhile
     with ThreadPoolExecutor(max_workers=max(1, min(len(refine), os.cpu_count() or 1))) as pool:
         refined = [
             pool.submit(solver.power_diagram, run, start, iterations)
-            for run, start in zip(refine, starts, strict=False)
+            for run, start in zip(refine, starts, strict=False)  # starts may hold one more
         ]
         plans = [
             _search(run, f.result(), compactness) for run, f in zip(refine, refined, strict=True)
@@ -536,22 +518,10 @@ def _disruption_cost(measures: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
     return np.mean(parts, axis=0)
 
 
-def _hierarchy(
-    graph,
-    weight,
-    k,
-    m,
-    tolerance,
-    seeds,
-    locked,
-    allowed,
-    rng,
-    compactness,
-    home_rows,
-    names,
-    restarts,
-):
+def _hierarchy(problem: Problem, m: int, home_rows, compactness: bool, restarts: int):
     """m balanced regions first, then territories balanced inside each region."""
+    graph, weight, k, tolerance = problem.graph, problem.weight, problem.k, problem.tolerance
+    seeds, locked, allowed = problem.seeds, problem.locked, problem.allowed
     if not 1 <= m <= k:
         raise ValidationError(f"regions must be between 1 and k ({k}), not {m}.")
     region_names = [f"R{i + 1}" for i in range(m)]
@@ -576,7 +546,10 @@ def _hierarchy(
     total = weight.sum()
     top_seeds = [[b for t in range(k) if region_of[t] == r for b in seeds[t]] for r in range(m)]
     top_locked = np.where(locked >= 0, np.asarray(region_of)[np.maximum(locked, 0)], -1)
-    top = Problem(graph, weight, total * counts / k, tolerance / 3, top_seeds, top_locked, rng=rng)
+    top = replace(
+        problem, target=total * counts / k, tolerance=tolerance / 3, seeds=top_seeds,
+        locked=top_locked, allowed=None,
+    )  # fmt: skip
     regions = solve(top, compactness, restarts)
     labels = np.full(len(graph), -1)
     for r in range(m):
@@ -588,22 +561,16 @@ def _hierarchy(
         sub_locked = np.array([own.index(locked[b]) if locked[b] in own else -1 for b in keep])
         w = weight[members]
         sub_allowed = None if allowed is None else allowed[np.ix_(members, own)]
-        problem = Problem(
-            sub,
-            w,
-            np.full(len(own), w.sum() / len(own)),
-            tolerance / 2,
-            sub_seeds,
-            sub_locked,
-            sub_allowed,
-            rng=rng,
-        )
+        inner = replace(
+            problem, graph=sub, weight=w, target=np.full(len(own), w.sum() / len(own)),
+            tolerance=tolerance / 2, seeds=sub_seeds, locked=sub_locked, allowed=sub_allowed,
+        )  # fmt: skip
         if len(members) < len(own):
             raise ValidationError(
                 f"Region {region_names[r]} got {len(members)} blocks for {len(own)} "
                 "territories; lower k or use fewer regions."
             )
-        labels[members] = np.asarray(own)[solve(problem, compactness, restarts)]
+        labels[members] = np.asarray(own)[solve(inner, compactness, restarts)]
     return labels, {t: region_names[region_of[t]] for t in range(k)}
 
 

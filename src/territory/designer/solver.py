@@ -637,20 +637,20 @@ def _plan_flows(part: Partition, limit: float) -> dict[tuple[int, int], float]:
 def _flow_order(planned: dict[tuple[int, int], float], k: int) -> list[tuple[int, int]]:
     """Borders in the order of the flow: a territory's incoming borders before its outgoing."""
     incoming = np.zeros(k, dtype=int)
-    for _, v in planned:
+    outgoing: list[list[tuple[int, int]]] = [[] for _ in range(k)]
+    for u, v in sorted(planned):
         incoming[v] += 1
+        outgoing[u].append((u, v))
     ready = deque(t for t in range(k) if incoming[t] == 0)
     order = []
     while ready:
-        u = ready.popleft()
-        for a, v in sorted(planned):
-            if a == u:
-                order.append((a, v))
-                incoming[v] -= 1
-                if incoming[v] == 0:
-                    ready.append(v)
-    order += [pair for pair in sorted(planned) if pair not in set(order)]  # cycles, if any
-    return order
+        for u, v in outgoing[ready.popleft()]:
+            order.append((u, v))
+            incoming[v] -= 1
+            if incoming[v] == 0:
+                ready.append(v)
+    done = set(order)
+    return order + [pair for pair in sorted(planned) if pair not in done]  # cycles, if any
 
 
 def _peel(part: Partition, u: int, v: int, amount: float) -> None:
