@@ -30,6 +30,7 @@ def make_plan(
     territory_id: str | None = None,
     block_id: str | None = None,
     crs: str | None = None,
+    strict: bool = False,
     max_distance_km: float = 10.0,
     overlap: str = "smallest",
     targets: Any = None,
@@ -46,10 +47,12 @@ def make_plan(
     ``territories`` is a polygon layer; with ``alignment`` it is read as building blocks (or
     pass ``blocks=``). Column arguments default to auto-detection. ``targets`` is a table
     (``territory_id``, ``target``); ``target_from``/``target_growth`` set targets as a growth
-    over an account measure instead. ``segments`` are account columns to break KPIs down by;
-    ``axes`` and ``adjustments`` are plugin axes and adjustments, given as specs or dicts such
-    as ``{"axis": "value_tier", "column": "revenue"}`` / ``{"adjustment":
-    "regional_economics"}`` (the same keys as ``[[segments]]``/``[[adjustments]]`` in a plan).
+    over an account measure instead. ``strict`` refuses territory or block shapes that are
+    empty instead of keeping and reporting them. ``segments`` are account columns to break
+    KPIs down by; ``axes`` and ``adjustments`` are plugin axes and adjustments, given as
+    specs or dicts such as ``{"axis": "value_tier", "column": "revenue"}`` /
+    ``{"adjustment": "regional_economics"}`` (the same keys as ``[[segments]]`` /
+    ``[[adjustments]]`` in a plan).
     """
     return Plan(
         accounts=AccountsSpec(
@@ -68,6 +71,7 @@ def make_plan(
             territory_id=territory_id,
             block_id=block_id,
             crs=crs,
+            strict=strict,
         ),
         name=name,
         targets=TargetsSpec(

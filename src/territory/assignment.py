@@ -121,6 +121,7 @@ class _SortedPoints:
         b = bounds[polys]
         inside = (b[:, 2] >= self.xmin) & (b[:, 0] <= self.xmax)
         inside &= (b[:, 3] >= self.ymin) & (b[:, 1] <= self.ymax)
+        b = np.where(inside[:, None], b, 0.0)  # empty shapes have NaN boxes
         b0 = self._band(b[:, 1])
         nb = np.where(inside, self._band(b[:, 3]) - b0 + 1, 0)
         # one (polygon, band) row per band a polygon's box spans
@@ -212,7 +213,8 @@ def locate_points(
 
     shapely.prepare(polygons)
     bounds = shapely.bounds(polygons)
-    band = float(np.median(bounds[:, 3] - bounds[:, 1])) / 2
+    heights = bounds[:, 3] - bounds[:, 1]  # NaN for empty shapes, which match nothing
+    band = float(np.nanmedian(heights)) / 2 if np.isfinite(heights).any() else 1.0
 
     # 1. strictly inside (and overlaps)
     pts = _SortedPoints(x[valid], y[valid], band)
@@ -233,7 +235,7 @@ def locate_points(
     rest = valid[polygon[valid] < 0]
     if len(rest):
         near, dist = _nearest(
-            x[rest], y[rest], polygons, bounds, geographic, options.max_distance_km, unit
+            x[rest], y[rest], polygons, bounds, geographic, options.max_distance_km, unit, tie_rank
         )
         distance[rest] = dist
         ok = (near >= 0) & (dist <= options.max_distance_km)
@@ -262,40 +264,60 @@ def _resolve(p, g, polygon, method, candidates, single, multiple, rank):
         candidates[int(p[s])] = g[s:e]
 
 
-def _nearest(x, y, polygons, bounds, geographic, max_km, unit=1.0):
+def _nearest(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=None):
     """Nearest polygon to each point within reach, and its distance in km.
 
-    The candidate polygons' rings are cut into segments; the segments' boxes, grown by the
-    search radius, select (point, segment) pairs with the same sorted-point machinery as the
-    main pass, and point-to-segment distances are computed in numpy in a local equirectangular
-    frame around each point (metre-accurate at these distances; planar for projected layers,
-    whose linear unit is ``unit`` metres). The search reaches twice ``max_km`` so near misses
-    are reported with their distance; the caller applies the limit.
+    Every part of every candidate (multi)polygon is cut into its ring segments; the segments'
+    boxes, grown by the search radius, select (point, segment) pairs with the same
+    sorted-point machinery as the main pass, and point-to-segment distances are computed in
+    numpy in a local frame around each point (planar for projected layers, whose linear unit
+    is ``unit`` metres). For lon/lat layers the frame uses the WGS84 radii of curvature, points
+    within reach of the antimeridian are searched on both sides of it, and the winner's
+    distance is the geodesic distance (``pyproj.Geod``) to the nearest point of its segment.
+    Polygons within a metre of the same distance tie; the lowest ``rank`` (id order) wins.
+    The search reaches twice ``max_km`` so near misses are reported with their distance; the
+    caller applies the limit.
     """
     n = len(x)
     near = np.full(n, -1, dtype=np.int64)
-    dist = np.full(n, np.inf)
     if max_km <= 0 or n == 0:
         return near, np.full(n, np.nan)
+    rank = np.arange(len(polygons)) if rank is None else np.asarray(rank)
     reach = 2 * max_km
-    cand = _polygons_near(x, y, np.arange(n), bounds, reach, geographic, unit)
+    origin = np.arange(n)
+    if geographic:
+        # search copies shifted by 360 degrees for points near the antimeridian
+        margin = _grow(np.zeros((n, 4)), np.abs(y), reach, True, 1.0)[0][:, 2]
+        for shift, side in ((-360.0, x > 180 - margin), (360.0, x < -180 + margin)):
+            extra = np.flatnonzero(side)
+            if len(extra):
+                x = np.concatenate([x, x[extra] + shift])
+                y = np.concatenate([y, y[extra]])
+                origin = np.concatenate([origin, extra])
+    m = len(x)
+    best_poly = np.full(m, -1, dtype=np.int64)
+    best_seg = np.full(m, -1, dtype=np.int64)
+    dist = np.full(m, np.inf)
+    cand = _polygons_near(x, y, np.arange(m), bounds, reach, geographic, unit)
     if not len(cand):
         return near, np.full(n, np.nan)
-    rings, ring_poly = shapely.get_rings(polygons[cand], return_index=True)
+    parts, part_poly = shapely.get_parts(polygons[cand], return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
     coords, ring_of = shapely.get_coordinates(rings, return_index=True)
     same = ring_of[:-1] == ring_of[1:]
     a, b = coords[:-1][same], coords[1:][same]
-    seg_poly = cand[ring_poly[ring_of[:-1][same]]]
+    seg_poly = cand[part_poly[ring_part[ring_of[:-1][same]]]]
     seg_lat = np.maximum(np.abs(a[:, 1]), np.abs(b[:, 1]))
     seg_box = np.column_stack(
         [np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
          np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])]
     )  # fmt: skip
+    segs = _Segments(a, b, seg_box, seg_lat, seg_poly, rank, geographic, unit)
     # Progressive search: a point whose best distance is within the current radius is final,
     # since every segment within that radius was a candidate. Most points end in round one.
     seg_start = np.searchsorted(seg_poly, cand, "left")
     seg_end = np.searchsorted(seg_poly, cand, "right")
-    todo = np.arange(n)
+    todo = np.arange(m)
     for radius in (reach / 32, reach / 8, reach / 2, reach):
         if not len(todo):
             break
@@ -304,26 +326,19 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit=1.0):
         k = np.searchsorted(cand, near_polys)
         lengths = seg_end[k] - seg_start[k]
         segments = np.repeat(seg_start[k], lengths) + _ramp(lengths)
-        _nearest_round(
-            x,
-            y,
-            todo,
-            segments,
-            a,
-            b,
-            seg_box,
-            seg_lat,
-            seg_poly,
-            radius,
-            geographic,
-            unit,
-            near,
-            dist,
-        )
+        segs.search(x, y, todo, segments, radius, best_poly, best_seg, dist)
         todo = todo[~(dist[todo] <= radius)]
 
-    dist[near < 0] = np.nan
-    return near, dist
+    found = best_poly >= 0
+    if geographic and found.any():
+        dist[found] = _geodesic_km(x[found], y[found], a[best_seg[found]], b[best_seg[found]])
+    # one answer per original point: the nearest of it and its shifted copies
+    order = np.lexsort((np.where(found, rank[np.maximum(best_poly, 0)], 0), dist, origin))
+    first = order[np.r_[True, origin[order][1:] != origin[order][:-1]]]
+    near[origin[first]] = best_poly[first]
+    out = np.full(n, np.nan)
+    out[origin[first]] = np.where(best_poly[first] >= 0, dist[first], np.nan)
+    return near, out
 
 
 def _grow(boxes: np.ndarray, abs_lat: np.ndarray, radius: float, geographic: bool, unit: float):
@@ -353,30 +368,78 @@ def _polygons_near(x, y, todo, bounds, radius, geographic, unit, among=None):
     return polys[np.diff(starts) > 0]
 
 
-def _nearest_round(x, y, todo, segments, a, b, seg_box, seg_lat, seg_poly, radius, geographic,
-                   unit, near, dist):  # fmt: skip
-    """One search round: update ``near``/``dist`` of points ``todo`` with ``segments`` in reach."""
-    if not len(segments):
-        return
-    boxes, gy = _grow(seg_box, seg_lat, radius, geographic, unit)
-    pts = _SortedPoints(x[todo], y[todo], gy)
-    for chunk in np.array_split(segments, max(1, len(segments) // 200_000)):
-        pos, starts = pts.candidates(boxes, chunk)
-        if not len(pos):
-            continue
-        seg = np.repeat(chunk, np.diff(starts))
-        point = todo[pts.order[pos]]
-        km = _segment_km(x[point], y[point], a[seg], b[seg], geographic, unit)
-        np.minimum.at(dist, point, km)
-        win = km == dist[point]
-        near[point[win]] = seg_poly[seg[win]]
+TIE_KM = 0.001  # polygons within a metre of the same distance tie (lowest id wins)
+
+
+@dataclass
+class _Segments:
+    """Boundary segments ``a``-``b`` of candidate polygons, with boxes and owners."""
+
+    a: np.ndarray
+    b: np.ndarray
+    box: np.ndarray
+    lat: np.ndarray
+    poly: np.ndarray
+    rank: np.ndarray
+    geographic: bool
+    unit: float
+
+    def search(self, x, y, todo, segments, radius, best_poly, best_seg, dist):
+        """One search round: improve the best segment of points ``todo`` among ``segments``."""
+        if not len(segments):
+            return
+        boxes, gy = _grow(self.box, self.lat, radius, self.geographic, self.unit)
+        pts = _SortedPoints(x[todo], y[todo], gy)
+        for chunk in np.array_split(segments, max(1, len(segments) // 200_000)):
+            pos, starts = pts.candidates(boxes, chunk)
+            if not len(pos):
+                continue
+            seg = np.repeat(chunk, np.diff(starts))
+            point = todo[pts.order[pos]]
+            km = _segment_km(x[point], y[point], self.a[seg], self.b[seg], self.geographic,
+                             self.unit)  # fmt: skip
+            self._merge(point, seg, km, best_poly, best_seg, dist)
+
+    def _merge(self, point, seg, km, best_poly, best_seg, dist):
+        """Keep, per point, the nearest polygon; within :data:`TIE_KM` the lowest rank wins."""
+        rank = self.rank[self.poly[seg]]
+        order = np.lexsort((km, point))
+        point, seg, km, rank = point[order], seg[order], km[order], rank[order]
+        head = np.flatnonzero(np.r_[True, point[1:] != point[:-1]])
+        kmin = np.repeat(km[head], np.diff(np.r_[head, len(point)]))
+        tie = km <= kmin + TIE_KM
+        point, seg, km, rank = point[tie], seg[tie], km[tie], rank[tie]
+        order = np.lexsort((km, rank, point))
+        first = order[np.r_[True, point[order][1:] != point[order][:-1]]]
+        p, s, d, r = point[first], seg[first], km[first], rank[first]
+        held = best_poly[p] >= 0
+        old_rank = np.where(held, self.rank[np.maximum(best_poly[p], 0)], 0)
+        old = dist[p]
+        take = ~held | (d < old - TIE_KM) | ((d <= old + TIE_KM) & (r < old_rank))
+        p, s, d = p[take], s[take], d[take]
+        dist[p] = d
+        best_poly[p] = self.poly[s]
+        best_seg[p] = s
+
+
+# WGS84 radii of curvature for the local frame
+_A = 6378.137  # km
+_E2 = 6.69437999014e-3
+
+
+def _degree_km(lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kilometres per degree of longitude and of latitude at ``lat`` on the WGS84 ellipsoid."""
+    s = np.sin(np.radians(lat))
+    w = 1 - _E2 * s * s
+    prime = _A / np.sqrt(w)
+    meridional = _A * (1 - _E2) / w**1.5
+    return np.radians(prime * np.cos(np.radians(lat))), np.radians(meridional)
 
 
 def _segment_km(px, py, a, b, geographic, unit):
     """Distance in km from points to segments ``a``-``b`` (one segment per point)."""
     if geographic:
-        kx = 111.320 * np.cos(np.radians(py))
-        ky = 110.574
+        kx, ky = _degree_km(py)
         ax = ((a[:, 0] - px + 180) % 360 - 180) * kx
         bx = ((b[:, 0] - px + 180) % 360 - 180) * kx
         ay, by = (a[:, 1] - py) * ky, (b[:, 1] - py) * ky
@@ -384,12 +447,41 @@ def _segment_km(px, py, a, b, geographic, unit):
         k = unit / 1000.0
         ax, bx = (a[:, 0] - px) * k, (b[:, 0] - px) * k
         ay, by = (a[:, 1] - py) * k, (b[:, 1] - py) * k
+    t = _closest_t(ax, ay, bx, by)
+    return np.hypot(ax + t * (bx - ax), ay + t * (by - ay))
+
+
+def _closest_t(ax, ay, bx, by):
+    """Position (0..1) along each segment a-b of its point closest to the origin."""
     dx, dy = bx - ax, by - ay
     length2 = dx * dx + dy * dy
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.clip(-(ax * dx + ay * dy) / length2, 0.0, 1.0)
-    t = np.where(length2 > 0, t, 0.0)
-    return np.hypot(ax + t * dx, ay + t * dy)
+    return np.where(length2 > 0, t, 0.0)
+
+
+_GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def _geodesic_km(px, py, a, b):
+    """Geodesic distance (km) from points to the nearest point of their segment ``a``-``b``.
+
+    The nearest point is found in the local frame at the mid-latitude of the point and its
+    first estimate (so the longitude scale fits the whole span), then measured on the ellipsoid.
+    """
+    lat = py
+    for _ in range(2):
+        kx, ky = _degree_km(lat)
+        ax = ((a[:, 0] - px + 180) % 360 - 180) * kx
+        bx = ((b[:, 0] - px + 180) % 360 - 180) * kx
+        ay, by = (a[:, 1] - py) * ky, (b[:, 1] - py) * ky
+        t = _closest_t(ax, ay, bx, by)
+        qy = a[:, 1] + t * (b[:, 1] - a[:, 1])
+        lat = (py + qy) / 2
+    dlon = (b[:, 0] - a[:, 0] + 180) % 360 - 180
+    qx = a[:, 0] + t * dlon
+    _, _, metres = _GEOD.inv(px, py, qx, qy)
+    return np.asarray(metres) / 1000.0
 
 
 def describe(

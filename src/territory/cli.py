@@ -90,6 +90,12 @@ def territory_options(func):
             show_default=True,
             help="Which of several overlapping territories gets an account.",
         ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="Refuse territory or block shapes that are empty (by default they are kept, "
+            "hold no accounts, and are reported).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)

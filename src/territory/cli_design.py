@@ -70,7 +70,8 @@ def design_options(func):
         click.option(
             "--strict",
             is_flag=True,
-            help="Exit with 2 when the plan cannot meet every request (flags).",
+            help="Refuse blocks with empty shapes, and exit with 2 when the plan cannot meet "
+            "every request (flags).",
         ),
     ]
     for option in reversed(options):
@@ -151,7 +152,9 @@ def rebalance(blocks, **kw):
 def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
     from territory.designer import design as run_design
 
-    result = run_design(blocks, max_distance_km=max_home_km, measures=list(measures) or None, **kw)
+    result = run_design(
+        blocks, max_distance_km=max_home_km, measures=list(measures) or None, strict=strict, **kw
+    )
     for note in result.notes:
         console.print(f"[dim]Note:[/] {escape(note)}", soft_wrap=True)
     _print_quality(result.quality, result.summary)

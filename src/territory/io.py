@@ -77,6 +77,8 @@ def read_table(path: str | os.PathLike, *, layer: str | None = None) -> pd.DataF
             f"{Path.cwd()}, or from the plan file's folder inside a plan)."
         )
     if p.is_dir():
+        if any(p.glob("*.parquet")):
+            return _read_parquet(p)  # a Parquet dataset: one file per partition
         raise InputError(f"{p} is a folder; give the path of a data file inside it.")
     suffix = p.suffix.lower()
     try:
@@ -114,9 +116,10 @@ def sniff_separator(p: Path) -> str:
 
 
 def _read_parquet(p: Path) -> pd.DataFrame:
-    import pyarrow.parquet as pq
+    """A Parquet file or folder; GeoParquet (WKB or geoarrow encoded) as a GeoDataFrame."""
+    import pyarrow.dataset as ds
 
-    meta = pq.read_schema(p).metadata or {}
+    meta = ds.dataset(p, format="parquet").schema.metadata or {}
     if b"geo" in meta:
         return gpd.read_parquet(p)
     return pd.read_parquet(p)

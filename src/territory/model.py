@@ -102,6 +102,7 @@ class TerritoriesSpec:
     alignment_territory: str | None = None
     alignment_parent: str | None = None
     crs: str | None = None
+    strict: bool = False
 
     def load(self) -> TerritoryLayer:
         return load_territories(
@@ -114,6 +115,7 @@ class TerritoriesSpec:
             alignment_territory=self.alignment_territory,
             alignment_parent=self.alignment_parent,
             crs=self.crs,
+            strict=self.strict,
         )
 
 
@@ -446,8 +448,8 @@ class _PlanReader:
             measures=tuple(measures) if measures is not None else None,
             crs=acc.get("crs"),
         )
-        terr = self.section("territories", {"path", "id", "crs"})
-        blocks = self.section("blocks", {"path", "id", "crs"})
+        terr = self.section("territories", {"path", "id", "crs", "strict"})
+        blocks = self.section("blocks", {"path", "id", "crs", "strict"})
         align = self.section("alignment", {"path", "block", "territory", "parent"})
         if bool(terr) == bool(blocks):
             raise ValidationError(
@@ -464,6 +466,7 @@ class _PlanReader:
             alignment_territory=align.get("territory"),
             alignment_parent=align.get("parent"),
             crs=terr.get("crs") or blocks.get("crs"),
+            strict=bool(terr.get("strict") or blocks.get("strict")),
         )
         tgt = self.section("targets", {"path", "from", "growth"})
         if "path" in tgt and "from" in tgt:

@@ -67,12 +67,14 @@ def load_territories(
     alignment_territory: str | None = None,
     alignment_parent: str | None = None,
     crs=None,
+    strict: bool = False,
 ) -> TerritoryLayer:
     """Load and check a territory layer.
 
     Give either ``territories`` (polygons with a territory id) or ``blocks`` plus
     ``alignment`` (a table block_id -> territory_id, optional name and parent). Paths and
     GeoDataFrames are both accepted. ``crs`` is used only for layers that have none.
+    ``strict`` refuses empty shapes instead of keeping and reporting them.
     """
     if blocks is not None:
         if alignment is None:
@@ -80,7 +82,7 @@ def load_territories(
                 "Building blocks need an alignment table (block_id -> territory_id): pass "
                 "--alignment FILE (or alignment=...)."
             )
-        block_layer = prepare_polygons(blocks, kind="block", id=block_id, crs=crs)
+        block_layer = prepare_polygons(blocks, kind="block", id=block_id, crs=crs, strict=strict)
         align = prepare_alignment(
             alignment,
             block_layer,
@@ -101,9 +103,15 @@ def load_territories(
             alignment_territory=alignment_territory,
             alignment_parent=alignment_parent,
             crs=crs,
+            strict=strict,
         )
     layer = prepare_polygons(
-        territories, kind="territory", id=territory_id, crs=crs, dissolve_duplicates=True
+        territories,
+        kind="territory",
+        id=territory_id,
+        crs=crs,
+        dissolve_duplicates=True,
+        strict=strict,
     )
     frame = layer.frame
     name = cols.find_column(

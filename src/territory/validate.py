@@ -204,6 +204,8 @@ def prepare_accounts(
     )
     ids = _clean_ids(frame[id_col], id_col, source, what="account id")
 
+    if isinstance(frame, gpd.GeoDataFrame) and _has_geometry(frame):
+        frame = standard_geometry(frame)
     out = pd.DataFrame(frame.drop(columns="geometry", errors="ignore")).reset_index(drop=True)
     out = out.drop(columns=id_col)
     if "account_id" in out.columns:
@@ -265,7 +267,7 @@ def _locate(frame, source, lat, lon, postal_code, postal_table, crs, notes):
     n = len(frame)
     use_geometry = (
         isinstance(frame, gpd.GeoDataFrame)
-        and frame.geometry.name in frame.columns
+        and _has_geometry(frame)
         and not (lat or lon or postal_code)
     )
     if use_geometry:
@@ -391,17 +393,30 @@ def check_swapped(accounts: Accounts, bounds) -> None:
 
 
 def prepare_polygons(
-    data, *, kind: str, id: str | None = None, crs=None, dissolve_duplicates: bool = False
+    data,
+    *,
+    kind: str,
+    id: str | None = None,
+    crs=None,
+    dissolve_duplicates: bool = False,
+    strict: bool = False,
 ) -> Polygons:
     """Read (if needed) and check a polygon layer of territories or blocks.
 
     ``kind`` is ``"territory"`` or ``"block"``; it selects id detection (``territory_id`` or
-    ``block_id``/``GEOID``...) and wording. Invalid geometry is repaired with ``make_valid`` and
-    reported; empty or non-polygonal geometry raises. Duplicate territory ids are dissolved
-    (several rows forming one territory) when ``dissolve_duplicates``; duplicate block ids raise.
+    ``block_id``/``GEOID``...) and wording. The active geometry column, whatever its name
+    (``geom``, ``the_geom``, ``shape``...), becomes ``geometry``. Invalid geometry is repaired
+    with ``make_valid`` and reported; lon/lat rings written across the antimeridian are split
+    at ±180 and reported; coordinates that cannot be longitude/latitude raise. Empty shapes
+    (as small-scale cartographic layers make of tiny areas) are kept as empty and reported:
+    their rows stay, but no account falls inside them; ``strict`` makes them an error.
+    Non-polygonal geometry raises. Duplicate territory ids are dissolved (several rows
+    forming one territory) when ``dissolve_duplicates``; duplicate block ids raise.
     """
     frame, source = as_frame(data, _plural(kind))
-    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
+    if isinstance(frame, gpd.GeoDataFrame) and _has_geometry(frame):
+        frame = standard_geometry(frame)
+    if not isinstance(frame, gpd.GeoDataFrame) or not _has_geometry(frame):
         raise InputError(
             f"The {kind} file {source.name} has no geometry column. {_plural(kind).title()} must "
             "be polygons (GeoJSON, GeoPackage, GeoParquet, Shapefile)"
@@ -435,7 +450,7 @@ def prepare_polygons(
     frame = frame.rename(columns={id_col: id_name})
     frame[id_name] = ids.astype(object).to_numpy()
 
-    geoms = _check_geometry(frame, id_name, source, kind, notes)
+    geoms = _check_geometry(frame, id_name, source, kind, notes, strict=strict)
     frame = frame.set_geometry(geoms)
 
     dup = frame[id_name].duplicated(keep=False).to_numpy()
@@ -451,17 +466,33 @@ def prepare_polygons(
     return Polygons(frame, id_name, source, notes)
 
 
-def _check_geometry(frame, id_name, source, kind, notes) -> np.ndarray:
+def _check_geometry(frame, id_name, source, kind, notes, *, strict=False) -> np.ndarray:
     geoms = frame.geometry.to_numpy().copy()
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         pos = np.flatnonzero(missing)
-        raise ValidationError(
-            f"{_plural(kind).title()} with empty geometry in {source.name}: "
-            f"{_ids(frame, id_name, pos)} ({source.describe_rows(pos)}). Draw their shapes or "
-            "remove those rows."
+        what = f"{_plural(kind).title()} with empty geometry in {source.name}: " + (
+            f"{_ids(frame, id_name, pos)} ({source.describe_rows(pos)})"
         )
-    invalid = ~shapely.is_valid(geoms)
+        if strict:
+            raise ValidationError(
+                f"{what}. Draw their shapes or remove those rows (strict mode refuses empty "
+                "shapes; without it they are kept and reported)."
+            )
+        effect = (
+            "they keep their rows with no accounts inside (accounts near them follow the "
+            "nearest rule)"
+            if kind == "territory"
+            else "no account falls inside them and territory design leaves them out"
+        )
+        notes.append(f"{what}: {effect}. Use --strict (strict=True) to make this an error.")
+        geoms[pos] = shapely.Polygon()
+    shaped = ~missing
+    crs = pyproj.CRS.from_user_input(frame.crs)
+    if crs.is_geographic:
+        _check_lonlat(geoms, shaped, frame, id_name, source, kind, crs)
+        _split_antimeridian(geoms, shaped, frame, id_name, source, kind, notes)
+    invalid = shaped & ~shapely.is_valid(geoms)
     if invalid.any():
         pos = np.flatnonzero(invalid)
         reasons = shapely.is_valid_reason(geoms[pos[:3]])
@@ -472,7 +503,7 @@ def _check_geometry(frame, id_name, source, kind, notes) -> np.ndarray:
         )
     geoms = _polygonal(geoms)
     types = shapely.get_type_id(geoms)
-    wrong = ~np.isin(types, (3, 6)) | shapely.is_empty(geoms)
+    wrong = shaped & (~np.isin(types, (3, 6)) | shapely.is_empty(geoms))
     if wrong.any():
         pos = np.flatnonzero(wrong)
         kinds = ", ".join(sorted(set(shapely.get_type_id(geoms[pos]).astype(str))))
@@ -482,6 +513,110 @@ def _check_geometry(frame, id_name, source, kind, notes) -> np.ndarray:
             f"ids {kinds}). Use a polygon layer."
         )
     return geoms
+
+
+def _has_geometry(frame: gpd.GeoDataFrame) -> bool:
+    try:
+        return frame.geometry.name in frame.columns
+    except AttributeError:  # a GeoDataFrame without an active geometry column
+        return False
+
+
+def standard_geometry(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` with its active geometry column named ``geometry``.
+
+    GeoParquet, GeoPackage and PostGIS layers often call it ``geom``, ``the_geom`` or
+    ``shape``; a plain column already called ``geometry`` beside another active geometry is
+    renamed ``geometry (original)``.
+    """
+    name = frame.geometry.name
+    if name == "geometry":
+        return frame
+    if "geometry" in frame.columns:
+        frame = frame.rename(columns={"geometry": "geometry (original)"})
+    return frame.rename_geometry("geometry")
+
+
+# Coordinates this far outside ±180/±90 are not degrees (metres or feet of a projected CRS).
+_DEGREE_SLACK = 1e-6
+
+
+def _check_lonlat(geoms, shaped, frame, id_name, source, kind, crs) -> None:
+    """Raise when a lon/lat layer has coordinates that cannot be longitude/latitude."""
+    bounds = np.full((len(geoms), 4), np.nan)
+    bounds[shaped] = shapely.bounds(geoms[shaped])
+    with np.errstate(invalid="ignore"):
+        bad_lon = (bounds[:, 0] < -180 - _DEGREE_SLACK) | (bounds[:, 2] > 180 + _DEGREE_SLACK)
+        bad_lat = (bounds[:, 1] < -90 - _DEGREE_SLACK) | (bounds[:, 3] > 90 + _DEGREE_SLACK)
+    bad = bad_lon | bad_lat
+    if not bad.any():
+        return
+    pos = np.flatnonzero(bad)
+    extent = np.nanmax(np.abs(bounds[pos]))
+    declared = _crs_name(crs)
+    if extent > 1000:
+        hint = (
+            f"The layer is declared as {declared} (longitude/latitude in degrees) but its "
+            f"coordinates reach {extent:,.0f}: they look like metres or feet of a projected "
+            "CRS. Set the layer's real CRS in the file (or give it with --crs / crs= when the "
+            "file has none), instead of declaring degrees."
+        )
+    elif bad_lon[pos].all() and np.nanmin(bounds[pos, 0]) >= -180 and extent <= 360:
+        hint = (
+            "Longitudes run from 0 to 360 instead of -180 to 180: convert them "
+            "(subtract 360 from values above 180) before loading."
+        )
+    else:
+        hint = "Latitudes must lie within ±90 and longitudes within ±180: correct the shapes."
+    raise ValidationError(
+        f"{_plural(kind).title()} in {source.name} have coordinates outside the range of "
+        f"longitude/latitude: {_ids(frame, id_name, pos)} ({source.describe_rows(pos)}). {hint}"
+    )
+
+
+def _split_antimeridian(geoms, shaped, frame, id_name, source, kind, notes) -> None:
+    """Split lon/lat shapes whose rings jump across the antimeridian, in place, with a note.
+
+    A ring from 177°E to 179°W written as one ring (an edge jumping more than 180° of
+    longitude) would otherwise be read as 356° wide, covering the rest of the world. Such
+    shapes are cut at ±180 into parts on either side (package ``antimeridian``).
+    """
+    pos = np.flatnonzero(shaped)
+    if not len(pos):
+        return
+    parts, part_of = shapely.get_parts(geoms[pos], return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    if not len(coords):
+        return
+    lon = coords[:, 0]
+    same = ring[1:] == ring[:-1]
+    jump = same & (np.abs(np.diff(lon)) > 180)
+    # edges running along the antimeridian itself (±180 to ∓180 near a pole) are not a jump
+    jump &= ~((np.abs(lon[1:]) == 180) & (np.abs(lon[:-1]) == 180))
+    if not jump.any():
+        return
+    import warnings
+
+    import antimeridian
+
+    crossing = pos[np.unique(part_of[ring_part[ring[1:][jump]]])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in crossing:
+            if geoms[i].geom_type not in POLYGONAL:
+                continue  # reported as not polygonal below
+            fix = (
+                antimeridian.fix_polygon
+                if geoms[i].geom_type == "Polygon"
+                else (antimeridian.fix_multi_polygon)
+            )
+            geoms[i] = fix(geoms[i], fix_winding=True, great_circle=False)
+    notes.append(
+        f"{len(crossing)} {_plural(kind)} in {source.name} cross the antimeridian (±180° "
+        f"longitude) as single rings: {_ids(frame, id_name, crossing)}. They were split at "
+        "±180 into parts on either side."
+    )
 
 
 def _plural(kind: str) -> str:

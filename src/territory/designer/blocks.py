@@ -1,11 +1,13 @@
-"""Building blocks as a graph: equal-area geometry, shared-edge adjacency, measures per block.
+"""Building blocks as a graph: geometry, shared-edge adjacency, measures per block.
 
-Design works in a Lambert azimuthal equal-area projection centred on the blocks, so areas,
-perimeters, shared-edge lengths and distances are in km and Polsby-Popper compactness is
-measured in an equal-area CRS. Two blocks are neighbours when their boundaries share an edge
-(a line of positive length; touching at a corner does not count). Blocks that no edge connects
-to the rest (islands, enclaves cut off by water, blocks of a layer with gaps) are *bridged* to
-the nearest block of another part and each bridge is reported.
+Areas, perimeters and shared-edge lengths are measured on the blocks' own geometry with
+:mod:`territory.geometry` (on the WGS84 ellipsoid for lon/lat layers), the same measures the
+KPIs use, so a territory's Polsby-Popper compactness is the same in a design report and in a
+plan's KPIs. Centroids and distances come from a Lambert azimuthal equal-area projection
+centred on the blocks' mass (in km). Two blocks are neighbours when their boundaries share an
+edge (a line of positive length; touching at a corner does not count). Blocks that no edge
+connects to the rest (islands, enclaves cut off by water, blocks of a layer with gaps) are
+*bridged* to the nearest block of another part and each bridge is reported.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from territory.geometry import area_perimeter_km, equal_area_crs, length_km
 from territory.validate import Polygons
 
 
@@ -99,23 +102,17 @@ class BlockGraph:
         return sub, members
 
 
-def equal_area_crs(geoms: np.ndarray, crs: pyproj.CRS) -> pyproj.CRS:
-    """A Lambert azimuthal equal-area CRS centred on the layer's bounds."""
-    bounds = shapely.total_bounds(geoms)
-    if crs.is_geographic:
-        lon, lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
-    else:
-        t = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
-        lon, lat = t.transform((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
-    return pyproj.CRS.from_proj4(
-        f"+proj=laea +lat_0={lat:.4f} +lon_0={lon:.4f} +datum=WGS84 +units=m +no_defs"
-    )
-
-
 def build_graph(polygons: Polygons, threads: int = 2) -> BlockGraph:
-    """Project blocks to an equal-area CRS, find shared-edge neighbours and bridge islands."""
+    """Project blocks to an equal-area CRS, find shared-edge neighbours and bridge islands.
+
+    Areas, perimeters and shared-edge lengths are measured on the layer's own geometry with
+    :mod:`territory.geometry` (on the ellipsoid for lon/lat layers), exactly as the KPIs
+    measure territories; the projection gives centroids and distances in km.
+    """
     frame = polygons.frame
-    crs = equal_area_crs(frame.geometry.to_numpy(), pyproj.CRS.from_user_input(frame.crs))
+    source_crs = pyproj.CRS.from_user_input(frame.crs)
+    source = frame.geometry.to_numpy()
+    crs = equal_area_crs(source, source_crs)
     geoms = frame.geometry.to_crs(crs).to_numpy()
     ids = frame[polygons.id].to_numpy(dtype=object)
     centroids = shapely.centroid(geoms)
@@ -125,17 +122,19 @@ def build_graph(polygons: Polygons, threads: int = 2) -> BlockGraph:
     n = len(geoms)
 
     tree = shapely.STRtree(geoms)
-    i, j = tree.query(geoms, predicate="intersects")
+    i, j = shapely.STRtree(source).query(source, predicate="intersects")
     keep = i < j
     i, j = i[keep], j[keep]
-    boundaries = shapely.boundary(geoms)
+    boundaries = shapely.boundary(source)
 
     def shared_length(chunk):
-        return shapely.length(shapely.intersection(boundaries[i[chunk]], boundaries[j[chunk]]))
+        lines = shapely.intersection(boundaries[i[chunk]], boundaries[j[chunk]])
+        return length_km(lines, source_crs)
 
     chunks = np.array_split(np.arange(len(i)), max(1, min(threads * 4, len(i) // 500 or 1)))
     with ThreadPoolExecutor(threads) as pool:
-        lengths = np.concatenate([np.zeros(0), *pool.map(shared_length, chunks)]) / 1e3
+        lengths = np.concatenate([np.zeros(0), *pool.map(shared_length, chunks)])
+    area, perimeter = area_perimeter_km(source, source_crs)
     edge = lengths > 0
     i, j, lengths = i[edge], j[edge], lengths[edge]
 
@@ -150,8 +149,8 @@ def build_graph(polygons: Polygons, threads: int = 2) -> BlockGraph:
         ids=ids,
         geometry=geoms,
         crs=crs,
-        area=shapely.area(geoms) / 1e6,
-        perimeter=shapely.length(geoms) / 1e3,
+        area=area,
+        perimeter=perimeter,
         x=shapely.get_x(centroids) / 1e3,
         y=shapely.get_y(centroids) / 1e3,
         neighbours=neighbours,

@@ -104,6 +104,7 @@ def design(
     measures: list[str] | None = None,
     visit_hours: float = 1.0,
     speed_kmh: float = 50.0,
+    strict: bool = False,
 ) -> DesignResult:
     """Build ``k`` balanced, contiguous, compact territories from building blocks.
 
@@ -141,6 +142,9 @@ def design(
     compactness, restarts : bool, int
         Improve compactness after balancing; keep the most compact of ``restarts`` runs (the
         cut directions vary between runs).
+    strict : bool
+        Refuse blocks with empty shapes; by default they are left out of the design, written
+        with a blank territory and reported.
 
     Returns
     -------
@@ -173,6 +177,7 @@ def design(
         current=current,
         visit_hours=visit_hours,
         speed_kmh=speed_kmh,
+        strict=strict,
     )
     graph, weight = inputs.graph, inputs.weight.to_numpy(float)
     n = len(graph)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from territory import columns as cols
 from territory.designer.blocks import BlockGraph, build_graph
@@ -44,23 +45,32 @@ def load_inputs(
     visit_hours=1.0,
     speed_kmh=50.0,
     max_account_km=10.0,
+    strict=False,
 ):
-    polygons = prepare_polygons(blocks, kind="block", id=block_id, crs=crs)
+    polygons = prepare_polygons(blocks, kind="block", id=block_id, crs=crs, strict=strict)
     notes = list(polygons.notes)
-    align = unaligned = None
+    align = None
+    left_out = pd.Series(shapely.is_empty(polygons.frame.geometry.to_numpy()))
     if current is not None:
         align = prepare_alignment(current, polygons)
         blank = align["territory_id"].isna().to_numpy()
         if blank.any():
-            unaligned = align.loc[blank, ["block_id"]].assign(territory_id=None)
             notes.append(f"{blank.sum()} blocks the alignment leaves blank stay unaligned.")
-            keep = polygons.frame[polygons.id].isin(set(align.loc[~blank, "block_id"]))
-            polygons = Polygons(
-                polygons.frame.loc[keep].reset_index(drop=True),
-                polygons.id,
-                polygons.source,
-                polygons.notes,
-            )
+            left_out |= ~polygons.frame[polygons.id].isin(set(align.loc[~blank, "block_id"]))
+    # blocks with no shape (reported by prepare_polygons) and blocks the current alignment
+    # leaves blank are left out of the design and written with a blank territory
+    unaligned = None
+    if left_out.any():
+        unaligned = polygons.frame.loc[left_out.to_numpy(), ["block_id"]].assign(territory_id=None)
+        unaligned = unaligned.reset_index(drop=True)
+        polygons = Polygons(
+            polygons.frame.loc[~left_out.to_numpy()].reset_index(drop=True),
+            polygons.id,
+            polygons.source,
+            polygons.notes,
+        )
+    if not len(polygons.frame):
+        raise ValidationError(f"No block of {polygons.source.name} has a shape to design with.")
     graph = build_graph(polygons)
     unassigned = pd.DataFrame(columns=["account_id", "method", "reason"])
     rows = None

@@ -1,8 +1,9 @@
 """Quality of a block alignment, designed or imported: balance, compactness, contiguity, disruption.
 
-Areas and perimeters come from the equal-area block graph: a territory's area is the sum of its
-blocks' areas and its perimeter the sum of their perimeters less twice the edges they share, so
-Polsby-Popper compactness is exact for a clean coverage and measured in an equal-area CRS.
+Areas and perimeters come from the block graph (measured by :mod:`territory.geometry`, as the
+KPIs measure territories): a territory's area is the sum of its blocks' areas and its perimeter
+the sum of their perimeters less twice the edges they share, so for a clean coverage
+Polsby-Popper compactness equals that of the dissolved territory in the plan's KPIs.
 """
 
 from __future__ import annotations

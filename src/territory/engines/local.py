@@ -12,8 +12,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-import pyproj
-import shapely
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from territory.engines.parts import merge_notes, run_part, split_axes, whole_table_labels
@@ -101,8 +99,8 @@ def parquet_batches(source, batch_rows: int):
         offset, pending, rows = 0, [], 0
 
         def emit():
-            frame = pa.Table.from_batches(pending).to_pandas()
-            return geo_frame(frame, json.loads(geo)) if geo is not None else frame
+            table = pa.Table.from_batches(pending)
+            return geo_frame(table, json.loads(geo)) if geo is not None else table.to_pandas()
 
         # record batches follow files and row groups; coalesce them up to batch_rows
         for batch in dataset.to_batches(batch_size=batch_rows):
@@ -118,12 +116,12 @@ def parquet_batches(source, batch_rows: int):
     return total, frames()
 
 
-def geo_frame(frame: pd.DataFrame, meta: dict) -> gpd.GeoDataFrame:
-    """A GeoDataFrame from a batch of a GeoParquet file (WKB geometry, CRS from metadata)."""
-    column = meta.get("primary_column", "geometry")
-    crs = meta.get("columns", {}).get(column, {}).get("crs", "OGC:CRS84")
-    crs = pyproj.CRS.from_user_input(crs if crs is not None else "OGC:CRS84")
-    if crs.to_string() in ("OGC:CRS84",):
-        crs = pyproj.CRS.from_epsg(4326)
-    geoms = shapely.from_wkb(frame[column].to_numpy())
-    return gpd.GeoDataFrame(frame.drop(columns=column), geometry=geoms, crs=crs)
+def geo_frame(table, meta: dict) -> gpd.GeoDataFrame:
+    """A GeoDataFrame from a batch (Arrow table) of a GeoParquet file.
+
+    Decoded by geopandas from the file's ``geo`` metadata, as ``geopandas.read_parquet``
+    decodes a whole file: WKB or native (geoarrow) encodings, CRS and column names alike.
+    """
+    from geopandas.io.arrow import _arrow_to_geopandas
+
+    return _arrow_to_geopandas(table, meta)
