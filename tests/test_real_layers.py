@@ -288,6 +288,8 @@ def test_empty_territory_keeps_its_row_and_the_run_goes_on(tmp_path):
     assigned = result.assignments.set_index("account_id")
     assert assigned.loc["acct-2", "territory_id"] == "B"  # nearest rule, not the empty shape
     assert any("empty geometry" in n and "'Z'" in n for n in result.notes)
+    page = result.to_map().get_root().render()  # the map renders the shapes that exist
+    assert page.count('"territory_id": "A"') + page.count('"territory_id":"A"') >= 1
     # the file form, with the CLI and strict
     path = tmp_path / "terr.gpkg"
     layer.to_file(path)

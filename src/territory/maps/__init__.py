@@ -76,7 +76,8 @@ def build_map(
         raise ValidationError(
             f"Cannot colour the map by '{kpi}': not a KPI. KPIs: {', '.join(kpis.columns)}."
         )
-    territories = _web_shapes(result.layer.territories, simplify_m)
+    shaped = result.layer.territories[~result.layer.territories.geometry.is_empty]
+    territories = _web_shapes(shaped, simplify_m)  # a territory with no shape has nothing to draw
     table = territories[["territory_id", "geometry"]].merge(kpis, on="territory_id", how="left")
 
     if result.accounts is not None:
