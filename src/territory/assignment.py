@@ -138,6 +138,19 @@ class _SortedPoints:
         starts = np.searchsorted(owner, np.arange(len(polys) + 1))
         return pos, starts
 
+    def any_in(self, boxes: np.ndarray) -> np.ndarray:
+        """Whether any point may lie in each box (exact in x, by band in y: a superset)."""
+        inside = (boxes[:, 2] >= self.xmin) & (boxes[:, 0] <= self.xmax)
+        inside &= (boxes[:, 3] >= self.ymin) & (boxes[:, 1] <= self.ymax)
+        b = np.where(inside[:, None], boxes, 0.0)
+        b0 = self._band(b[:, 1])
+        nb = np.where(inside, self._band(b[:, 3]) - b0 + 1, 0)
+        row = np.repeat(np.arange(len(b)), nb)
+        band = b0[row] + _ramp(nb)
+        lo = np.searchsorted(self.key, (band << 32) | self._qx(b[row, 0]), "left")
+        hi = np.searchsorted(self.key, (band << 32) | self._qx(b[row, 2]), "right")
+        return np.bincount(row, weights=hi - lo, minlength=len(b)) > 0
+
 
 def _ramp(lengths: np.ndarray) -> np.ndarray:
     """``[0..l0-1, 0..l1-1, ...]`` for the given run lengths, vectorised."""
@@ -312,6 +325,10 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=None):
         [np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
          np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])]
     )  # fmt: skip
+    # keep only the segments within reach of some point (one cheap pass over all of them)
+    grown, gy = _grow(seg_box, seg_lat, reach, geographic, unit)
+    useful = _SortedPoints(x, y, gy).any_in(grown)
+    a, b, seg_box, seg_lat, seg_poly = (v[useful] for v in (a, b, seg_box, seg_lat, seg_poly))
     segs = _Segments(a, b, seg_box, seg_lat, seg_poly, rank, geographic, unit)
     # Progressive search: a point whose best distance is within the current radius is final,
     # since every segment within that radius was a candidate. Most points end in round one.
