@@ -338,3 +338,28 @@ def test_orders_and_targets_tables_keep_na_territories(tmp_path):
     path.write_bytes("territory_id;target\nNA;1.500,5\nNone;2\n".encode("cp1252"))
     targets = read_targets(str(path))
     assert targets.to_dict() == {"NA": 1500.5, "None": 2.0}
+
+
+# --------------------------------------------------------------------------------------------
+# the Dask engine reads text the same way
+
+
+def test_dask_engine_reads_text_like_read_table(tmp_path, two_squares):
+    from distributed import Client, LocalCluster
+
+    rows = [["NA", "0,5", "0,5", "1.234,5", ""], ["null", "0,5", "1,5", "2,25", ""],
+            ["007", "0,5", "1,2", "3", ""]]  # fmt: skip
+    acc = tmp_path / "acc.csv"
+    acc.write_bytes(rows_text(rows, ";").encode("utf-8-sig"))
+    local = territory.run(str(acc), two_squares)
+    dup = tmp_path / "dup.csv"
+    dup.write_bytes(b"account_id,lat,lon,lat\na,0.5,0.5,1\n")
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            result = territory.make_plan(str(acc), two_squares).run(engine="dask", client=client)
+            got = result.assignments.compute().reset_index(drop=True)
+            with pytest.raises(territory.ValidationError, match="two columns named 'lat'"):
+                territory.make_plan(str(dup), two_squares).run(engine="dask", client=client)
+    assert got["account_id"].tolist() == ["NA", "null", "007"]
+    assert got["revenue"].tolist() == [1234.5, 2.25, 3.0]
+    pd.testing.assert_frame_equal(got, local.assignments, check_dtype=False)
