@@ -363,3 +363,18 @@ def test_dask_engine_reads_text_like_read_table(tmp_path, two_squares):
     assert got["account_id"].tolist() == ["NA", "null", "007"]
     assert got["revenue"].tolist() == [1234.5, 2.25, 3.0]
     pd.testing.assert_frame_equal(got, local.assignments, check_dtype=False)
+
+
+def test_named_sheet_and_compressed_output(tmp_path, squares_geojson):
+    from territory.io import read_table
+
+    path = tmp_path / "book.xlsx"
+    _workbook(path, [["account_id", "lat", "lon"], ["a1", 0.5, 0.5]], sheets=("Accounts", "Notes"))
+    assert read_table(path, layer="Notes").columns.tolist() == ["not", "accounts"]
+    with pytest.raises(territory.InputError, match="Sheet 'Nope' is not in .*Accounts, Notes"):
+        read_table(path, layer="Nope")
+    result, text, out = cli_assign(tmp_path, path, squares_geojson, "-o",
+                                   str(tmp_path / "assignments.csv.gz"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "assignments.csv.gz", dtype=str, keep_default_na=False)
+    assert written[["account_id", "territory_id"]].values.tolist() == [["a1", "A"]]

@@ -550,13 +550,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``frame`` to CSV, Parquet or a vector format chosen by suffix, atomically."""
+    """Write ``frame`` to CSV (``.csv.gz`` compressed), Parquet or a vector format, atomically."""
     target = Path(path)
-    suffix = target.suffix.lower()
+    suffix = file_type(target)
     with atomic_path(target) as tmp:
-        if suffix == ".csv":
+        if suffix in (".csv", ".csv.gz"):
             out = frame.drop(columns="geometry") if "geometry" in frame.columns else frame
-            pd.DataFrame(out).to_csv(tmp, index=False)
+            compression = "gzip" if suffix == ".csv.gz" else None
+            pd.DataFrame(out).to_csv(tmp, index=False, compression=compression)
         elif suffix in PARQUET_SUFFIXES:
             frame.to_parquet(tmp, index=False)
         elif suffix in VECTOR_SUFFIXES:
