@@ -203,11 +203,11 @@ def test_line_numbers_of_duplicate_ids_after_blank_lines(tmp_path, squares_geojs
     assert_clean_error(result, text, "Duplicate account ids", "'x'", "lines 4, 7")
 
 
-@pytest.mark.parametrize("trailing", ["every row", "some rows"])
+@pytest.mark.parametrize("trailing", ["every row", "first row", "a later row"])
 def test_trailing_separator_does_not_shift_columns(tmp_path, two_squares, trailing):
-    rows = [["a1", "0.5", "0.5", "10", ""], ["a2", "0.5", "1.5", "20"], ["a3", "0.5", "1.2", "5"]]
-    if trailing == "every row":
-        rows = [[*r[:4], ""] for r in rows]
+    rows = [["a1", "0.5", "0.5", "10"], ["a2", "0.5", "1.5", "20"], ["a3", "0.5", "1.2", "5"]]
+    for k in {"every row": [0, 1, 2], "first row": [0], "a later row": [2]}[trailing]:
+        rows[k] = [*rows[k], ""]
     acc = tmp_path / "acc.csv"
     acc.write_bytes(rows_text(rows).encode())
     got = territory.assign(str(acc), two_squares)
