@@ -180,9 +180,9 @@ def case_alignment_block_twice(tmp, terr):
 
 
 def case_unknown_file_type(tmp, terr):
-    acc = tmp / "acc.xlsx"
+    acc = tmp / "acc.ods"
     acc.write_bytes(b"not really")
-    return acc, terr, [], ["unknown file type '.xlsx'", ".csv"]
+    return acc, terr, [], ["unknown file type '.ods'", ".csv", ".xlsx"]
 
 
 CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]

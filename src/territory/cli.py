@@ -163,9 +163,9 @@ class TerritoryGroup(click.Group):
 def cli():
     """Geographic sales territory planning: assign accounts, measure and map territories.
 
-    ACCOUNTS are CSV, Parquet, GeoJSON, GeoPackage or GeoParquet files located by lat/lon
-    columns, geometry or a postal code. TERRITORIES are polygons, or building blocks with
-    --alignment.
+    ACCOUNTS are CSV (also .csv.gz), Excel .xlsx, Parquet, GeoJSON, GeoPackage or GeoParquet
+    files located by lat/lon columns, geometry or a postal code. TERRITORIES are polygons, or
+    building blocks with --alignment.
     """
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from territory.errors import InputError
+from territory.errors import InputError, ValidationError
 from territory.io import Source
 
 ACCOUNT_ID = ("account_id", "accountid", "account", "customer_id", "customerid", "id")
@@ -49,6 +49,18 @@ def find_column(
     the error message.
     """
     columns = [c for c in frame.columns if c != "geometry"]
+    found = _find(frame, explicit, candidates, what, source, option, required, columns)
+    if found is not None and list(frame.columns).count(found) > 1:
+        positions = [i + 1 for i, c in enumerate(frame.columns) if c == found]
+        raise ValidationError(
+            f"{source.name} has {len(positions)} columns named '{found}' (columns "
+            f"{', '.join(map(str, positions))}), used for the {what}. territory would not know "
+            "which one to use: rename or drop all but one."
+        )
+    return found
+
+
+def _find(frame, explicit, candidates, what, source, option, required, columns) -> str | None:
     by_norm = {}
     for c in columns:
         by_norm.setdefault(normalise(c), c)

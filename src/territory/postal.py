@@ -54,13 +54,11 @@ def load_postal_table(table=None) -> pd.DataFrame:
     )
     lat = find_column(frame, None, LAT, what="latitude", source=source, option="postal table")
     lon = find_column(frame, None, LON, what="longitude", source=source, option="postal table")
-    out = pd.DataFrame(
-        {
-            "postal_code": frame[code].astype("string").str.strip(),
-            "lat": pd.to_numeric(frame[lat], errors="coerce"),
-            "lon": pd.to_numeric(frame[lon], errors="coerce"),
-        }
-    )
+    from territory.validate import id_text, to_number
+
+    lat_values, _ = to_number(frame[lat], lat, source)
+    lon_values, _ = to_number(frame[lon], lon, source)
+    out = pd.DataFrame({"postal_code": id_text(frame[code]), "lat": lat_values, "lon": lon_values})
     return out.dropna().drop_duplicates("postal_code")
 
 

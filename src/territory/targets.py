@@ -38,7 +38,7 @@ class TargetRule:
 
 def read_targets(data) -> pd.Series:
     """Read a targets table into a Series ``territory_id -> target``."""
-    from territory.validate import to_number
+    from territory.validate import id_text, to_number
 
     frame, source = as_frame(data, "targets")
     tcol = cols.find_column(
@@ -58,7 +58,7 @@ def read_targets(data) -> pd.Series:
         option="targets value column",
     )
     values, _ = to_number(frame[vcol], vcol, source)
-    ids = frame[tcol].astype("string").str.strip()
+    ids = id_text(frame[tcol])
     dup = ids.duplicated(keep=False).to_numpy()
     if dup.any():
         raise ValidationError(

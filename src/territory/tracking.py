@@ -23,7 +23,8 @@ import pandas as pd
 
 from territory.columns import find_column
 from territory.errors import ValidationError
-from territory.io import as_frame
+from territory.io import Source, as_frame
+from territory.validate import id_text, parse_numbers
 
 PERIODS = ("month", "quarter", "year")
 ALLOCATIONS = ("prior", "even", "potential", "weights")
@@ -129,12 +130,17 @@ class Tracking:
     pace_basis: str = ""
 
 
-def _issue(rows: list, source: str, positions, column: str, values, problem: str) -> None:
-    for pos, value in zip(positions, values, strict=True):
+def _issue(rows: list, source, positions, column: str, values, problem: str) -> None:
+    """Record one issue per position; ``source`` is a :class:`Source` (true line numbers)."""
+    name = source.name if isinstance(source, Source) else source
+    numbers = (
+        source.rows(positions) if isinstance(source, Source) else [int(p) + 2 for p in positions]
+    )
+    for number, value in zip(numbers, values, strict=True):
         rows.append(
             {
-                "source": source,
-                "row": int(pos) + 2,
+                "source": name,
+                "row": number,
                 "column": column,
                 "value": str(value),
                 "problem": problem,
@@ -154,24 +160,24 @@ def read_orders(spec: TrackingSpec, accounts: pd.Series, issues: list) -> pd.Dat
                        source=source, option="tracking date")  # fmt: skip
     mcol = find_column(frame, spec.amount, ("amount", "sales", "revenue", "value"),
                        what="amount", source=source, option="tracking amount")  # fmt: skip
-    out = pd.DataFrame({"account_id": frame[acol].astype("string").str.strip().astype(object)})
+    out = pd.DataFrame({"account_id": id_text(frame[acol]).astype(object).to_numpy()})
     out["date"] = pd.to_datetime(frame[dcol], errors="coerce")
     bad = out["date"].isna().to_numpy()
-    _issue(issues, source.name, np.flatnonzero(bad), dcol, frame[dcol][bad],
+    _issue(issues, source, np.flatnonzero(bad), dcol, frame[dcol][bad],
            "date does not parse; line counted in no period")  # fmt: skip
-    out["amount"] = pd.to_numeric(frame[mcol], errors="coerce")
+    out["amount"] = parse_numbers(frame[mcol], mcol, source)[0]
     bad = out["amount"].isna().to_numpy()
-    _issue(issues, source.name, np.flatnonzero(bad), mcol, frame[mcol][bad],
+    _issue(issues, source, np.flatnonzero(bad), mcol, frame[mcol][bad],
            "amount is not a number; counted as 0")  # fmt: skip
     out["amount"] = out["amount"].fillna(0.0)
     neg = (out["amount"] < 0).to_numpy()
-    _issue(issues, source.name, np.flatnonzero(neg), mcol, frame[mcol][neg],
+    _issue(issues, source, np.flatnonzero(neg), mcol, frame[mcol][neg],
            "negative amount (return or credit); kept and netted")  # fmt: skip
-    _attach(out, accounts, issues, source.name, acol)
+    _attach(out, accounts, issues, source, acol)
     return out
 
 
-def _attach(out: pd.DataFrame, accounts: pd.DataFrame, issues: list, source: str, acol: str):
+def _attach(out: pd.DataFrame, accounts: pd.DataFrame, issues: list, source: Source, acol: str):
     known = out["account_id"].isin(accounts.index)
     unknown = np.flatnonzero(~known.to_numpy())
     _issue(issues, source, unknown, acol, out["account_id"].iloc[unknown],
@@ -195,22 +201,22 @@ def read_opportunities(spec: TrackingSpec, accounts, issues: list) -> pd.DataFra
                        source=source, option="opportunity close date")  # fmt: skip
     pcol = find_column(frame, None, ("probability",), what="probability", source=source,
                        option="opportunity probability", required=False)  # fmt: skip
-    out = pd.DataFrame({"account_id": frame[acol].astype("string").str.strip().astype(object)})
-    out["amount"] = pd.to_numeric(frame[mcol], errors="coerce").fillna(0.0)
+    out = pd.DataFrame({"account_id": id_text(frame[acol]).astype(object).to_numpy()})
+    out["amount"] = np.nan_to_num(parse_numbers(frame[mcol], mcol, source)[0], nan=0.0)
     out["stage"] = frame[scol].astype("string").str.strip().str.lower()
     out["close_date"] = pd.to_datetime(frame[ccol], errors="coerce")
     bad = out["close_date"].isna().to_numpy()
-    _issue(issues, source.name, np.flatnonzero(bad), ccol, frame[ccol][bad],
+    _issue(issues, source, np.flatnonzero(bad), ccol, frame[ccol][bad],
            "close date does not parse; counted as closing this period")  # fmt: skip
     prob = out["stage"].map(STAGES)
     if pcol:
-        given = pd.to_numeric(frame[pcol], errors="coerce")
+        given = pd.Series(parse_numbers(frame[pcol], pcol, source)[0], index=frame.index)
         prob = given.where(given.between(0, 1), prob)
     unknown = prob.isna().to_numpy()
     problem = f"unknown stage (known: {', '.join(STAGES)}) and no probability; weighted 0"
-    _issue(issues, source.name, np.flatnonzero(unknown), scol, frame[scol][unknown], problem)
+    _issue(issues, source, np.flatnonzero(unknown), scol, frame[scol][unknown], problem)
     out["probability"] = prob.fillna(0.0).astype(float)
-    _attach(out, accounts, issues, source.name, acol)
+    _attach(out, accounts, issues, source, acol)
     return out
 
 

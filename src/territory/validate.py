@@ -112,8 +112,50 @@ def to_number(
 ) -> tuple[np.ndarray, int]:
     """Parse a column of numbers; return ``(float array, count of blanks)``.
 
-    Accepts numbers, thousands separators in the ``1,234.50`` form and a leading or trailing
-    currency symbol. Blanks become NaN. Anything else raises a ValidationError naming the rows.
+    Accepts numbers, a leading or trailing currency symbol and, by the file's decimal mark
+    (``source.decimal``):
+
+    - ``"."`` (comma-, tab- or pipe-separated files, and every other format): thousands
+      separators in the ``1,234.50`` form;
+    - ``","`` (``;``-separated files): a column any of whose cells holds a comma is a
+      decimal-comma column, where ``1.234,50`` is 1234.5, ``1234,5`` is 1234.5, ``1,234`` is
+      1.234 and a dot only groups thousands (``1.234`` is 1234). A column with no comma reads
+      dots as decimal points (``0.5``).
+
+    Blanks become NaN. Anything else raises a ValidationError naming the rows.
+    """
+    out, is_blank, bad, text = parse_numbers(values, column, source)
+    if bad.any():
+        pos = np.flatnonzero(bad)
+        examples = ", ".join(repr(str(v)) for v in text.iloc[pos[:3]])
+        comma = (
+            " In this ';'-separated file the column is read with decimal commas (1.234,50), so "
+            "a dot may only group thousands."
+            if _comma_column(source, text)
+            else ""
+        )
+        raise ValidationError(
+            f"Column '{column}' in {source.name} must be numeric, but "
+            f"{source.describe_rows(pos)} hold {examples}.{comma} Fix or blank those cells "
+            "(blanks count as 0 for measures)."
+        )
+    if np.isinf(out).any():
+        pos = np.flatnonzero(np.isinf(out))
+        raise ValidationError(
+            f"Column '{column}' in {source.name} has infinite values on "
+            f"{source.describe_rows(pos)}. Replace them with real numbers."
+        )
+    blanks = int(is_blank.sum())
+    if blanks and not blank_ok:
+        raise ValidationError(f"Column '{column}' in {source.name} has {blanks} blank values.")
+    return out, blanks
+
+
+def parse_numbers(values: pd.Series, column: str, source: Source):
+    """``(floats with NaN where blank or bad, blank mask, bad mask, stripped text)``.
+
+    The rules of :func:`to_number`, without raising: for readers that report bad cells as
+    issues instead of stopping.
     """
     if pd.api.types.is_bool_dtype(values.dtype):
         raise ValidationError(
@@ -122,34 +164,58 @@ def to_number(
         )
     if pd.api.types.is_numeric_dtype(values.dtype):
         out = values.to_numpy(dtype=float, na_value=np.nan)
-        blanks = int(np.isnan(out).sum())
+        blank = np.isnan(out)
+        return out, blank, np.zeros(len(out), dtype=bool), values.astype("string")
+    text = values.astype("string").str.strip()
+    cleaned = text.str.replace(r"^[$€£¥]\s*|\s*[$€£¥]$", "", regex=True)
+    if _comma_column(source, text):
+        ok = cleaned.str.fullmatch(r"[-+]?(\d{1,3}(\.\d{3})+|\d*)(,\d+)?").fillna(False)
+        ok &= cleaned.str.contains(r"\d", regex=True).fillna(False)
+        converted = cleaned.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        cleaned = converted.where(ok, "not a number")
     else:
-        text = values.astype("string").str.strip()
-        cleaned = text.str.replace(r"^[$€£¥]\s*|\s*[$€£¥]$", "", regex=True)
         grouped = cleaned.str.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?").fillna(False)
         cleaned = cleaned.where(~grouped, cleaned.str.replace(",", "", regex=False))
-        parsed = pd.to_numeric(cleaned, errors="coerce")
-        is_blank = text.isna() | text.eq("")
-        bad = (parsed.isna() & ~is_blank).to_numpy()
-        if bad.any():
-            pos = np.flatnonzero(bad)
-            examples = ", ".join(repr(str(v)) for v in text.iloc[pos[:3]])
-            raise ValidationError(
-                f"Column '{column}' in {source.name} must be numeric, but "
-                f"{source.describe_rows(pos)} hold {examples}. Fix or blank those cells "
-                "(blanks count as 0 for measures)."
-            )
-        out = parsed.to_numpy(dtype=float, na_value=np.nan)
-        blanks = int(is_blank.sum())
-    if np.isinf(out).any():
-        pos = np.flatnonzero(np.isinf(out))
-        raise ValidationError(
-            f"Column '{column}' in {source.name} has infinite values on "
-            f"{source.describe_rows(pos)}. Replace them with real numbers."
-        )
-    if blanks and not blank_ok:
-        raise ValidationError(f"Column '{column}' in {source.name} has {blanks} blank values.")
-    return out, blanks
+    parsed = pd.to_numeric(cleaned, errors="coerce")
+    is_blank = (text.isna() | text.eq("")).to_numpy()
+    out = parsed.to_numpy(dtype=float, na_value=np.nan)
+    out[is_blank] = np.nan
+    bad = np.isnan(out) & ~is_blank
+    return out, is_blank, bad, text
+
+
+def _comma_column(source: Source, text: pd.Series) -> bool:
+    return source.decimal == "," and bool(text.str.contains(",", regex=False).any())
+
+
+def id_text(values: pd.Series) -> pd.Series:
+    """Ids as stripped text (``<NA>`` where missing), exactly as written.
+
+    Whole-number floats (ids a spreadsheet or Parquet writer stored as numbers) become their
+    exact integer text: ``1.2345678901234568e+16`` -> ``"12345678901234568"``, ``1001.0`` ->
+    ``"1001"``; never scientific notation.
+    """
+    values = values.reset_index(drop=True)
+    if pd.api.types.is_float_dtype(values.dtype):
+        floats = values.to_numpy(dtype=float, na_value=np.nan)
+        out = [_float_text(v) for v in floats]
+        return pd.Series(out, dtype="string")
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in (
+        "string",
+        "empty",
+    ):
+        out = [
+            _float_text(v) if isinstance(v, float) else (None if v is None else str(v))
+            for v in values.to_numpy()
+        ]
+        return pd.Series(out, dtype="string").str.strip()
+    return values.astype("string").str.strip()
+
+
+def _float_text(v: float) -> str | None:
+    if not np.isfinite(v):
+        return None
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,7 +264,7 @@ def prepare_accounts(
             f"The accounts file {source.name} has no rows. Export the accounts again, with a "
             "header line and one line per account."
         )
-    notes: list[str] = []
+    notes: list[str] = list(source.notes)
     id_col = cols.find_column(
         frame, id, cols.ACCOUNT_ID, what="account id", source=source, option="account id"
     )
@@ -231,13 +297,16 @@ def prepare_accounts(
 
 
 def _clean_ids(values: pd.Series, column: str, source: Source, *, what: str) -> pd.Series:
-    """Check ids: none blank, all unique. Integer ids stay integers; text ids are stripped."""
-    if pd.api.types.is_integer_dtype(values.dtype):
+    """Check ids: none blank, all unique. Integer ids stay integers; text ids are stripped.
+
+    Ids are taken as written: ``NA``, ``None`` or ``null`` are ids like any other (text files
+    are read so that only empty cells are blank), and whole-number float ids become exact
+    integer text (see :func:`id_text`).
+    """
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.isna().any():
         ids = values.reset_index(drop=True)
     else:
-        ids = values.astype("string").str.strip()
-        if pd.api.types.is_float_dtype(values.dtype):
-            ids = ids.str.replace(r"\.0$", "", regex=True)
+        ids = id_text(values)
         blank = (ids.isna() | ids.eq("")).to_numpy()
         if blank.any():
             raise ValidationError(
@@ -438,7 +507,7 @@ def prepare_polygons(
         frame, id, candidates, what=f"{kind} id", source=source, option=f"{kind} id"
     )
     frame = frame.reset_index(drop=True)
-    ids = frame[id_col].astype("string").str.strip()
+    ids = id_text(frame[id_col])
     blank = (ids.isna() | ids.eq("")).to_numpy()
     if blank.any():
         raise ValidationError(
@@ -704,6 +773,7 @@ def prepare_alignment(
     frame, source = as_frame(data, "alignment")
     if len(frame) == 0:
         raise ValidationError(f"The alignment file {source.name} has no rows.")
+    blocks.notes.extend(n for n in source.notes if n not in blocks.notes)
     bcol = cols.find_column(
         frame,
         block,
@@ -741,8 +811,8 @@ def prepare_alignment(
     rcol = cols.find_column(
         frame, None, cols.REP, what="rep", source=source, option="rep", required=False
     )
-    block_ids = frame[bcol].astype("string").str.strip()
-    terr = frame[tcol].astype("string").str.strip()
+    block_ids = id_text(frame[bcol])
+    terr = id_text(frame[tcol])
     out = pd.DataFrame(
         {
             "block_id": block_ids.astype(object),

@@ -25,7 +25,19 @@ from pathlib import Path
 import pandas as pd
 
 from territory.engines.parts import merge_notes, run_part, split_axes, whole_table_labels
-from territory.io import PARQUET_SUFFIXES, TABLE_SUFFIXES, Source
+from territory.io import (
+    CSV_OPTIONS,
+    PARQUET_SUFFIXES,
+    TABLE_SUFFIXES,
+    Source,
+    check_header,
+    file_type,
+    head_bytes,
+    header_record,
+    is_text_table,
+    is_utf8,
+    sniff_separator,
+)
 from territory.kpi import summary
 
 _WORKER_PLUGINS = None
@@ -73,11 +85,16 @@ def run(
     layer = plan.territories.load()
     per_part, whole = split_axes(plan, plugins)
     frames, name = partitions(plan.accounts.source, partition_rows)
+    source = plan.accounts.source
+    text = isinstance(source, (str, os.PathLike)) and is_text_table(source)
+    decimal = "," if text and sniff_separator(Path(source)) == ";" else "."
     light = replace(plan, accounts=replace(plan.accounts, source=None))
     [layer_future] = client.scatter([layer], broadcast=True)
     frame_futures = client.compute(frames)
     results = [
-        client.submit(_run_partition, f, light, layer_future, per_part, name, i, pure=False)
+        client.submit(
+            _run_partition, f, light, layer_future, per_part, name, i, decimal, pure=False
+        )  # fmt: skip
         for i, f in enumerate(frame_futures)
     ]
     aggs = client.gather([client.submit(_pick, r, "aggregates") for r in results])
@@ -154,7 +171,7 @@ def partitions(source, partition_rows: int):
             frame = dd.from_pandas(source, npartitions=n, sort=False)
         return frame.to_delayed(), "the accounts table"
     path = Path(source)
-    if path.is_dir() or path.suffix.lower() in PARQUET_SUFFIXES:
+    if path.is_dir() or file_type(path) in PARQUET_SUFFIXES:
         import pyarrow.dataset as ds
 
         geo = (ds.dataset(path, format="parquet").schema.metadata or {}).get(b"geo")
@@ -165,12 +182,16 @@ def partitions(source, partition_rows: int):
         else:
             frame = dd.read_parquet(str(path))
         return frame.to_delayed(), str(path)
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        from territory.io import sniff_separator
-
-        sep = "\t" if path.suffix.lower() == ".tsv" else sniff_separator(path)
-        frame = dd.read_csv(str(path), dtype=str, sep=sep, blocksize="64MB")
-        return frame.to_delayed(), str(path)
+    if file_type(path) in TABLE_SUFFIXES:
+        sep = sniff_separator(path)
+        header = header_record(head_bytes(path), sep) if is_utf8(path) else None
+        if header is not None:
+            # Plain UTF-8 text splits into byte ranges read by the workers, with the options
+            # read_table uses; other encodings, .gz and .xlsx files are read whole below.
+            check_header(header, path, letters=False)
+            frame = dd.read_csv(str(path), sep=sep, blocksize="64MB", encoding="utf-8-sig",
+                                **CSV_OPTIONS)  # fmt: skip
+            return frame.to_delayed(), str(path)
     from territory.io import read_table
 
     return partitions(read_table(path), partition_rows)[0], str(path)
@@ -185,10 +206,10 @@ def _plugins():
     return _WORKER_PLUGINS
 
 
-def _run_partition(frame, plan, layer, axes, name, index):
+def _run_partition(frame, plan, layer, axes, name, index, decimal="."):
     frame = frame.reset_index(drop=True)
-    part = run_part(plan, layer, _plugins(), axes, data=frame,
-                    source=Source(f"{name} (partition {index + 1})"))  # fmt: skip
+    source = Source(f"{name} (partition {index + 1})", decimal=decimal)
+    part = run_part(plan, layer, _plugins(), axes, data=frame, source=source)
     accounts = part.accounts
     from territory.model import accounts_with_location
 

@@ -2,7 +2,8 @@
 
 Each batch is checked, assigned, labelled and summed on its own (see :mod:`.parts`), so peak
 memory follows the batch size rather than the file; whole-table axes, adjustments and KPIs run
-once on the combined result. Other inputs (CSV, GeoJSON, DataFrames) are one batch.
+once on the combined result. Other inputs (CSV, compressed CSV, .xlsx, GeoJSON, DataFrames)
+are read whole by :func:`territory.io.read_source`, as one batch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from territory.engines.parts import merge_notes, run_part, split_axes, whole_table_labels
-from territory.io import PARQUET_SUFFIXES, Source
+from territory.io import PARQUET_SUFFIXES, Source, file_type
 from territory.kpi import summary
 from territory.validate import Accounts
 
@@ -83,7 +84,7 @@ def parquet_batches(source, batch_rows: int):
     if not isinstance(source, (str, Path)):
         return None
     path = Path(source)
-    if not (path.is_dir() or (path.suffix.lower() in PARQUET_SUFFIXES and path.exists())):
+    if not (path.is_dir() or (file_type(path) in PARQUET_SUFFIXES and path.exists())):
         return None
     import pyarrow.dataset as ds
 
