@@ -455,6 +455,11 @@ def test_geoarrow_encoded_geoparquet_folder_runs(tmp_path, states):
     assert out.exit_code == 0, out.output
     written = pd.read_csv(tmp_path / "out" / "assignments.csv", dtype={"account_id": str})
     expected = territory.assign(str(wkb), states)
+    from_folder = territory.assign(str(folder), states)  # the folder read whole, as one table
+    pd.testing.assert_frame_equal(
+        from_folder.sort_values("account_id", ignore_index=True),
+        expected.sort_values("account_id", ignore_index=True),
+    )
     merged = written.merge(expected, on="account_id", suffixes=("", "_wkb"))
     assert len(merged) == n
     assert (merged["territory_id"] == merged["territory_id_wkb"].astype(object)).all()

@@ -140,7 +140,7 @@ def read_source(
         )
     if p.is_dir():
         if any(p.glob("*.parquet")):
-            return _read_parquet(p)  # a Parquet dataset: one file per partition
+            return _read_parquet(p), Source(str(p))  # a dataset: one file per partition
         raise InputError(f"{p} is a folder; give the path of a data file inside it.")
     kind = file_type(p)
     try:
