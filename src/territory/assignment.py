@@ -111,35 +111,12 @@ class _SortedPoints:
         q = np.floor((np.clip(x, self.xmin, self.xmax) - self.xmin) * self.scale)
         return q.astype(np.int64)
 
-    def candidates(self, bounds: np.ndarray, polys: np.ndarray):
-        """Points in the bounding box of each polygon in ``polys``, for all at once.
+    def _slices(self, boxes: np.ndarray):
+        """Sorted-point slices ``[lo, hi)`` that can hold points of each box, one per band.
 
-        Returns ``(positions, starts)``: sorted-point positions grouped by polygon (in the order
-        of ``polys``), and ``starts`` so polygon ``polys[k]`` owns
-        ``positions[starts[k]:starts[k+1]]``. No Python loop runs per polygon or point.
+        Returns ``(box of each slice, lo, hi, boxes)``, the boxes with those that miss every
+        point (or are NaN, as empty shapes give) zeroed.
         """
-        b = bounds[polys]
-        inside = (b[:, 2] >= self.xmin) & (b[:, 0] <= self.xmax)
-        inside &= (b[:, 3] >= self.ymin) & (b[:, 1] <= self.ymax)
-        b = np.where(inside[:, None], b, 0.0)  # empty shapes have NaN boxes
-        b0 = self._band(b[:, 1])
-        nb = np.where(inside, self._band(b[:, 3]) - b0 + 1, 0)
-        # one (polygon, band) row per band a polygon's box spans
-        row_poly = np.repeat(np.arange(len(polys)), nb)
-        row_band = b0[row_poly] + _ramp(nb)
-        lo = np.searchsorted(self.key, (row_band << 32) | self._qx(b[row_poly, 0]), "left")
-        hi = np.searchsorted(self.key, (row_band << 32) | self._qx(b[row_poly, 2]), "right")
-        lengths = hi - lo
-        pos = np.repeat(lo, lengths) + _ramp(lengths)
-        owner = np.repeat(row_poly, lengths)
-        ys = self.y[pos]
-        keep = (ys >= b[owner, 1]) & (ys <= b[owner, 3])
-        pos, owner = pos[keep], owner[keep]
-        starts = np.searchsorted(owner, np.arange(len(polys) + 1))
-        return pos, starts
-
-    def any_in(self, boxes: np.ndarray) -> np.ndarray:
-        """Whether any point may lie in each box (exact in x, by band in y: a superset)."""
         inside = (boxes[:, 2] >= self.xmin) & (boxes[:, 0] <= self.xmax)
         inside &= (boxes[:, 3] >= self.ymin) & (boxes[:, 1] <= self.ymax)
         b = np.where(inside[:, None], boxes, 0.0)
@@ -149,7 +126,29 @@ class _SortedPoints:
         band = b0[row] + _ramp(nb)
         lo = np.searchsorted(self.key, (band << 32) | self._qx(b[row, 0]), "left")
         hi = np.searchsorted(self.key, (band << 32) | self._qx(b[row, 2]), "right")
-        return np.bincount(row, weights=hi - lo, minlength=len(b)) > 0
+        return row, lo, hi, b
+
+    def candidates(self, bounds: np.ndarray, polys: np.ndarray):
+        """Points in the bounding box of each polygon in ``polys``, for all at once.
+
+        Returns ``(positions, starts)``: sorted-point positions grouped by polygon (in the order
+        of ``polys``), and ``starts`` so polygon ``polys[k]`` owns
+        ``positions[starts[k]:starts[k+1]]``. No Python loop runs per polygon or point.
+        """
+        row, lo, hi, b = self._slices(bounds[polys])
+        lengths = hi - lo
+        pos = np.repeat(lo, lengths) + _ramp(lengths)
+        owner = np.repeat(row, lengths)
+        ys = self.y[pos]
+        keep = (ys >= b[owner, 1]) & (ys <= b[owner, 3])
+        pos, owner = pos[keep], owner[keep]
+        starts = np.searchsorted(owner, np.arange(len(polys) + 1))
+        return pos, starts
+
+    def any_in(self, boxes: np.ndarray) -> np.ndarray:
+        """Whether any point may lie in each box (exact in x, by band in y: a superset)."""
+        row, lo, hi, _ = self._slices(boxes)
+        return np.bincount(row, weights=hi - lo, minlength=len(boxes)) > 0
 
 
 def _ramp(lengths: np.ndarray) -> np.ndarray:
