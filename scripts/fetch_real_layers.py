@@ -158,22 +158,28 @@ def _fix_part(poly: shapely.Polygon) -> shapely.Geometry:
 
     TopoJSON keeps such rings continuous on the sphere, so read as planar lon/lat they jump
     from about +180 to -180 and the polygon wraps the wrong way round the globe (Russia, Fiji)
-    or around a pole (Antarctica). Longitudes are unwrapped; a ring that then circles the globe
-    is closed along the pole; the result is cut into -180..180 windows and shifted back.
+    or, for Antarctica, comes out as a sliver around the pole with the coast as its hole.
+    Longitudes are unwrapped; a ring that then circles the globe is a pole's coast: the widest
+    such ring, closed along the pole, becomes the shell. The result is cut into -180..180
+    windows and shifted back.
     """
-    shell = _unwrap(shapely.get_coordinates(poly.exterior))
-    if abs(shell[-1, 0] - shell[0, 0]) > 180:  # circles a pole
-        pole = -90.0 if shell[:, 1].mean() < 0 else 90.0
-        ends = np.array([[shell[-1, 0], pole], [shell[0, 0], pole]])
-        shell = np.vstack([shell, ends, shell[:1]])
-    holes = []
-    for ring in poly.interiors:
-        h = _unwrap(shapely.get_coordinates(ring))
+    rings = [_unwrap(shapely.get_coordinates(r)) for r in (poly.exterior, *poly.interiors)]
+    circling = [abs(r[-1, 0] - r[0, 0]) > 180 for r in rings]
+    if any(circling):
+        coast = max(
+            (r for r, c in zip(rings, circling, strict=True) if c), key=lambda r: np.ptp(r[:, 1])
+        )
+        pole = -90.0 if coast[:, 1].mean() < 0 else 90.0
+        ends = np.array([[coast[-1, 0], pole], [coast[0, 0], pole]])
+        shell = np.vstack([coast, ends, coast[:1]])
+        holes = [r for r, c in zip(rings, circling, strict=True) if not c]
+    else:
+        shell, holes = rings[0], rings[1:]
+    for h in holes:
         h[:, 0] += 360 * np.round((shell[:, 0].mean() - h[:, 0].mean()) / 360)
-        holes.append(h)
     whole = shapely.make_valid(shapely.Polygon(shell, holes))
     pieces = []
-    for k in (-1, 0, 1):
+    for k in (-2, -1, 0, 1, 2):
         window = shapely.box(-180 + 360 * k, -90, 180 + 360 * k, 90)
         piece = shapely.intersection(whole, window)
         if not piece.is_empty:
