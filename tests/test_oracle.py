@@ -181,6 +181,7 @@ layers = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(spec=layers)
 def test_generated_layers_match_oracle(spec):
@@ -189,6 +190,7 @@ def test_generated_layers_match_oracle(spec):
     check(f"generated {spec}", product, oracle.assign(x, y, oracle.clean_layer(layer)))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(spec=layers.map(lambda s: {**s, "antimeridian": False}))
 def test_oracle_agrees_where_every_territory_is_one_polygon(spec):
@@ -485,6 +487,7 @@ def test_point_just_off_new_york_goes_to_new_york_not_pennsylvania(state_layer):
     assert got["distance_km"] == pytest.approx(want["distance_km"], rel=0.01)
 
 
+@pytest.mark.slow
 def test_copenhagen_goes_to_the_capital_region_of_denmark(real_layers):
     admin1 = gpd.read_parquet(real_layers["world_admin1_10m"])
     capital = admin1.loc[admin1["iso_3166_2"] == "DK-84", "territory_id"].item()
