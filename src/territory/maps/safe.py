@@ -135,7 +135,8 @@ def _safe_class(cls: type) -> type:
     """
     import folium
 
-    namespace: dict[str, Any] = {"__module__": cls.__module__, "__doc__": cls.__doc__}
+    namespace: dict[str, Any] = {"__module__": cls.__module__, "__doc__": cls.__doc__,
+                                 "_unsafe_class": cls}  # fmt: skip
     if isinstance(getattr(cls, "_includes", None), dict):  # folium Class: includes per class
         namespace["includes"] = property(lambda self: cls._includes[cls])
     first = (_SafePopup,) if issubclass(cls, folium.Popup) else ()
@@ -148,6 +149,13 @@ def protect(element: Element) -> None:
         element.__class__ = _safe_class(type(element))
 
 
+def unprotect(element: Element) -> None:
+    """Give a protected element its own class back (after the page is rendered)."""
+    original = type(element).__dict__.get("_unsafe_class")
+    if original is not None:
+        element.__class__ = original
+
+
 def _walk(element: Element):
     yield element
     parts = [getattr(element, p, None) for p in ("header", "html", "script")]
@@ -157,9 +165,16 @@ def _walk(element: Element):
 
 
 class SafeFigure(Figure):
-    """The page: before rendering, every macro element in it is made safe (:func:`protect`)."""
+    """The page: while it renders, every macro element in it is made safe (:func:`protect`).
+
+    Afterwards the elements have their own classes again (so they can still be pickled).
+    """
 
     def render(self, **kwargs) -> str:
         for element in list(_walk(self)):
             protect(element)
-        return super().render(**kwargs)
+        try:
+            return super().render(**kwargs)
+        finally:
+            for element in list(_walk(self)):
+                unprotect(element)
