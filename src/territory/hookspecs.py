@@ -71,8 +71,10 @@ def register_map_layers(register: Callable[[Any], None]) -> None:
 
     Receives ``register``; call ``register(territory.MapLayer(name, build))``. ``build(result,
     fmap)`` receives the PlanResult and the folium Map and adds its layers to the map (usually
-    a ``folium.FeatureGroup`` per layer, so the layer control lists it). Escape any text you
-    put in HTML. Returns nothing.
+    a ``folium.FeatureGroup`` per layer, so the layer control lists it). Layer names are plain
+    text (the layer control escapes them); put other user text into HTML only through
+    ``territory.maps.safe.text`` and into scripts through ``territory.maps.safe.script_json``.
+    Returns nothing.
     """
 
 

@@ -7,6 +7,7 @@ opens anywhere, offline. Every value is HTML-escaped.
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +131,7 @@ def dashboard_html(tracking, title: str) -> str:
 
 
 def _table(frame: pd.DataFrame, columns: list[str], elapsed: float) -> str:
-    head = "".join(f"<th>{_e(c.replace('_', ' '))}</th>" for c in columns)
+    head = "".join(f"<th>{_e(_heading(c))}</th>" for c in columns)
     rows = []
     for _, row in frame.iterrows():
         cells = []
@@ -146,6 +147,11 @@ def _table(frame: pd.DataFrame, columns: list[str], elapsed: float) -> str:
                 cells.append(f"<td>{_e(_fmt(c, value))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _heading(column: str) -> str:
+    """snake_case column names are spelled out; any other name (a user's column) is kept."""
+    return column.replace("_", " ") if re.fullmatch(r"[a-z0-9_]+", column) else column
 
 
 def _bar(value, elapsed: float) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 import shapely
@@ -32,7 +30,7 @@ def segment_layers(result, fmap, max_accounts: int = 250_000) -> None:
         top = list(labels.value_counts().index[: len(PALETTE)])
         index = {v: i for i, v in enumerate(top)}
         PointsLayer(
-            f"Accounts by {html.escape(str(axis))}",
+            f"Accounts by {axis}",  # a plain-text layer name: the layer control escapes it
             shapely.get_y(points),
             shapely.get_x(points),
             [index.get(v, len(top)) for v in labels],

@@ -7,7 +7,7 @@ opens with no network; tiles are optional (a blank background still shows every 
 
 from __future__ import annotations
 
-import html
+import re
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -19,8 +19,9 @@ import pandas as pd
 import shapely
 
 from territory.maps.editor import AlignmentEditor
-from territory.maps.elements import Legend, OfflineMap, TitleBox
+from territory.maps.elements import LayerControl, Legend, OfflineMap, TitleBox
 from territory.maps.points import PointsLayer
+from territory.maps.safe import text
 
 if TYPE_CHECKING:
     from territory.model import PlanResult
@@ -136,7 +137,7 @@ def build_map(
     )
     credits = source or result.plan.credits or _source_line(result)
     TitleBox(title or result.plan.name, subtitle, credits).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    LayerControl(collapsed=False).add_to(fmap)
     return fmap
 
 
@@ -227,7 +228,7 @@ def _categorical(values: pd.Series) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 def _display_properties(table: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
-    """Tooltip properties as escaped, formatted strings."""
+    """Tooltip properties as formatted strings, escaped with :func:`text` (shown as HTML)."""
     out = pd.DataFrame(index=table.index)
     for f in fields:
         if f not in table.columns or table[f].isna().all():
@@ -236,7 +237,7 @@ def _display_properties(table: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(col.dtype):
             out[f] = [_fmt(f, v) for v in col]
         else:
-            out[f] = [html.escape(str(v)) if pd.notna(v) else "" for v in col]
+            out[f] = [text(v) if pd.notna(v) else "" for v in col]
     return out
 
 
@@ -249,7 +250,10 @@ def _fmt(field: str, value) -> str:
 
 
 def _label(kpi: str) -> str:
-    return TOOLTIP_FIELDS.get(kpi, kpi.replace("_", " ").capitalize())
+    """Caption of a KPI: snake_case names are spelled out, any other column name is kept."""
+    if kpi in TOOLTIP_FIELDS:
+        return TOOLTIP_FIELDS[kpi]
+    return kpi.replace("_", " ").capitalize() if re.fullmatch(r"[a-z0-9_]+", kpi) else kpi
 
 
 def _label_point(geom, view: shapely.Polygon):
@@ -265,7 +269,7 @@ def _labels_layer(territories: gpd.GeoDataFrame, bounds) -> folium.FeatureGroup:
     view = shapely.box(*bounds)
     points = [_label_point(g, view) for g in territories.geometry.to_numpy()]
     for name, pt in zip(territories["name"], points, strict=True):
-        label = html.escape(str(name))
+        label = text(name)
         folium.Marker(
             [pt.y, pt.x],
             icon=folium.DivIcon(

@@ -14,11 +14,10 @@ import json
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from branca.element import Element
 from folium.map import Layer
 from jinja2 import Template
 
-from territory.maps.points import _json
+from territory.maps.safe import Raw, SafeMacroElement, script_json
 
 SCRIPT = """
 <style>
@@ -218,7 +217,7 @@ L.TerritoryEditor = L.Layer.extend({
 """
 
 
-class AlignmentEditor(Layer):
+class AlignmentEditor(Layer, SafeMacroElement):
     """The building blocks as a layer, with the in-page alignment editor.
 
     ``blocks`` (EPSG:4326, web-simplified) has ``block_id`` and ``territory_id``;
@@ -253,7 +252,7 @@ var {{ this.get_name() }} = window.territoryEditor = new L.TerritoryEditor({{ th
         features = gpd.GeoDataFrame(
             {"i": np.arange(len(blocks))}, geometry=blocks.geometry.to_numpy(), crs=4326
         )
-        self.data = _json(
+        self.data = script_json(
             {
                 "blocks": json.loads(features.to_json(drop_id=True)),
                 "ids": blocks["block_id"].astype(str).tolist(),
@@ -271,7 +270,7 @@ var {{ this.get_name() }} = window.territoryEditor = new L.TerritoryEditor({{ th
     def render(self, **kwargs):
         root = self.get_root()
         if "territory_editor_js" not in root.header._children:
-            root.header.add_child(Element(SCRIPT), name="territory_editor_js")
+            root.header.add_child(Raw(SCRIPT), name="territory_editor_js")
         super().render(**kwargs)
 
 

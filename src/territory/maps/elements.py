@@ -1,18 +1,19 @@
-"""Small map elements: inlined Leaflet assets, a legend and a title box.
+"""Small map elements: inlined Leaflet assets, a legend, a title box and the layer control.
 
-Each element renders a fixed template; every user-supplied string is HTML-escaped before it
-reaches the page.
+Each element renders a fixed template whose output is kept as text (see
+:mod:`territory.maps.safe`); every user-supplied string is escaped with
+:func:`~territory.maps.safe.text` or :func:`~territory.maps.safe.script_json` on its way in.
 """
 
 from __future__ import annotations
 
-import html
 from functools import cache
 from importlib import resources
 
 import folium
-from branca.element import Element, MacroElement
 from jinja2 import Template
+
+from territory.maps.safe import Raw, SafeFigure, SafeMacroElement, script_json, text
 
 
 @cache
@@ -21,11 +22,12 @@ def vendored(package: str, filename: str) -> str:
     return (resources.files("territory.maps") / "vendor" / package / filename).read_text("utf-8")
 
 
-class OfflineMap(folium.Map):
+class OfflineMap(folium.Map, SafeMacroElement):
     """A folium Map whose Leaflet JS/CSS are inlined, so the HTML opens with no network.
 
     folium's default CDN links (Leaflet, jQuery, Bootstrap, Font Awesome) are dropped: the
-    territory map needs only Leaflet.
+    territory map needs only Leaflet. The page around it is a :class:`SafeFigure`, so no
+    element's output is ever compiled as a template.
     """
 
     default_js: list = []
@@ -33,12 +35,13 @@ class OfflineMap(folium.Map):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        SafeFigure().add_child(self)
         header = self.get_root().header
         # Closing-tag sequences cannot occur in the vendored files; guard anyway.
         css = vendored("leaflet", "leaflet.css").replace("</style", "<\\/style")
         js = vendored("leaflet", "leaflet.js").replace("</script", "<\\/script")
-        header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css")
-        header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js")
+        header.add_child(Raw(f"<style>{css}</style>"), name="leaflet_css")
+        header.add_child(Raw(f"<script>{js}</script>"), name="leaflet_js")
 
 
 _BOX = (
@@ -47,7 +50,7 @@ _BOX = (
 )
 
 
-class TitleBox(MacroElement):
+class TitleBox(SafeMacroElement):
     """Title, date and data source in the top-left corner of the page."""
 
     _template = Template(
@@ -64,12 +67,12 @@ class TitleBox(MacroElement):
         super().__init__()
         self._name = "TitleBox"
         self.box = _BOX
-        self.title = html.escape(title)
-        self.subtitle = html.escape(subtitle)
-        self.source = html.escape(source)
+        self.title = text(title)
+        self.subtitle = text(subtitle)
+        self.source = text(source)
 
 
-class Legend(MacroElement):
+class Legend(SafeMacroElement):
     """A stepped colour legend for a numeric KPI (bottom right)."""
 
     _template = Template(
@@ -88,5 +91,35 @@ class Legend(MacroElement):
         super().__init__()
         self._name = "Legend"
         self.box = _BOX
-        self.caption = html.escape(caption)
-        self.steps = [(c, html.escape(label)) for c, label in steps]
+        self.caption = text(caption)
+        self.steps = [(c, text(label)) for c, label in steps]  # colours are ours
+
+
+class LayerControl(folium.LayerControl, SafeMacroElement):
+    """folium's layer control, with every layer name shown as plain text.
+
+    Leaflet inserts layer names as HTML, so each name is escaped with :func:`text` here (pass
+    names unescaped) and handed to the page as JSON.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.control.layers(
+  {{ this.base_json }}, {{ this.overlays_json }}, {{ this.options_json }}
+).addTo({{ this._parent.get_name() }});
+{% endmacro %}"""
+    )
+
+    def render(self, **kwargs):
+        self.reset()
+        for item in self._parent._children.values():
+            if isinstance(item, folium.map.Layer) and item.control:
+                group = self.overlays if item.overlay else self.base_layers
+                group[text(item.layer_name)] = item.get_name()
+        # the values are element variable names, emitted as JavaScript identifiers
+        self.base_json, self.overlays_json = (
+            "{" + ",".join(f"{script_json(k)}:{v}" for k, v in group.items()) + "}"
+            for group in (self.base_layers, self.overlays)
+        )
+        self.options_json = script_json(self.options)
+        SafeMacroElement.render(self, **kwargs)

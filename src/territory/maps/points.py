@@ -14,9 +14,10 @@ import base64
 import json
 
 import numpy as np
-from branca.element import Element
 from folium.map import Layer
 from jinja2 import Template
+
+from territory.maps.safe import Raw, SafeMacroElement, script_json
 
 # Leaflet layer class, added to the page once (see PointsLayer.render).
 SCRIPT = """
@@ -143,21 +144,11 @@ L.TerritoryPoints = L.Layer.extend({
 """
 
 
-def _json(value) -> str:
-    """JSON safe inside a <script> element."""
-    return (
-        json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-    )
-
-
 def _b64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
 
 
-class PointsLayer(Layer):
+class PointsLayer(Layer, SafeMacroElement):
     """Points on a canvas, one colour per category, with a tooltip of ``text`` fields.
 
     ``text`` maps a field caption to one string per point; ``colour`` gives each point an index
@@ -179,7 +170,7 @@ var {{ this.get_name() }} = new L.TerritoryPoints({{ this.data }}, {radius: {{ t
         if len(colours) > 256:
             raise ValueError("a points layer takes at most 256 colours")
         texts = [[str(v) for v in values] for values in text.values()]
-        self.data = _json(
+        self.data = script_json(
             {
                 "lat": _b64(np.asarray(lat, dtype="<f4")),
                 "lon": _b64(np.asarray(lon, dtype="<f4")),
@@ -194,5 +185,5 @@ var {{ this.get_name() }} = new L.TerritoryPoints({{ this.data }}, {radius: {{ t
     def render(self, **kwargs):
         root = self.get_root()
         if "territory_points_js" not in root.header._children:
-            root.header.add_child(Element(SCRIPT), name="territory_points_js")
+            root.header.add_child(Raw(SCRIPT), name="territory_points_js")
         super().render(**kwargs)
