@@ -162,11 +162,15 @@ def check_folder(folder: Path) -> None:
         )
 
 
-def check_targets(targets: Iterable[Path], inputs: Iterable[Any] = ()) -> None:
+def check_targets(
+    targets: Iterable[Path], inputs: Iterable[Any] = (), folders: Iterable[Path] = ()
+) -> None:
     """Each output's folder is writable, no output is a folder or the same file as an input.
 
-    ``inputs`` may hold paths and other values (DataFrames are ignored).
+    ``inputs`` may hold paths and other values (DataFrames are ignored); ``folders`` are
+    outputs that are folders themselves (a partitioned Parquet dataset).
     """
+    folders = {Path(f) for f in folders}
     targets = [Path(t) for t in targets]
     input_paths = [Path(p) for p in inputs if isinstance(p, (str, os.PathLike))]
     seen: dict[Path, Path] = {}
@@ -178,7 +182,7 @@ def check_targets(targets: Iterable[Path], inputs: Iterable[Any] = ()) -> None:
                 "names."
             )
         seen[key] = target
-        if target.is_dir():
+        if target.is_dir() and target not in folders:
             raise OutputError(
                 f"Output {target} is a folder; the output is a file. Choose another name or "
                 "move the folder."
@@ -439,7 +443,17 @@ class OutputSet:
 
     def _commit(self) -> None:
         stage = self.stage
-        check_targets([self.folder / n for n in self.names], self.inputs)
+        old = read_manifest(self.folder / self.manifest)
+        previous = {f["name"] for f in old["files"]} if old else set()
+        dirs = [n for n in self.names if (stage / n).is_dir()]
+        for name in dirs:
+            if (self.folder / name).is_dir() and name not in previous:
+                raise OutputError(
+                    f"{self.folder / name} is a folder the previous outputs did not write; "
+                    "move it or write the outputs elsewhere."
+                )
+        targets = [self.folder / n for n in self.names]
+        check_targets(targets, self.inputs, folders=[self.folder / n for n in dirs])
         files = []
         for name in self.names:
             size, sha = _digest(stage / name)
@@ -449,7 +463,6 @@ class OutputSet:
             if p.is_file():
                 size, sha = _digest(p)
                 inputs.append({"path": str(p.resolve()), "size": size, "sha256": sha})
-        old = read_manifest(self.folder / self.manifest)
         from territory import __version__
 
         manifest = {
@@ -462,7 +475,7 @@ class OutputSet:
             "plan": self.plan,
             "inputs": inputs,
             "files": files,
-            "previous_files": [f["name"] for f in old["files"]] if old else [],
+            "previous_files": sorted(previous),
         }
         tmp = stage / (STAGED_MANIFEST + ".part")
         with open(tmp, "w", encoding="utf-8") as f:
