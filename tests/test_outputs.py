@@ -527,3 +527,41 @@ def test_track_with_dayfirst_uses_the_named_order(tmp_path):
     assert result.exit_code == 0, result.output
     assert "tracking at 2017-06-30" in (tmp_path / "dashboard.html").read_text()
     assert outputs.verify(tmp_path, "tracking-manifest.json").ok
+
+
+# --- the other commands that write sets ------------------------------------------------------
+
+
+def test_design_publishes_a_set_and_refuses_to_overwrite_its_current_alignment(
+    tmp_path, grid_blocks, grid_alignment
+):
+    grid_blocks.assign(pop=1.0).to_file(tmp_path / "blocks.gpkg")
+    out = tmp_path / "design"
+    design = ["design", str(tmp_path / "blocks.gpkg"), "-k", "2", "--balance", "pop"]
+    result = CliRunner().invoke(cli, [*design, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = outputs.verify(out, "design-manifest.json")
+    assert report.ok and {"alignment.csv", "territories.geojson", "quality.json"} <= set(
+        report.sets[0].files
+    )
+    strict_json((out / "quality.json").read_text())
+    grid_alignment.to_csv(out / "alignment.csv", index=False)  # the user edits it, then:
+    original = (out / "alignment.csv").read_bytes()
+    result = CliRunner().invoke(
+        cli,
+        ["rebalance", str(tmp_path / "blocks.gpkg"), "--balance", "pop", "--current",
+         str(out / "alignment.csv"), "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 1 and "is the input file" in result.output, result.output
+    assert (out / "alignment.csv").read_bytes() == original
+
+
+def test_kpis_output_is_a_set_and_never_an_input(tmp_path, accounts_csv, squares_geojson):
+    target = tmp_path / "k" / "kpis.csv"
+    args = ["kpis", str(accounts_csv), str(squares_geojson), "--by", "segment", "-o"]
+    result = CliRunner().invoke(cli, [*args, str(target)])
+    assert result.exit_code == 0, result.output
+    report = outputs.verify(target.parent, "kpis-manifest.json")
+    assert report.ok and report.sets[0].files == ["kpis.csv", "kpis-segment.csv"]
+    result = CliRunner().invoke(cli, [*args, str(squares_geojson)])
+    assert result.exit_code == 1 and "is the input file" in result.output, result.output
