@@ -136,11 +136,17 @@ def test_error_before_the_commit_keeps_the_previous_set(plan_dir, monkeypatch):
     plan.run().write()
     before = {p.name: p.read_bytes() for p in (plan_dir / "out").iterdir()}
 
-    def broken(self, *a, **k):
-        raise TerritoryError("rendering failed")
+    real, calls = pd.DataFrame.to_csv, []
+
+    def second_fails(self, *a, **k):  # the assignments are written, the KPI table is not
+        calls.append(1)
+        if len(calls) == 2:
+            raise TerritoryError("rendering failed")
+        return real(self, *a, **k)
 
     result = plan.run()
-    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
+    result.assignments["revenue"] += 1
+    monkeypatch.setattr(pd.DataFrame, "to_csv", second_fails)
     with pytest.raises(TerritoryError):
         result.write()
     after = {p.name: p.read_bytes() for p in (plan_dir / "out").iterdir()}
