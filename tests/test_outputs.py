@@ -406,6 +406,14 @@ def test_plan_output_that_is_an_input_is_refused(plan_dir, no_work):
     assert (plan_dir / "accounts.csv").read_bytes() == original
 
 
+def test_map_refuses_an_input_as_its_output(plan_dir, no_work):
+    for target in ("accounts.csv", "plan.toml"):
+        result = CliRunner().invoke(
+            cli, ["map", str(plan_dir / "plan.toml"), "-o", str(plan_dir / target)]
+        )
+        assert result.exit_code == 1 and "is the input file" in result.output, result.output
+
+
 @pytest.mark.parametrize(
     "args",
     [
