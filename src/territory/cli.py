@@ -191,16 +191,13 @@ def assign(accounts, territories, output, engine, scheduler, **kw):
     Parquet folder, one file per partition.
     """
     from territory.io import write_table
-    from territory.outputs import check_folder, check_targets, plan_inputs
+    from territory.outputs import check_targets, plan_inputs
 
     plan = _plan(accounts, territories, **kw)
-    if engine == "dask":
+    if engine == "dask":  # a folder of Parquet files
         output = str(Path(output).with_suffix(".parquet"))
-        check_folder(Path(output).parent)
-        if any(Path(output).resolve() == Path(p).resolve() for p in plan_inputs(plan)):
-            raise TerritoryError(f"Output {output} is an input file; choose another name.")
-    else:
-        check_targets([Path(output)], plan_inputs(plan))
+    folders = [Path(output)] if engine == "dask" else []
+    check_targets([Path(output)], plan_inputs(plan), folders=folders)
     result = _run(plan, engine, scheduler)
     _print_notes(result)
     if engine == "dask":
