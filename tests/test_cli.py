@@ -79,7 +79,13 @@ def test_run_plan_file_with_relative_paths(tmp_path, accounts_csv, squares_geojs
     result = CliRunner().invoke(cli, ["run", str(plan)])
     assert result.exit_code == 0, result.output
     produced = sorted(p.name for p in (tmp_path / "result").iterdir())
-    assert produced == ["assignments.csv", "kpis.csv", "segment-kpis-segment.csv", "summary.json"]
+    assert produced == [
+        "assignments.csv",
+        "kpis.csv",
+        "manifest.json",
+        "segment-kpis-segment.csv",
+        "summary.json",
+    ]
     summary = json.loads((tmp_path / "result" / "summary.json").read_text())
     assert summary["plan"] == "Test plan" and summary["unassigned"] == 2
 

@@ -1,5 +1,11 @@
 """``python -m territory`` runs the command line interface."""
 
-from territory.cli import main
+import sys
+
+try:
+    from territory.cli import main
+except KeyboardInterrupt:  # Ctrl-C while starting up: nothing was written
+    sys.stderr.write("Aborted\n")
+    sys.exit(130)
 
 main()

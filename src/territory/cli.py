@@ -1,7 +1,9 @@
 """Command line interface: a thin layer over the Python API.
 
-Every command checks its inputs first; any problem a user can fix prints one paragraph naming
-the file, column, rows and fix, exits with code 1 and writes nothing.
+Every command checks its inputs and output paths first; any problem a user can fix prints one
+paragraph naming the file, column, rows and fix, exits with code 1 and writes nothing. Ctrl-C
+prints "Aborted" and exits with 130; outputs are then the whole previous set (see
+:mod:`territory.outputs`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isa
 
 
 def handle_errors(func):
-    """Turn TerritoryError into a one-paragraph message and exit code 1."""
+    """Turn TerritoryError into a one-paragraph message and exit code 1; Ctrl-C into 130."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -39,6 +41,9 @@ def handle_errors(func):
         except TerritoryError as exc:
             err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", soft_wrap=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            err_console.print("Aborted")
+            sys.exit(130)
 
     return wrapper
 
@@ -191,12 +196,17 @@ def assign(accounts, territories, output, engine, scheduler, **kw):
     unassigned), distance and reason. With --engine dask the assignments are written as a
     Parquet folder, one file per partition.
     """
-    result = _run(_plan(accounts, territories, **kw), engine, scheduler)
-    _print_notes(result)
     from territory.io import write_table
+    from territory.outputs import check_targets, plan_inputs
 
-    if engine == "dask":
+    plan = _plan(accounts, territories, **kw)
+    if engine == "dask":  # a folder of Parquet files
         output = str(Path(output).with_suffix(".parquet"))
+    folders = [Path(output)] if engine == "dask" else []
+    check_targets([Path(output)], plan_inputs(plan), folders=folders)
+    result = _run(plan, engine, scheduler)
+    _print_notes(result)
+    if engine == "dask":
         result.assignments.to_parquet(output, write_index=False, overwrite=True)
     else:
         write_table(result.assignments, output)
@@ -234,18 +244,29 @@ def assign(accounts, territories, output, engine, scheduler, **kw):
 @engine_options
 @handle_errors
 def kpis(accounts, territories, output, engine, scheduler, **kw):
-    """Compute the common KPI set per territory (and per segment with --by)."""
-    result = _run(_plan(accounts, territories, **kw), engine, scheduler)
+    """Compute the common KPI set per territory (and per segment with --by).
+
+    With -o, the KPI file and one file per segment column are published as one set with
+    ``<name>-manifest.json``.
+    """
+    from territory.outputs import OutputSet, plan_inputs
+
+    plan = _plan(accounts, territories, **kw)
+    files = None
+    if output:
+        path = Path(output)
+        files = OutputSet(path.parent, f"{path.stem}-manifest.json", command="kpis",
+                          inputs=plan_inputs(plan))  # fmt: skip
+        files.check([path.name, *(f"{path.stem}-{s}{path.suffix}" for s in plan.segments)])
+    result = _run(plan, engine, scheduler)
     _print_notes(result)
     _print_kpis(result)
     _print_methods(result)
-    if output:
-        from territory.io import write_table
-
-        write_table(result.kpis, output)
-        for seg, table in result.segments.items():
-            path = Path(output)
-            write_table(table, path.with_name(f"{path.stem}-{seg}{path.suffix}"))
+    if files is not None:
+        with files:
+            files.add_table(path.name, result.kpis)
+            for seg, table in result.segments.items():
+                files.add_table(f"{path.stem}-{seg}{path.suffix}", table)
         console.print(f"Wrote {escape(str(output))}")
     result.close()
 
@@ -306,7 +327,12 @@ def demo(out):
         adjustments="demo-adjustments.csv",
         summary="demo-summary.json",
         map="demo.html",
+        manifest="demo-manifest.json",
     )
+    from territory.outputs import plan_inputs
+    from territory.report import tracking_outputs
+
+    tracking_outputs(plan.outputs.dir, "demo-", plan_inputs(plan)).check()
     result = _run_and_write(plan)
     _track_and_write(plan, None, revise=False, prefix="demo-", result=result)
 
@@ -351,7 +377,12 @@ def plugins(show_all, as_json):
 
 @cli.command()
 @click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
-@click.option("--as-of", help="Tracking date, e.g. 2017-06-30 (default: [tracking] as_of).")
+@click.option("--as-of", help="Tracking date as YYYY-MM-DD, e.g. 2017-06-30 (default: [tracking] "
+                             "as_of). Other forms need --dayfirst or --monthfirst.")  # fmt: skip
+@click.option("--dayfirst", "order", flag_value="dayfirst",
+              help="Read --as-of as day/month/year (01/06/2017 = 1 June 2017).")  # fmt: skip
+@click.option("--monthfirst", "order", flag_value="monthfirst",
+              help="Read --as-of as month/day/year (06/01/2017 = 1 June 2017).")  # fmt: skip
 @click.option(
     "--out", type=click.Path(file_okay=False), help="Output folder (default: the plan's)."
 )
@@ -361,7 +392,7 @@ def plugins(show_all, as_json):
     help="Reallocate the remaining target by run rate (total kept), recording changes.",
 )
 @handle_errors
-def track(plan_file, as_of, out, revise):
+def track(plan_file, as_of, order, out, revise):
     """Track targets, actuals and pipeline of PLAN at a date; write the dashboard.
 
     Needs a [tracking] section (order lines, optional opportunities, period, target setting).
@@ -371,12 +402,53 @@ def track(plan_file, as_of, out, revise):
     plan = Plan.from_file(plan_file)
     if out:
         plan = plan.with_outputs(dir=Path(out))
-    _track_and_write(plan, as_of, revise, prefix="")
+    _track_and_write(plan, as_of, revise, prefix="", order=order)
+
+
+def parse_day(text: str, order: str | None = None, what: str = "--as-of") -> pd.Timestamp:
+    """A date written YYYY-MM-DD, or day/month/year or month/day/year when ``order`` says so.
+
+    01/06/2017 could be 1 June or 6 January, so forms other than ISO are refused unless the
+    order is named (``order`` = ``"dayfirst"`` or ``"monthfirst"``).
+    """
+    import datetime as dt
+    import re
+
+    text = str(text).strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        forms = ["%Y-%m-%d"]
+    elif order in ("dayfirst", "monthfirst"):
+        dm = "%d{0}%m{0}%Y" if order == "dayfirst" else "%m{0}%d{0}%Y"
+        forms = [dm.format(sep) for sep in "/.-"] + [
+            dm.replace("%Y", "%y").format(sep) for sep in "/.-"
+        ]
+    elif re.fullmatch(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}", text):
+        raise TerritoryError(
+            f"{what} '{text}' is ambiguous (day/month or month/day?): write it as YYYY-MM-DD "
+            "(e.g. 2017-06-30), or add --dayfirst (01/06/2017 = 1 June) or --monthfirst "
+            "(06/01/2017 = 1 June)."
+        )
+    else:
+        raise TerritoryError(f"{what} '{text}' is not a date; write it as YYYY-MM-DD.")
+    for form in forms:
+        try:
+            return pd.Timestamp(dt.datetime.strptime(text, form))
+        except ValueError:
+            continue
+    how = {"dayfirst": "DD/MM/YYYY", "monthfirst": "MM/DD/YYYY"}.get(order, "YYYY-MM-DD")
+    raise TerritoryError(f"{what} '{text}' is not a date; write it as {how}.")
 
 
 def _track_and_write(
-    plan: Plan, as_of: str | None, revise: bool, prefix: str, result: PlanResult | None = None
+    plan: Plan,
+    as_of: str | None,
+    revise: bool,
+    prefix: str,
+    result: PlanResult | None = None,
+    order: str | None = None,
 ) -> None:
+    from territory.outputs import plan_inputs
+    from territory.report import tracking_outputs
     from territory.tracking import revise as revise_targets
     from territory.tracking import track as track_plan
 
@@ -385,10 +457,8 @@ def _track_and_write(
     day = as_of or plan.tracking.as_of
     if not day:
         raise TerritoryError("Give the tracking date with --as-of YYYY-MM-DD.")
-    try:
-        day = pd.Timestamp(day)
-    except ValueError as exc:
-        raise TerritoryError(f"--as-of '{day}' is not a date; use YYYY-MM-DD.") from exc
+    day = parse_day(day, order, "--as-of" if as_of else f"[tracking] as_of in {plan.source}")
+    tracking_outputs(plan.outputs.dir, prefix, plan_inputs(plan)).check()
     result = result or plan.run()
     tracked = track_plan(result, plan.tracking, day)
     if revise:
@@ -398,7 +468,7 @@ def _track_and_write(
 
     written = write_tracking(
         tracked, Path(plan.outputs.dir), f"{plan.name}: tracking at {day:%Y-%m-%d}",
-        prefix=prefix, result=result,
+        prefix=prefix, result=result, inputs=plan_inputs(plan),
     )  # fmt: skip
     for path in written:
         console.print(f"Wrote {escape(str(path))}")
@@ -448,7 +518,11 @@ def map_command(plan_file, kpi, tiles, offline, output):
             "--tiles loads a background from a tile server, so the map would not be offline: "
             "add --online to use tiles, or drop --tiles for a map that opens with no network."
         )
-    result = Plan.from_file(plan_file).run()
+    from territory.outputs import check_targets, plan_inputs
+
+    plan = Plan.from_file(plan_file)
+    check_targets([Path(output)], plan_inputs(plan))
+    result = plan.run()
     _print_notes(result)
     page = result.to_map(kpi=kpi, tiles=tiles).get_root().render()
     from territory.io import atomic_path
@@ -465,7 +539,42 @@ def demo_plan() -> Plan:
     return Plan.from_file(Path(str(path)))
 
 
+@cli.command("check-outputs")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@click.option("--manifest", help="Check only this manifest (default: every *manifest.json).")
+@click.option("--repair", is_flag=True, help="Finish publishes a killed run left half done; "
+                                             "remove stale temporary files.")  # fmt: skip
+@handle_errors
+def check_outputs(folder, manifest, repair):
+    """Check that the output sets in FOLDER are whole (every file matches its manifest).
+
+    Exits with 0 when every set is whole and nothing is left over, 1 otherwise.
+    """
+    from territory.outputs import repair as repair_folder
+    from territory.outputs import verify
+
+    if repair:
+        for line in repair_folder(folder):
+            console.print(f"Repaired: {escape(line)}")
+    report = verify(folder, manifest)
+    for s in report.sets:
+        state = "[green]whole[/]" if s.ok else "[red]NOT whole[/]"
+        console.print(f"{escape(s.manifest)}: {state}, {len(s.files)} files, "
+                      f"written by {escape(str(s.command))} at {escape(str(s.created))} "
+                      f"(run id {escape(str(s.run_id))})")  # fmt: skip
+        for problem in s.problems:
+            console.print(f"  {escape(problem)}")
+    for line in report.interrupted:
+        console.print(f"[red]Interrupted:[/] {escape(line)}; run with --repair to finish it.")
+    for name in report.leftovers:
+        console.print(f"[yellow]Leftover:[/] {escape(name)} (removed by --repair or the next run)")
+    if not report.sets and not report.interrupted:
+        console.print(f"No output sets in {escape(str(folder))}.")
+    sys.exit(0 if report.ok else 1)
+
+
 def _run_and_write(plan: Plan, engine: str = "local", scheduler: str | None = None) -> PlanResult:
+    plan.check_outputs()
     result = _run(plan, engine, scheduler)
     _print_notes(result)
     _print_kpis(result)
@@ -563,7 +672,11 @@ from territory import cli_design  # noqa: E402, F401
 
 def main() -> None:
     """Console-script entry point."""
-    cli()
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:  # outside a command (e.g. while importing)
+        err_console.print("Aborted")
+        sys.exit(130)
 
 
 if __name__ == "__main__":

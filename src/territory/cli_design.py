@@ -151,7 +151,11 @@ def rebalance(blocks, **kw):
 
 def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
     from territory.designer import design as run_design
+    from territory.designer.build import design_outputs
 
+    inputs = [blocks, *(kw.get(k) for k in ("accounts", "homes", "locked", "current"))]
+    files = design_outputs(out, inputs)
+    files.check(["alignment.csv", "quality.csv", "territories.geojson", "quality.json"])
     result = run_design(
         blocks, max_distance_km=max_home_km, measures=list(measures) or None, strict=strict, **kw
     )
@@ -162,7 +166,7 @@ def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
         _print_reps(result.reps)
     for flag in result.flags:
         err_console.print(f"[bold yellow]Not met:[/] {escape(flag)}", soft_wrap=True)
-    written = result.write(out)
+    written = result.write(out, inputs)
     console.print(f"Wrote {', '.join(escape(str(p)) for p in written)}")
     if strict and result.flags:
         sys.exit(2)
@@ -193,7 +197,10 @@ def quality(
     """Quality report of any alignment: balance, Gini, compactness, contiguity, disruption."""
     from territory.designer import plan_report
     from territory.io import write_table
+    from territory.outputs import check_targets
 
+    if output:
+        check_targets([Path(output)], [blocks, alignment, accounts, baseline])
     table, summary = plan_report(
         blocks,
         alignment,
@@ -233,8 +240,14 @@ def quality(
 def compare(a, b, blocks, accounts, balance, block_id, out, measures=(), crs=None, **kw):
     """Compare alignments A and B: what moved, KPI and quality deltas side by side."""
     from territory.designer import compare as run_compare
-    from territory.io import write_table
+    from territory.outputs import OutputSet
 
+    names = [f"{n}.csv" for n in ("blocks_moved", "accounts_moved", "territories", "summary")]
+    files = None
+    if out:
+        files = OutputSet(out, "compare-manifest.json", command="compare",
+                          inputs=[a, b, blocks, accounts])  # fmt: skip
+        files.check(names)
     result = run_compare(
         a,
         b,
@@ -256,12 +269,11 @@ def compare(a, b, blocks, accounts, balance, block_id, out, measures=(), crs=Non
         f"{len(result.blocks_moved):,} blocks and {len(result.accounts_moved):,} "
         "accounts changed territory."
     )
-    if out:
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in ("blocks_moved", "accounts_moved", "territories", "summary"):
-            write_table(getattr(result, name), folder / f"{name}.csv")
-        console.print(f"Wrote {escape(str(folder))}/")
+    if files is not None:
+        with files:
+            for name in names:
+                files.add_table(name, getattr(result, name.removesuffix(".csv")))
+        console.print(f"Wrote {escape(str(out))}/")
 
 
 def _fmt(value) -> str:

@@ -26,3 +26,7 @@ class CRSMismatchError(ValidationError):
 
 class PluginError(TerritoryError):
     """A plugin raised or returned malformed data."""
+
+
+class OutputError(TerritoryError):
+    """Outputs cannot be written as asked (folder is a file, output is an input, disk full)."""

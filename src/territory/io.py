@@ -21,7 +21,6 @@ import csv
 import gzip
 import io
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from territory.errors import InputError, ValidationError
+from territory.errors import InputError, OutputError, ValidationError
 
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv"}
 COMPRESSED_SUFFIXES = {f"{s}.gz" for s in TABLE_SUFFIXES}
@@ -535,21 +534,38 @@ def as_frame(data, what: str) -> tuple[pd.DataFrame, Source]:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path`` that replaces it only if the block succeeds."""
+    """Yield a temporary path next to ``path`` that replaces it only if the block succeeds.
+
+    The folder is checked first (see :func:`territory.outputs.check_folder`); stale temporary
+    files of killed processes are removed; an OS error (disk full, permission denied) becomes
+    an :class:`~territory.errors.OutputError` and leaves ``path`` as it was.
+    """
+    from territory.outputs import active, check_folder, clean_stale, temp_name, write_error
+
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp_path.chmod(0o666 & ~umask)  # mkstemp creates 0600; outputs get the usual permissions
+    if target.is_dir():
+        raise OutputError(
+            f"Output {target} is a folder; the output is a file. Choose another name."
+        )
+    check_folder(target.parent)
+    kept = f"{target} is unchanged" if target.exists() else f"{target} was not created"
+    tmp_path = target.parent / temp_name(target.name)
     try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(target.parent)
+        with active(tmp_path):
+            try:
+                tmp_path.touch()
+                umask = os.umask(0)
+                os.umask(umask)
+                tmp_path.chmod(0o666 & ~umask)  # outputs get the usual permissions
+                yield tmp_path
+                os.replace(tmp_path, target)
+            finally:
+                if tmp_path.exists():
+                    tmp_path.unlink()
+    except OSError as exc:
+        raise write_error(exc, target, kept) from exc
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:

@@ -8,8 +8,8 @@ A plan is built in Python or loaded from TOML::
     [accounts]                 # path, id, lat, lon, postal_code, postal_table, measures, crs
     path = "accounts.csv"
 
-    [blocks]                   # or [territories] with path, id, crs
-    path = "counties.parquet"
+    [blocks]                   # or [territories] with path, id, crs, strict (refuse empty
+    path = "counties.parquet"  # shapes instead of keeping and reporting them)
     id = "GEOID"
 
     [alignment]                # path, block, territory, parent
@@ -17,7 +17,7 @@ A plan is built in Python or loaded from TOML::
 
     [targets]                  # path = "targets.csv", or from = "revenue_2016", growth = 0.1
     from = "revenue_2016"
-    growth = 0.10
+    growth = 0.10              # a fraction, or a percentage in quotes: "10%"
 
     [assign]                   # max_distance_km, overlap ("smallest" | "first")
     max_distance_km = 10
@@ -25,15 +25,18 @@ A plan is built in Python or loaded from TOML::
     [kpis]                     # balance, segments (account columns to break KPIs down by)
     segments = ["segment"]
 
-    [outputs]                  # dir, assignments, kpis, segments, summary, map ("" = skip)
-    dir = "out"
+    [outputs]                  # dir, assignments, kpis, segments, summary, map ("" = skip),
+    dir = "out"                # manifest (the set's manifest file, default manifest.json)
 
-Relative paths are resolved from the plan file's folder.
+Relative paths are resolved from the plan file's folder. Every value is type-checked when the
+plan is loaded; a wrong type names the key, the value and the expected type.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -45,13 +48,13 @@ from territory.adjust import AdjustmentSpec, apply_adjustments
 from territory.assignment import AssignOptions, assign_accounts
 from territory.errors import InputError, ValidationError
 from territory.extensions import AdjustmentContext
-from territory.io import atomic_path, write_table
 from territory.kpi import (
     add_extra_kpis,
     balance_measure,
     segment_kpis,
     territory_kpis,
 )
+from territory.outputs import OutputSet, json_text, plan_inputs
 from territory.plugins import Plugins
 from territory.segments import AxisSpec
 from territory.targets import TargetRule, read_targets, resolve_targets
@@ -138,6 +141,7 @@ class OutputsSpec:
     adjustments: str = "adjustments.csv"
     summary: str = "summary.json"
     map: str = "map.html"
+    manifest: str = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,21 @@ class Plan:
                 "[territories] blocks = ... and alignment = ..."
             )
         return replace(self, territories=replace(spec, alignment=alignment))
+
+    def output_set(self, outputs: OutputsSpec | None = None) -> OutputSet:
+        """The :class:`~territory.outputs.OutputSet` the plan's outputs are published as."""
+        out = outputs or self.outputs
+        return OutputSet(out.dir, out.manifest, command="run", inputs=plan_inputs(self),
+                         plan=self.source)  # fmt: skip
+
+    def check_outputs(self, outputs: OutputsSpec | None = None) -> None:
+        """Fail before any work if the outputs cannot be written: the folder is a file or not
+        writable, an output is a folder, or an output is one of the plan's input files."""
+        out = outputs or self.outputs
+        names = [out.assignments, out.kpis, out.summary, out.map]
+        if self.adjustments:
+            names.append(out.adjustments)
+        self.output_set(out).check([n for n in names if n])
 
     def with_outputs(self, **changes) -> Plan:
         """A copy of this plan with some output settings changed (e.g. ``dir=...``)."""
@@ -337,46 +356,54 @@ class PlanResult:
         return build_map(self, **options)
 
     def write(self, outputs: OutputsSpec | None = None) -> list[Path]:
-        """Write the outputs configured in the plan; returns the paths written.
+        """Write the outputs configured in the plan as one set; returns the paths written.
 
-        Everything is rendered in memory first, so an error leaves no half-written set.
+        Everything is rendered first, then published with a manifest (see
+        :mod:`territory.outputs`): after an error or an interruption the folder holds the
+        whole previous set or the whole new one.
         """
         out = outputs or self.plan.outputs
-        base = Path(out.dir)
-        jobs: list[tuple[Path, Any]] = []
-        if out.assignments and not isinstance(self.assignments, pd.DataFrame):
+        jobs: list[tuple[str, Any]] = []
+        dask = out.assignments and not isinstance(self.assignments, pd.DataFrame)
+        if dask:
             # Dask: the workers write one Parquet file per partition into a folder.
-            jobs.append((base / (Path(out.assignments).stem + ".parquet"), self.assignments))
+            jobs.append((Path(out.assignments).stem + ".parquet", self.assignments))
         elif out.assignments:
-            jobs.append((base / out.assignments, self.assignments))
+            jobs.append((out.assignments, self.assignments))
         if out.kpis:
-            jobs.append((base / out.kpis, self.kpis))
+            jobs.append((out.kpis, self.kpis))
         if out.segments:
             for seg, table in self.segments.items():
                 stem = Path(out.segments)
-                jobs.append((base / f"{stem.stem}-{_slug(seg)}{stem.suffix}", table))
+                jobs.append((f"{stem.stem}-{_slug(seg)}{stem.suffix}", table))
         if out.adjustments and self.adjustments is not None and len(self.adjustments):
-            jobs.append((base / out.adjustments, self.adjustments))
+            jobs.append((out.adjustments, self.adjustments))
         if out.summary:
-            text = json.dumps(
-                {"plan": self.plan.name, **self.summary, "notes": self.notes},
-                indent=2,
-                default=float,
-            )
-            jobs.append((base / out.summary, text))
+            summary = {"plan": self.plan.name, **self.summary, "notes": self.notes}
+            jobs.append((out.summary, json_text(summary)))
         if out.map:
-            jobs.append((base / out.map, self.to_map().get_root().render()))
-        written = []
-        for path, payload in jobs:
-            if not isinstance(payload, (str, pd.DataFrame)):
-                payload.to_parquet(str(path), write_index=False, overwrite=True)
-            elif isinstance(payload, str):
-                with atomic_path(path) as tmp:
-                    tmp.write_text(payload, encoding="utf-8")
-            else:
-                write_table(payload, path)
-            written.append(path)
-        return written
+            jobs.append((out.map, self.to_map().get_root().render()))
+        with self.plan.output_set(out) as files:
+            for name, payload in jobs:
+                if isinstance(payload, str):
+                    files.add_text(name, payload)
+                elif isinstance(payload, pd.DataFrame):
+                    files.add_table(name, payload)
+                else:
+                    payload.to_parquet(str(files.path(name)), write_index=False, overwrite=True)
+        return files.written
+
+
+def _toml_type(value: Any) -> str:
+    names = {bool: "true/false", int: "a whole number", float: "a number", str: "text",
+             list: "a list", dict: "a table"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
+
+
+def _toml_repr(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, default=str) if not isinstance(value, dict) else "a table"
 
 
 def _slug(text: str) -> str:
@@ -417,11 +444,56 @@ class _PlanReader:
             )
         return value
 
+    def value(self, table: dict, section: str | None, key: str, kind: str, default=None):
+        """``table[key]`` checked against ``kind``: str, number, int, bool, strings or growth.
+
+        A wrong type is a :class:`ValidationError` naming the key, the value and the type.
+        """
+        if key not in table:
+            return default
+        value = table[key]
+        where = f"[{section}] {key}" if section else key
+        ok = {
+            "str": isinstance(value, str),
+            "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "bool": isinstance(value, bool),
+            "strings": isinstance(value, list) and all(isinstance(v, str) for v in value),
+            "growth": isinstance(value, (int, float, str)) and not isinstance(value, bool),
+        }[kind]
+        if ok and kind == "growth" and isinstance(value, str):
+            text = value.replace(" ", "")
+            ok = bool(re.fullmatch(r"[+-]?\d+(\.\d+)?%", text))
+            if ok:
+                return float(text[:-1]) / 100
+        if ok and kind == "number":
+            return float(value)
+        if not ok:
+            expected = {
+                "str": 'text in quotes, e.g. "name"',
+                "number": "a number, e.g. 10 or 2.5",
+                "int": "a whole number, e.g. 7",
+                "bool": "true or false",
+                "strings": 'a list of texts, e.g. ["segment"]',
+                "growth": 'a fraction or a percentage, e.g. 0.1 or "10%"',
+            }[kind]
+            raise ValidationError(
+                f"{where} in {self.source} is {_toml_repr(value)} ({_toml_type(value)}); "
+                f"expected {expected}."
+            )
+        return value
+
+    def text(self, table: dict, section: str | None, key: str, default=None):
+        return self.value(table, section, key, "str", default)
+
     def path(self, value: Any, what: str):
         if value is None:
             return None
         if not isinstance(value, str) or not value:
-            raise ValidationError(f"{what} in {self.source} must be a file path string.")
+            raise ValidationError(
+                f"{what} in {self.source} is {_toml_repr(value)} ({_toml_type(value)}); "
+                'expected a file path in quotes, e.g. "accounts.csv".'
+            )
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base / p
 
@@ -437,16 +509,15 @@ class _PlanReader:
         )
         if "path" not in acc:
             raise ValidationError(f"[accounts] in {self.source} needs a path.")
-        measures = acc.get("measures")
+        acc_text = {
+            k: self.text(acc, "accounts", k) for k in ("id", "lat", "lon", "postal_code", "crs")
+        }
+        measures = self.value(acc, "accounts", "measures", "strings")
         accounts = AccountsSpec(
             source=self.path(acc["path"], "[accounts] path"),
-            id=acc.get("id"),
-            lat=acc.get("lat"),
-            lon=acc.get("lon"),
-            postal_code=acc.get("postal_code"),
             postal_table=self.path(acc.get("postal_table"), "[accounts] postal_table"),
             measures=tuple(measures) if measures is not None else None,
-            crs=acc.get("crs"),
+            **acc_text,
         )
         terr = self.section("territories", {"path", "id", "crs", "strict"})
         blocks = self.section("blocks", {"path", "id", "crs", "strict"})
@@ -460,33 +531,52 @@ class _PlanReader:
             territories=self.path(terr.get("path"), "[territories] path"),
             blocks=self.path(blocks.get("path"), "[blocks] path"),
             alignment=self.path(align.get("path"), "[alignment] path"),
-            territory_id=terr.get("id"),
-            block_id=blocks.get("id"),
-            alignment_block=align.get("block"),
-            alignment_territory=align.get("territory"),
-            alignment_parent=align.get("parent"),
-            crs=terr.get("crs") or blocks.get("crs"),
-            strict=bool(terr.get("strict") or blocks.get("strict")),
+            territory_id=self.text(terr, "territories", "id"),
+            block_id=self.text(blocks, "blocks", "id"),
+            alignment_block=self.text(align, "alignment", "block"),
+            alignment_territory=self.text(align, "alignment", "territory"),
+            alignment_parent=self.text(align, "alignment", "parent"),
+            crs=self.text(terr, "territories", "crs") or self.text(blocks, "blocks", "crs"),
+            strict=bool(
+                self.value(terr, "territories", "strict", "bool", False)
+                or self.value(blocks, "blocks", "strict", "bool", False)
+            ),
         )
         tgt = self.section("targets", {"path", "from", "growth"})
         if "path" in tgt and "from" in tgt:
             raise ValidationError(f"[targets] in {self.source}: give either path or from.")
         targets = TargetsSpec(
             table=self.path(tgt.get("path"), "[targets] path"),
-            rule=TargetRule(tgt["from"], float(tgt.get("growth", 0.0))) if "from" in tgt else None,
+            rule=TargetRule(
+                self.text(tgt, "targets", "from"),
+                self.value(tgt, "targets", "growth", "growth", 0.0),
+            )
+            if "from" in tgt
+            else None,
         )
+        if "growth" in tgt and "from" not in tgt:
+            raise ValidationError(
+                f'[targets] growth in {self.source} needs from = "<measure>" (the measure it '
+                "grows)."
+            )
         asg = self.section("assign", {"max_distance_km", "overlap"})
         kp = self.section("kpis", {"balance", "segments"})
         outs = self.section("outputs", {f.name for f in fields(OutputsSpec)})
-        outputs = OutputsSpec(**{**outs, "dir": self.path(outs.get("dir", "out"), "[outputs] dir")})
+        names = {k: self.text(outs, "outputs", k) for k in outs if k != "dir"}
+        outputs = OutputsSpec(
+            **{**names, "dir": self.path(outs.get("dir", "out"), "[outputs] dir")}
+        )
         return Plan(
             accounts=accounts,
             territories=territories,
-            name=str(self.data.get("name", "Territory plan")),
+            name=self.text(self.data, None, "name", "Territory plan"),
             targets=targets,
-            assign=AssignOptions(**asg),
-            balance=kp.get("balance"),
-            segments=tuple(kp.get("segments", ())),
+            assign=AssignOptions(
+                max_distance_km=self.value(asg, "assign", "max_distance_km", "number", 10.0),
+                overlap=self.text(asg, "assign", "overlap", "smallest"),
+            ),
+            balance=self.text(kp, "kpis", "balance"),
+            segments=tuple(self.value(kp, "kpis", "segments", "strings", [])),
             axes=tuple(
                 AxisSpec(axis, name, params)
                 for axis, name, params in self.entries("segments", "axis")
@@ -496,7 +586,7 @@ class _PlanReader:
                 for adj, name, params in self.entries("adjustments", "adjustment")
             ),
             outputs=outputs,
-            credits=self.data.get("credits"),
+            credits=self.text(self.data, None, "credits"),
             source=self.source,
             base=self.base,
             tracking=self.tracking(),
@@ -510,12 +600,17 @@ class _PlanReader:
             return None
         if "orders" not in section:
             raise ValidationError(f'[tracking] in {self.source} needs orders = "<file>".')
-        paths = {
-            k: self.path(section[k], f"[tracking] {k}")
-            for k in ("orders", "opportunities", "weights", "targets")
-            if k in section
-        }
-        return TrackingSpec(**{**section, **paths})
+        kinds = {"fiscal_year_start": "int", "growth": "growth", "ahead": "number",
+                 "behind": "number"}  # fmt: skip
+        values = {}
+        for key, value in section.items():
+            if key in ("orders", "opportunities", "weights", "targets"):
+                values[key] = self.path(value, f"[tracking] {key}")
+            elif key == "as_of" and isinstance(value, dt.date):
+                values[key] = value.isoformat()  # a TOML date: 2017-06-30 without quotes
+            else:
+                values[key] = self.value(section, "tracking", key, kinds.get(key, "str"))
+        return TrackingSpec(**values)
 
     def entries(self, section: str, key: str) -> list[tuple[str, str | None, dict]]:
         """``[[segments]]`` / ``[[adjustments]]``: (registered name, output name, parameters).

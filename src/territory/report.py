@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from territory.io import atomic_path, write_table
+from territory.outputs import OutputSet
 
 STATUS_COLOURS = {"ahead": "#1a9850", "on track": "#91bfdb", "behind": "#d73027",
                   "no target": "#bbbbbb"}  # fmt: skip
@@ -27,16 +27,21 @@ SHOWN = ["territory_id", "name", "target", "actual", "attainment", "expected_to_
          "run_rate_forecast", "weighted_pipeline", "coverage", "trend", "status"]  # fmt: skip
 
 
+def tracking_outputs(folder: str | Path, prefix: str = "", inputs=()) -> OutputSet:
+    """The output set ``track`` publishes (manifest ``<prefix>tracking-manifest.json``)."""
+    return OutputSet(folder, f"{prefix}tracking-manifest.json", command="track", inputs=inputs)
+
+
 def write_tracking(
-    tracking, folder: str | Path, title: str, prefix: str = "", result=None
+    tracking, folder: str | Path, title: str, prefix: str = "", result=None, inputs=()
 ) -> list[Path]:
     """Write ``tracking-*.csv``, ``tracking.xlsx`` and ``dashboard.html`` into ``folder``.
 
     With the plan's ``result``, also ``tracking-map.html`` (territories by attainment) and
     ``tracking-status-map.html`` (ahead / on track / behind). ``prefix`` is put before every
-    file name (the demo writes ``demo-dashboard.html``).
+    file name (the demo writes ``demo-dashboard.html``). The files are published as one set
+    (see :mod:`territory.outputs`); ``inputs`` are the files they must never overwrite.
     """
-    folder = Path(folder)
     tables = {
         "territories": tracking.territories,
         "segments": tracking.segments,
@@ -45,21 +50,19 @@ def write_tracking(
         "issues": tracking.issues,
     }
     tables = {k: v for k, v in tables.items() if v is not None and len(v.columns)}
-    written = [write_table(t, folder / f"{prefix}tracking-{k}.csv") for k, t in tables.items()]
-    with atomic_path(folder / f"{prefix}tracking.xlsx") as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xlsx:
-            for name, table in tables.items():
-                table.to_excel(xlsx, sheet_name=name[:31], index=False)
-    written.append(folder / f"{prefix}tracking.xlsx")
-    with atomic_path(folder / f"{prefix}dashboard.html") as tmp:
-        tmp.write_text(dashboard_html(tracking, title), encoding="utf-8")
-    written.append(folder / f"{prefix}dashboard.html")
+    pages = {f"{prefix}dashboard.html": dashboard_html(tracking, title)}
     if result is not None:
         for name, page in tracking_maps(tracking, result).items():
-            with atomic_path(folder / f"{prefix}{name}") as tmp:
-                tmp.write_text(page.get_root().render(), encoding="utf-8")
-            written.append(folder / f"{prefix}{name}")
-    return written
+            pages[f"{prefix}{name}"] = page.get_root().render()
+    with tracking_outputs(folder, prefix, inputs) as files:
+        for k, t in tables.items():
+            files.add_table(f"{prefix}tracking-{k}.csv", t)
+        with pd.ExcelWriter(files.path(f"{prefix}tracking.xlsx"), engine="openpyxl") as xlsx:
+            for name, table in tables.items():
+                table.to_excel(xlsx, sheet_name=name[:31], index=False)
+        for name, page in pages.items():
+            files.add_text(name, page)
+    return files.written
 
 
 def tracking_maps(tracking, result) -> dict:

@@ -18,7 +18,7 @@ from territory.designer.inputs import load_inputs, reach, read_homes, read_locke
 from territory.designer.quality import plan_quality, territory_shapes
 from territory.designer.solver import Partition, Problem, components
 from territory.errors import ValidationError
-from territory.io import atomic_path, write_table
+from territory.outputs import OutputSet
 from territory.validate import Polygons
 
 
@@ -48,34 +48,33 @@ class DesignResult:
     def ok(self) -> bool:
         return not self.flags
 
-    def write(self, out_dir: str | Path) -> list[Path]:
+    def write(self, out_dir: str | Path, inputs=()) -> list[Path]:
         """Write alignment.csv, territories.geojson, quality.csv, quality.json (and reps.csv,
-        unassigned.csv when there are any)."""
-        import json
-
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        written = [
-            write_table(self.alignment, out / "alignment.csv"),
-            write_table(self.quality, out / "quality.csv"),
-        ]
-        with atomic_path(out / "territories.geojson") as tmp:
-            self.territories.to_crs(4326).to_file(tmp, driver="GeoJSON")
-        written.append(out / "territories.geojson")
+        unassigned.csv when there are any) as one set with ``design-manifest.json`` (see
+        :mod:`territory.outputs`); ``inputs`` are files they must never overwrite."""
         report = {
             "summary": self.summary,
             "flags": self.flags,
             "notes": self.notes,
             "bridges": self.bridges.to_dict("records"),
         }
-        with atomic_path(out / "quality.json") as tmp:
-            Path(tmp).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-        written.append(out / "quality.json")
-        if len(self.reps):
-            written.append(write_table(self.reps, out / "reps.csv"))
-        if len(self.unassigned):
-            written.append(write_table(self.unassigned, out / "unassigned.csv"))
-        return written
+        with design_outputs(out_dir, inputs) as files:
+            files.add_table("alignment.csv", self.alignment)
+            files.add_table("quality.csv", self.quality)
+            self.territories.to_crs(4326).to_file(
+                files.path("territories.geojson"), driver="GeoJSON"
+            )
+            files.add_json("quality.json", report)
+            if len(self.reps):
+                files.add_table("reps.csv", self.reps)
+            if len(self.unassigned):
+                files.add_table("unassigned.csv", self.unassigned)
+        return files.written
+
+
+def design_outputs(out_dir: str | Path, inputs=()) -> OutputSet:
+    """The output set ``design`` and ``rebalance`` publish (manifest ``design-manifest.json``)."""
+    return OutputSet(out_dir, "design-manifest.json", command="design", inputs=inputs)
 
 
 def design(
