@@ -468,3 +468,23 @@ def test_geoarrow_encoded_geoparquet_folder_runs(tmp_path, states):
     oracle = joined.groupby("territory_id")["revenue"].sum()
     kpis = pd.read_csv(tmp_path / "out" / "kpis.csv").set_index("territory_id")
     np.testing.assert_allclose(kpis.loc[oracle.index, "revenue"], oracle, rtol=1e-9)
+
+
+def test_plan_file_strict_setting(tmp_path):
+    layer_with_empty().to_file(tmp_path / "terr.gpkg")
+    accounts([(0.5, 0.5)], revenue=[1.0]).to_csv(tmp_path / "acc.csv", index=False)
+
+    def run(strict: str):
+        plan = tmp_path / "plan.toml"
+        plan.write_text(
+            '[accounts]\npath = "acc.csv"\n'
+            f'[territories]\npath = "terr.gpkg"\nstrict = {strict}\n'
+            '[outputs]\ndir = "out"\nmap = ""\n'
+        )
+        return CliRunner().invoke(cli, ["run", str(plan)])
+
+    assert run("false").exit_code == 0
+    refused = run("true")
+    assert refused.exit_code == 1 and "empty geometry" in refused.output
+    typo = run('"yes"')
+    assert typo.exit_code == 1 and "[territories] strict" in typo.output
