@@ -122,7 +122,7 @@ def test_editing_a_block_updates_totals_and_the_exported_csv(page, tmp_path):
     download.value.save_as(path)
     edited = pd.read_csv(path, dtype=str, keep_default_na=False)
     original = pd.read_csv(demo_plan().territories.alignment, dtype=str, keep_default_na=False)
-    assert list(edited.columns) == ["block_id", "territory_id", "name"]
+    assert list(edited.columns) == list(original.columns)  # block_id,territory_id,name,parent
     assert len(edited) == len(original)
     changed = edited.merge(original, on="block_id", suffixes=("", "_was"))
     changed = changed[changed["territory_id"] != changed["territory_id_was"]]
@@ -144,6 +144,68 @@ def test_editing_a_block_updates_totals_and_the_exported_csv(page, tmp_path):
     in_block = rows.loc[rows["block_id"].astype(str) == "29077"]
     assert len(in_block) > 0
     assert float(kpis.loc["W1", "accounts"]) == base.loc["W1", "accounts"] + len(in_block)
+
+
+def test_exported_alignment_keeps_every_column_and_apply_round_trips_it(browser, tmp_path):
+    from territory.io import read_table
+
+    from .grid_plan import write_grid_plan
+
+    grid = write_grid_plan(tmp_path)
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["run", str(grid.plan), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    original = pd.read_csv(grid.alignment, dtype=str, keep_default_na=False)
+    # move the first block into the territory of the last row (another parent and rep)
+    block, was = original.loc[0, ["block_id", "territory_id"]]
+    into = original.iloc[-1]
+    assert into["territory_id"] != was and into["parent"] != original.loc[0, "parent"]
+
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:")
+               else route.continue_())  # fmt: skip
+    page.goto((out / "map.html").as_uri())
+    page.check(".te-edit")
+    target = page.evaluate(f"territoryEditor.d.ids_t.indexOf({json.dumps(into['territory_id'])})")
+    page.select_option(".te-territory", value=str(target))
+    index = page.evaluate(f"territoryEditor.d.ids.indexOf({json.dumps(block)})")
+    assert index >= 0
+    x, y = container_point(
+        page,
+        f"territoryEditor.layer.getLayers().find(l => l.feature.properties.i === {index})"
+        ".getBounds().getCenter()",
+    )
+    page.mouse.click(x, y)
+    assert page.evaluate(f"territoryEditor.assign[{index}]") == target
+    with page.expect_download() as download:
+        page.click(".te-export")
+    path = tmp_path / "edited.csv"
+    download.value.save_as(path)
+    assert errors == []
+    page.close()
+
+    edited = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert list(edited.columns) == list(original.columns)  # every column, in the input's order
+    moved = original.copy()
+    for column in ("territory_id", "name", "parent", "rep"):
+        moved.loc[0, column] = into[column]
+    pd.testing.assert_frame_equal(edited, moved)  # the rest exactly as given (leading zeros)
+
+    applied = tmp_path / "applied"
+    res = CliRunner().invoke(cli, ["apply", str(grid.plan), str(path), "--out", str(applied)])
+    assert res.exit_code == 0, res.output
+    kpis = read_table(applied / "kpis.csv").astype({"territory_id": str}).set_index("territory_id")
+    first = original.drop_duplicates("territory_id").set_index("territory_id")
+    for tid, row in first.iterrows():
+        assert kpis.loc[tid, "name"] == row["name"] and kpis.loc[tid, "parent"] == row["parent"]
+    rows = read_table(applied / "assignments.csv").astype({"block_id": str, "territory_id": str})
+    in_block = rows[rows["block_id"] == block]
+    assert len(in_block) > 0 and set(in_block["territory_id"]) == {into["territory_id"]}
+    before = read_table(out / "kpis.csv").astype({"territory_id": str}).set_index("territory_id")
+    gained = float(kpis.loc[into["territory_id"], "accounts"])
+    assert gained == float(before.loc[into["territory_id"], "accounts"]) + len(in_block)
 
 
 def test_freehand_shape_exports_geojson_usable_as_territory_layer(page, tmp_path):

@@ -25,6 +25,20 @@ MONEY = (
 PERCENT = ("attainment", "pacing", "coverage", "trend")
 SHOWN = ["territory_id", "name", "target", "actual", "attainment", "expected_to_date", "pacing",
          "run_rate_forecast", "weighted_pipeline", "coverage", "trend", "status"]  # fmt: skip
+# Territory tooltip of the tracking maps: tracking's own figures, in the dashboard's words.
+TRACKING_TOOLTIP = {
+    "name": "Territory",
+    "territory_id": "Id",
+    "parent": "Region",
+    "target": "Target",
+    "actual": "Actual to date",
+    "expected_to_date": "Expected to date",
+    "pacing": "Attainment vs pace",
+    "attainment": "Attainment of target",
+    "run_rate_forecast": "Run-rate forecast",
+    "weighted_pipeline": "Weighted pipeline",
+    "status": "Status",
+}
 
 
 def tracking_outputs(folder: str | Path, prefix: str = "", inputs=()) -> OutputSet:
@@ -37,7 +51,7 @@ def write_tracking(
 ) -> list[Path]:
     """Write ``tracking-*.csv``, ``tracking.xlsx`` and ``dashboard.html`` into ``folder``.
 
-    With the plan's ``result``, also ``tracking-map.html`` (territories by attainment) and
+    With the plan's ``result``, also ``tracking-map.html`` (attainment against pace) and
     ``tracking-status-map.html`` (ahead / on track / behind). ``prefix`` is put before every
     file name (the demo writes ``demo-dashboard.html``). The files are published as one set
     (see :mod:`territory.outputs`); ``inputs`` are the files they must never overwrite.
@@ -66,20 +80,49 @@ def write_tracking(
 
 
 def tracking_maps(tracking, result) -> dict:
-    """Maps of the plan coloured by tracked attainment and by on-track status."""
-    from dataclasses import replace
+    """Maps of the plan coloured by attainment against pace and by on-track status.
 
-    kpis = result.kpis.drop(columns=["attainment"], errors="ignore").merge(
-        tracking.territories[["territory_id", "attainment", "status"]], on="territory_id",
-        how="left",
-    )  # fmt: skip
-    tracked = replace(result, kpis=kpis)
-    when = f"{tracking.period.label} at {tracking.as_of:%Y-%m-%d}"
+    Colours and tooltips come from ``tracking`` alone, formatted as on the dashboard: target for
+    the period, actual to date, expected to date, attainment against that pace, attainment of
+    the target, run-rate forecast, weighted pipeline and status (never the plan's full-year
+    measures, which are not comparable with sales to date).
+    """
+    from territory.maps import build_map
+
+    by_id = tracking.territories.set_index(tracking.territories["territory_id"].astype(str))
+    ids = result.kpis["territory_id"]
+    rows = by_id.reindex(ids.astype(str))
+    figures = pd.DataFrame({"territory_id": ids.to_numpy()})
+    for c in ("name", "parent"):  # who, from the plan; every figure from tracking
+        if c in result.kpis.columns:
+            figures[c] = result.kpis[c].to_numpy()
+    for c in TRACKING_TOOLTIP:
+        if c in rows.columns and c not in figures.columns and c != "status":
+            figures[c] = [_fmt(c, v) for v in rows[c]]  # the dashboard's text
+    figures["status"] = rows["status"].fillna("no target").to_numpy()
+    figures["attainment_vs_pace"] = rows["pacing"].to_numpy(dtype=float)  # colour: 1 = on pace
+    day = f"{tracking.as_of:%Y-%m-%d}"
+    when = f"{tracking.period.label} at {day}"
+    labels = {k: v for k, v in TRACKING_TOOLTIP.items() if k in figures.columns}
+    labels["target"] = f"Target {tracking.period.label}"
+    labels["expected_to_date"] = f"Expected by {day} ({tracking.pace:.0%} of target)"
     title = result.plan.name
     return {
-        "tracking-map.html": tracked.to_map(kpi="attainment", title=f"{title}: attainment {when}"),
-        "tracking-status-map.html": tracked.to_map(
-            kpi="status", title=f"{title}: on track? {when}"
+        "tracking-map.html": build_map(
+            result,
+            kpi="attainment_vs_pace",
+            figures=figures,
+            title=f"{title}: attainment against pace {when}",
+            tooltip=labels,
+            caption=f"Actual / expected by {day} (100% = on pace)",
+        ),
+        "tracking-status-map.html": build_map(
+            result,
+            kpi="status",
+            figures=figures,
+            title=f"{title}: on track? {when}",
+            tooltip=labels,
+            caption="Status (run-rate forecast against target)",
         ),
     }
 

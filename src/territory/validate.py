@@ -755,25 +755,16 @@ def find_overlaps(polygons: Polygons, min_area_fraction: float = 1e-6) -> pd.Dat
 # alignment
 
 
-def prepare_alignment(
-    data,
-    blocks: Polygons,
+def alignment_columns(
+    frame: pd.DataFrame,
+    source,
     *,
     block: str | None = None,
     territory: str | None = None,
     parent: str | None = None,
-) -> pd.DataFrame:
-    """Check an alignment table (block -> territory) against the block layer.
-
-    Returns a DataFrame with ``block_id``, ``territory_id`` (None where the table leaves a block
-    unaligned on purpose with a blank territory) and, when present, ``name`` and ``parent``.
-    Blocks listed in the alignment but missing from the geometry, blocks of the geometry missing
-    from the alignment, and a block given two territories are errors.
-    """
-    frame, source = as_frame(data, "alignment")
-    if len(frame) == 0:
-        raise ValidationError(f"The alignment file {source.name} has no rows.")
-    blocks.notes.extend(n for n in source.notes if n not in blocks.notes)
+) -> dict[str, str | None]:
+    """The alignment table's columns by role: ``block``, ``territory`` (always found, or a
+    :class:`ValidationError`), ``parent``, ``name`` and ``rep`` (None when absent)."""
     bcol = cols.find_column(
         frame,
         block,
@@ -811,6 +802,31 @@ def prepare_alignment(
     rcol = cols.find_column(
         frame, None, cols.REP, what="rep", source=source, option="rep", required=False
     )
+    return {"block": bcol, "territory": tcol, "parent": pcol, "name": ncol, "rep": rcol}
+
+
+def prepare_alignment(
+    data,
+    blocks: Polygons,
+    *,
+    block: str | None = None,
+    territory: str | None = None,
+    parent: str | None = None,
+) -> pd.DataFrame:
+    """Check an alignment table (block -> territory) against the block layer.
+
+    Returns a DataFrame with ``block_id``, ``territory_id`` (None where the table leaves a block
+    unaligned on purpose with a blank territory) and, when present, ``name`` and ``parent``.
+    Blocks listed in the alignment but missing from the geometry, blocks of the geometry missing
+    from the alignment, and a block given two territories are errors.
+    """
+    frame, source = as_frame(data, "alignment")
+    if len(frame) == 0:
+        raise ValidationError(f"The alignment file {source.name} has no rows.")
+    blocks.notes.extend(n for n in source.notes if n not in blocks.notes)
+    found = alignment_columns(frame, source, block=block, territory=territory, parent=parent)
+    bcol, tcol, pcol, ncol, rcol = (found[k] for k in ("block", "territory", "parent", "name",
+                                                       "rep"))  # fmt: skip
     block_ids = id_text(frame[bcol])
     terr = id_text(frame[tcol])
     out = pd.DataFrame(

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from territory.maps.editor import AlignmentEditor
+from territory.maps.editor import AlignmentEditor, source_alignment
 from territory.maps.elements import LayerControl, Legend, OfflineMap, TitleBox
 from territory.maps.points import PointsLayer
 from territory.maps.safe import text
@@ -39,7 +39,10 @@ TOOLTIP_FIELDS = {
     "deviation": "Deviation from mean",
     "status": "Status",
 }
-PERCENT = {"attainment", "share", "deviation"}
+PERCENT = {"attainment", "share", "deviation", "attainment_vs_pace"}
+# Ratios drawn on a diverging scale centred at 100 % (attainment of the plan's target; tracked
+# actuals against the sales expected by the as-of date).
+DIVERGING = {"attainment", "attainment_vs_pace"}
 NO_DATA = "#d9d9d9"
 
 
@@ -52,6 +55,9 @@ def build_map(
     tiles: str | None = None,
     simplify_m: float = 500.0,
     max_accounts: int = 250_000,
+    figures: pd.DataFrame | None = None,
+    tooltip: dict[str, str] | None = None,
+    caption: str | None = None,
 ) -> folium.Map:
     """Render a plan result as a folium map.
 
@@ -68,8 +74,16 @@ def build_map(
         Tolerance, in metres, of the topology-preserving simplification of shapes for the web.
     max_accounts : int
         Accounts drawn as points at most (an evenly spaced sample beyond that).
+    figures : DataFrame, optional
+        The table per territory (``territory_id`` and columns) to colour by and show, instead
+        of ``result.kpis``; e.g. tracking figures at a date.
+    tooltip : dict, optional
+        KPI column -> label of the territory tooltip, in order (default
+        :data:`TOOLTIP_FIELDS`). Text columns are shown as given (escaped), numbers formatted.
+    caption : str, optional
+        Legend title (default: the KPI's label).
     """
-    kpis = result.kpis
+    kpis = result.kpis if figures is None else figures
     kpi = kpi or ("revenue" if "revenue" in kpis.columns else "accounts")
     if kpi not in kpis.columns and kpi != "territory":
         from territory.errors import ValidationError
@@ -99,10 +113,12 @@ def build_map(
         colours, steps = _sequential(pd.to_numeric(table[kpi], errors="coerce"), kpi)
     else:
         colours, steps = _categorical(table[kpi])
-    props = _display_properties(table, list(TOOLTIP_FIELDS))
+    labels = TOOLTIP_FIELDS if tooltip is None else tooltip
+    props = _display_properties(table, list(labels))
     props["_fill"] = colours
     layer = gpd.GeoDataFrame(props, geometry=table.geometry.to_numpy(), crs=4326)
-    fields = [f for f in TOOLTIP_FIELDS if f in props.columns]
+    fields = [f for f in labels if f in props.columns]
+    aliases = [text(labels[f]) for f in fields]
     folium.GeoJson(
         layer.to_json(drop_id=True),
         name="Territories" if kpi == "territory" else f"Territories by {_label(kpi)}",
@@ -113,8 +129,8 @@ def build_map(
             "fillOpacity": 0.75,
         },
         highlight_function=lambda f: {"weight": 3, "color": "#000"},
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[TOOLTIP_FIELDS[f] for f in fields]),
-        popup=folium.GeoJsonPopup(fields=fields, aliases=[TOOLTIP_FIELDS[f] for f in fields]),
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
+        popup=folium.GeoJsonPopup(fields=fields, aliases=aliases),
         smooth_factor=0.5,
     ).add_to(fmap)
 
@@ -125,7 +141,8 @@ def build_map(
         _accounts_layer(result, located, max_accounts).add_to(fmap)
 
     _plugin_layers(result, fmap)
-    caption = "Territories (neighbours differ)" if kpi == "territory" else _label(kpi)
+    if caption is None:
+        caption = "Territories (neighbours differ)" if kpi == "territory" else _label(kpi)
     Legend(caption, steps).add_to(fmap)
     n_un = result.summary["unassigned"]
     what = "Territories" if kpi == "territory" else f"{_label(kpi)} by territory"
@@ -169,7 +186,7 @@ def _sequential(values: pd.Series, kpi: str) -> tuple[list[str], list[tuple[str,
     finite = values[np.isfinite(values)]
     if finite.empty:
         return [NO_DATA] * len(values), [(NO_DATA, "no data")]
-    if kpi == "attainment":
+    if kpi in DIVERGING:
         lo, hi = min(finite.min(), 0.5), max(finite.max(), 1.5)
         scale = cm.LinearColormap(["#b2182b", "#f7f7f7", "#2166ac"], index=[lo, 1.0, hi])
     else:
@@ -178,6 +195,8 @@ def _sequential(values: pd.Series, kpi: str) -> tuple[list[str], list[tuple[str,
         scale = cm.linear.YlGnBu_09.scale(lo, hi)
     colours = [scale(v) if np.isfinite(v) else NO_DATA for v in values]
     edges = np.linspace(lo, hi, 6)
+    if kpi in DIVERGING:  # the legend marks the centre
+        edges = np.array([lo, (lo + 1) / 2, 1.0, (1 + hi) / 2, hi])
     steps = [(scale(v), _fmt(kpi, v)) for v in edges[::-1]]
     if len(finite) < len(values):
         steps.append((NO_DATA, "no data"))
@@ -299,7 +318,9 @@ def _blocks_layer(result: PlanResult, table, simplify_m: float) -> AlignmentEdit
         if "revenue" in inside:
             measures["revenue"] = groups["revenue"].sum()
     balance = result.plan.balance or "revenue"
-    return AlignmentEditor(blocks, territories, colours, measures, balance=balance)
+    alignment = source_alignment(result.plan.territories)
+    return AlignmentEditor(blocks, territories, colours, measures, balance=balance,
+                           alignment=alignment)  # fmt: skip
 
 
 def _accounts_layer(result: PlanResult, located: gpd.GeoDataFrame, limit: int) -> PointsLayer:

@@ -1,9 +1,11 @@
 """Redraw territories in the shared HTML: the building-blocks layer with an editing panel.
 
 A planner ticks *Edit*, picks a territory, and clicks blocks to move them into it; the totals
-and balance table updates at once, and *Export alignment CSV* saves ``block_id,territory_id,name``
-for ``territory apply``. *Draw shape* adds vertices with each map click; *Finish* closes the
-polygon under the name typed, and *Export shapes GeoJSON* saves them as a territory layer.
+and balance table updates at once, and *Export alignment CSV* saves the alignment for
+``territory apply``: every column of the input alignment in its order, values as given, with a
+moved block's territory id, name, parent and rep taken from its new territory. *Draw shape*
+adds vertices with each map click; *Finish* closes the polygon under the name typed, and
+*Export shapes GeoJSON* saves them as a territory layer.
 Everything runs in the page (no server); every name is set as text, never as markup.
 """
 
@@ -110,16 +112,30 @@ L.TerritoryEditor = L.Layer.extend({
     }
   },
   alignmentCsv: function () {
-    var d = this.d, q = function (v) {
+    // the input's rows and columns as given; a moved block gets its new territory's id and
+    // territory columns (name, parent, rep)
+    var d = this.d, a = d.alignment, self = this, q = function (v) {
       v = String(v);
       return /[",\\r\\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
     };
-    var lines = ['block_id,territory_id,name'];
-    for (var i = 0; i < this.assign.length; i++) {
-      var t = this.assign[i];
-      lines.push(q(d.ids[i]) + ',' + (t < 0 ? ',' : q(d.ids_t[t]) + ',' + q(d.names[t])));
+    if (!a) {
+      var lines = ['block_id,territory_id,name'];
+      for (var i = 0; i < this.assign.length; i++) {
+        var t = this.assign[i];
+        lines.push(q(d.ids[i]) + ',' + (t < 0 ? ',' : q(d.ids_t[t]) + ',' + q(d.names[t])));
+      }
+      return lines.join('\\n') + '\\n';
     }
-    return lines.join('\\n') + '\\n';
+    var out = [a.columns.map(q).join(',')];
+    a.rows.forEach(function (given, r) {
+      var row = given.slice(), i = a.block[r], t = i < 0 ? -1 : self.assign[i];
+      if (i >= 0 && t !== d.territory[i]) {
+        row[a.territory] = t < 0 ? '' : d.ids_t[t];
+        a.attributes.forEach(function (c) { row[c.column] = t < 0 ? '' : c.values[t]; });
+      }
+      out.push(row.map(q).join(','));
+    });
+    return out.join('\\n') + '\\n';
   },
   shapesGeoJson: function () {
     return JSON.stringify({type: 'FeatureCollection', features: this.shapes.map(function (s) {
@@ -223,6 +239,9 @@ class AlignmentEditor(Layer, SafeMacroElement):
     ``blocks`` (EPSG:4326, web-simplified) has ``block_id`` and ``territory_id``;
     ``territories`` lists ``territory_id`` and ``name`` in display order with ``colours``;
     ``measures`` gives ``accounts`` and ``revenue`` per block (by ``block_id``).
+    ``alignment`` is the input alignment as ``(table, columns by role)`` (see
+    :func:`source_alignment`): the export then keeps its rows and columns as given. Without it
+    the export has ``block_id,territory_id,name``.
     """
 
     _template = Template(
@@ -243,6 +262,7 @@ var {{ this.get_name() }} = window.territoryEditor = new L.TerritoryEditor({{ th
         tolerance: float = 0.05,
         name: str = "Building blocks (edit)",
         show: bool = False,
+        alignment: tuple[pd.DataFrame, dict] | None = None,
     ):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "TerritoryEditor"
@@ -264,6 +284,9 @@ var {{ this.get_name() }} = window.territoryEditor = new L.TerritoryEditor({{ th
                 "revenue": _column(sums, "revenue").round(2).tolist(),
                 "balance": balance if balance in ("accounts", "revenue") else "revenue",
                 "tolerance": float(tolerance),
+                "alignment": None
+                if alignment is None
+                else _alignment_data(*alignment, blocks["block_id"], territories["territory_id"]),
             }
         )
 
@@ -272,6 +295,62 @@ var {{ this.get_name() }} = window.territoryEditor = new L.TerritoryEditor({{ th
         if "territory_editor_js" not in root.header._children:
             root.header.add_child(Raw(SCRIPT), name="territory_editor_js")
         super().render(**kwargs)
+
+
+def source_alignment(spec) -> tuple[pd.DataFrame, dict] | None:
+    """The alignment table a plan's territories were read from, and its columns by role.
+
+    ``spec`` is a :class:`territory.model.TerritoriesSpec`; None when it has no alignment.
+    """
+    if getattr(spec, "alignment", None) is None:
+        return None
+    from territory.io import as_frame
+    from territory.validate import alignment_columns
+
+    frame, source = as_frame(spec.alignment, "alignment")
+    if isinstance(frame, gpd.GeoDataFrame):  # shapes are the blocks' business, not the table's
+        frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    roles = alignment_columns(frame, source, block=spec.alignment_block,
+                              territory=spec.alignment_territory,
+                              parent=spec.alignment_parent)  # fmt: skip
+    return frame, roles
+
+
+def _alignment_data(frame: pd.DataFrame, roles: dict, block_ids, territory_ids) -> dict:
+    """The input alignment for the page: columns, rows as text, the block of each row and the
+    territory columns (name, parent, rep: first non-blank value of each territory)."""
+    from territory.validate import id_text
+
+    columns = [str(c) for c in frame.columns]
+    cells = [["" if _blank(v) else str(v) for v in row] for row in frame.itertuples(index=False)]
+    index = {b: i for i, b in enumerate(pd.Series(block_ids).astype(str))}
+    own = id_text(frame[roles["block"]])
+    block = [index.get(b, -1) if pd.notna(b) else -1 for b in own]
+    terr = id_text(frame[roles["territory"]]).fillna("").to_numpy(dtype=object)
+    keys = [str(t) for t in territory_ids]
+    ids = (roles["block"], roles["territory"])
+    attributes = []
+    for role in ("name", "parent", "rep"):
+        col = roles.get(role)
+        if col is None or col in ids:
+            continue
+        j = columns.index(str(col))
+        first: dict[str, str] = {}
+        for t, row in zip(terr, cells, strict=True):
+            if t and row[j].strip() and t not in first:
+                first[t] = row[j]
+        attributes.append({"column": j, "values": [first.get(t, "") for t in keys]})
+    return {
+        "columns": columns,
+        "rows": cells,
+        "block": block,
+        "territory": columns.index(str(roles["territory"])),
+        "attributes": attributes,
+    }
+
+
+def _blank(value) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
