@@ -397,7 +397,8 @@ def track(plan_file, as_of, order, out, revise):
 
     Needs a [tracking] section (order lines, optional opportunities, period, target setting).
     Writes dashboard.html (offline), tracking-*.csv, tracking.xlsx, tracking-map.html
-    (attainment) and tracking-status-map.html (ahead / on track / behind).
+    (actual against the pace expected by the date) and tracking-status-map.html (ahead / on
+    track / behind).
     """
     plan = Plan.from_file(plan_file)
     if out:
