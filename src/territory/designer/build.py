@@ -16,6 +16,7 @@ import shapely
 from territory.designer import solver
 from territory.designer.inputs import load_inputs, reach, read_homes, read_locked
 from territory.designer.quality import plan_quality, territory_shapes
+from territory.designer.request import DesignRequest
 from territory.designer.solver import Partition, Problem, components
 from territory.errors import ValidationError
 from territory.io import atomic_path, write_table
@@ -153,31 +154,25 @@ def design(
         could not be met (a best-effort plan is still returned).
     """
     started = time.perf_counter()
-    if not 0 <= tolerance < 1:
-        raise ValidationError(
-            f"Tolerance must be a fraction between 0 and 1 (0.05 = 5%), not {tolerance}."
-        )
-    if rebalance and current is None:
-        raise ValidationError("Rebalancing needs the current alignment (--current FILE).")
-    account_options = {
-        "id": account_id,
-        "lat": lat,
-        "lon": lon,
-        "postal_code": postal_code,
-        "measures": measures,
-        "crs": crs,
-    }
+    request = DesignRequest(
+        blocks, accounts, k=k, balance=balance, tolerance=tolerance, homes=homes, locked=locked,
+        locked_territories=locked_territories, max_distance_km=max_distance_km, regions=regions,
+        seed=seed, current=current, rebalance=rebalance, compactness=compactness,
+        restarts=restarts, block_id=block_id, crs=crs, account_id=account_id, lat=lat, lon=lon,
+        postal_code=postal_code, measures=measures, visit_hours=visit_hours,
+        speed_kmh=speed_kmh, strict=strict,
+    )  # fmt: skip
     inputs, align = load_inputs(
-        blocks,
-        accounts,
-        balance,
-        block_id=block_id,
-        crs=crs,
-        account_options=account_options,
-        current=current,
-        visit_hours=visit_hours,
-        speed_kmh=speed_kmh,
-        strict=strict,
+        request.blocks,
+        request.accounts,
+        request.balance,
+        block_id=request.block_id,
+        crs=request.crs,
+        account_options=request.account_options,
+        current=request.current,
+        visit_hours=request.visit_hours,
+        speed_kmh=request.speed_kmh,
+        strict=request.strict,
     )
     graph, weight = inputs.graph, inputs.weight.to_numpy(float)
     n = len(graph)
