@@ -71,13 +71,21 @@ class Problem:
 
 
 class Partition:
-    """Mutable assignment of blocks to territories with running sums for fast move checks."""
+    """Mutable assignment of blocks to territories with running sums for fast move checks.
+
+    Per block: ``owner`` (its territory, a list for fast single reads) and ``owner_array`` (the
+    same as an array, for vector work); ``block_weight`` (the balance measure) and
+    ``block_load`` (the measure plus a small extra, what the search balances). Per territory:
+    ``load`` and ``load_target`` (with the extra), ``real_load`` and ``real_target`` (without:
+    what the tolerance is checked against), ``area``, ``perim`` (perimeter), ``size`` (blocks)
+    and ``members`` (the set of its blocks). ``problem`` is the :class:`Problem` searched.
+    """
 
     def __init__(self, problem: Problem, labels: np.ndarray):
-        self.p = problem
+        self.problem = problem
         g = problem.graph
-        self.label = [int(v) for v in labels]
-        self.lab = np.asarray(labels, dtype=np.int64).copy()  # the same, as an array
+        self.owner = [int(v) for v in labels]
+        self.owner_array = np.asarray(labels, dtype=np.int64).copy()  # the same, as an array
         self.src, self.dst, _ = g.edges()
         k = problem.k
         # Every block weighs a little (0.1 % of the mean block): blocks without accounts can then
@@ -87,56 +95,60 @@ class Partition:
         self.area = np.bincount(labels, weights=g.area, minlength=k).astype(float)
         self.size = np.bincount(labels, minlength=k)
         self.members: list[set[int]] = [set() for _ in range(k)]
-        for b, t in enumerate(self.label):
+        for b, t in enumerate(self.owner):
             self.members[t].add(b)
         inner = g.inner_edge(np.asarray(labels), k)
         self.perim = np.bincount(labels, weights=g.perimeter, minlength=k) - 2 * inner
-        self.w = weight.tolist()
-        self.t = problem.target * (weight.sum() / max(problem.weight.sum(), 1e-12))
+        self.block_load = weight.tolist()
+        self.load_target = problem.target * (weight.sum() / max(problem.weight.sum(), 1e-12))
         # the real loads, without the extra: what the tolerance is checked against
-        self.rw = problem.weight.tolist()
-        self.real = np.bincount(labels, weights=problem.weight, minlength=k).astype(float)
-        self.goal = np.maximum(problem.target, 1e-12)
+        self.block_weight = problem.weight.tolist()
+        self.real_load = np.bincount(labels, weights=problem.weight, minlength=k).astype(float)
+        self.real_target = np.maximum(problem.target, 1e-12)
 
     # ---- measures ------------------------------------------------------------------------
     def dev(self, t=None):
-        return (self.load / self.t - 1) if t is None else self.load[t] / self.t[t] - 1
+        return (
+            (self.load / self.load_target - 1)
+            if t is None
+            else self.load[t] / self.load_target[t] - 1
+        )
 
     def real_dev(self, t: int, change: float = 0.0) -> float:
         """Deviation of territory ``t`` by the real measure, after adding ``change``."""
-        return (self.real[t] + change - self.p.target[t]) / self.goal[t]
+        return (self.real_load[t] + change - self.problem.target[t]) / self.real_target[t]
 
     def max_dev(self) -> float:
         return float(np.max(np.abs(self.dev())))
 
-    def pp(self, area, perim):
+    def polsby_popper(self, area, perim):
         return 4 * np.pi * area / (perim * perim) if perim > 0 else 0.0
 
     def labels(self) -> np.ndarray:
-        return np.asarray(self.label)
+        return np.asarray(self.owner)
 
     # ---- moves ---------------------------------------------------------------------------
     def shared_with(self, b: int, t: int) -> float:
-        g = self.p.graph
-        lab = self.label
+        g = self.problem.graph
+        lab = self.owner
         return sum(s for j, s in zip(g.neighbours[b], g.shared[b], strict=True) if lab[j] == t)
 
     def can_leave(self, b: int) -> bool:
         """``b`` may leave its territory: not locked, not the last block, not a cut block."""
-        if self.p.locked[b] >= 0:
+        if self.problem.locked[b] >= 0:
             return False
-        i = self.label[b]
+        i = self.owner[b]
         if self.size[i] <= 1:
             return False
-        lab = self.label
-        inside = [j for j in self.p.graph.neighbours[b] if lab[j] == i]
+        lab = self.owner
+        inside = [j for j in self.problem.graph.neighbours[b] if lab[j] == i]
         if len(inside) <= 1:
             return len(inside) == 1
         # breadth-first search from one neighbour inside, avoiding b, until all are reached
         wanted = set(inside[1:])
         seen = {b, inside[0]}
         queue = deque([inside[0]])
-        nbrs = self.p.graph.neighbours
+        nbrs = self.problem.graph.neighbours
         while queue:
             u = queue.popleft()
             for v in nbrs[u]:
@@ -150,17 +162,17 @@ class Partition:
         return False
 
     def allowed(self, b: int, t: int) -> bool:
-        return self.p.allowed is None or bool(self.p.allowed[b, t])
+        return self.problem.allowed is None or bool(self.problem.allowed[b, t])
 
     def move(self, b: int, j: int) -> None:
-        i = self.label[b]
-        g = self.p.graph
+        i = self.owner[b]
+        g = self.problem.graph
         si, sj = self.shared_with(b, i), self.shared_with(b, j)
-        wb = self.w[b]
+        wb = self.block_load[b]
         self.load[i] -= wb
         self.load[j] += wb
-        self.real[i] -= self.rw[b]
-        self.real[j] += self.rw[b]
+        self.real_load[i] -= self.block_weight[b]
+        self.real_load[j] += self.block_weight[b]
         self.area[i] -= g.area[b]
         self.area[j] += g.area[b]
         self.perim[i] += 2 * si - g.perimeter[b]
@@ -169,23 +181,29 @@ class Partition:
         self.size[j] += 1
         self.members[i].discard(b)
         self.members[j].add(b)
-        self.label[b] = j
-        self.lab[b] = j
+        self.owner[b] = j
+        self.owner_array[b] = j
 
     def pp_gain(self, b: int, j: int) -> float:
         """Change in the sum of Polsby-Popper scores of both territories if ``b`` moves to j."""
-        i = self.label[b]
-        g = self.p.graph
+        i = self.owner[b]
+        g = self.problem.graph
         si, sj = self.shared_with(b, i), self.shared_with(b, j)
-        before = self.pp(self.area[i], self.perim[i]) + self.pp(self.area[j], self.perim[j])
-        after = self.pp(self.area[i] - g.area[b], self.perim[i] + 2 * si - g.perimeter[b])
-        after += self.pp(self.area[j] + g.area[b], self.perim[j] + g.perimeter[b] - 2 * sj)
+        before = self.polsby_popper(self.area[i], self.perim[i]) + self.polsby_popper(
+            self.area[j], self.perim[j]
+        )
+        after = self.polsby_popper(
+            self.area[i] - g.area[b], self.perim[i] + 2 * si - g.perimeter[b]
+        )
+        after += self.polsby_popper(
+            self.area[j] + g.area[b], self.perim[j] + g.perimeter[b] - 2 * sj
+        )
         return after - before
 
     def boundary_targets(self, b: int) -> set[int]:
-        lab = self.label
+        lab = self.owner
         i = lab[b]
-        return {lab[j] for j in self.p.graph.neighbours[b] if lab[j] != i}
+        return {lab[j] for j in self.problem.graph.neighbours[b] if lab[j] != i}
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,7 +404,9 @@ def balance(part: Partition, target_dev: float, *, disruption: bool = False, bud
     deviation per unit of disruption, and the search stops as soon as ``target_dev`` is met.
     """
     stuck: set[int] = set()  # territories no move or chain can improve right now
-    failed = np.zeros(part.p.k, dtype=int)  # after a few failures a territory is left as it is
+    failed = np.zeros(
+        part.problem.k, dtype=int
+    )  # after a few failures a territory is left as it is
     for _ in range(budget):
         dev = np.abs(part.dev())
         worst = next((int(t) for t in np.argsort(-dev) if int(t) not in stuck), None)
@@ -403,9 +423,9 @@ def balance(part: Partition, target_dev: float, *, disruption: bool = False, bud
 
 
 def _gain(part: Partition, b: int, j: int) -> float:
-    i = part.label[b]
-    wb = part.w[b]
-    ti, tj = part.t[i], part.t[j]
+    i = part.owner[b]
+    wb = part.block_load[b]
+    ti, tj = part.load_target[i], part.load_target[j]
     li, lj = part.load[i], part.load[j]
     before = (li / ti - 1) ** 2 + (lj / tj - 1) ** 2
     after = ((li - wb) / ti - 1) ** 2 + ((lj + wb) / tj - 1) ** 2
@@ -413,10 +433,10 @@ def _gain(part: Partition, b: int, j: int) -> float:
 
 
 def _move_cost(part: Partition, b: int, j: int) -> float:
-    p = part.p
+    p = part.problem
     if p.cost is None or p.start is None:
         return 0.0
-    i = part.label[b]
+    i = part.owner[b]
     if p.start[b] == i:
         return float(p.cost[b])
     if p.start[b] == j:
@@ -426,8 +446,8 @@ def _move_cost(part: Partition, b: int, j: int) -> float:
 
 def _best_move(part: Partition, t: int, disruption: bool):
     """The best single move that lowers the deviation of territory ``t``."""
-    g = part.p.graph
-    lab = part.label
+    g = part.problem.graph
+    lab = part.owner
     heavy = part.dev(t) > 0
     candidates = []
     if heavy:  # give a boundary block of t to a neighbour
@@ -450,7 +470,7 @@ def _best_move(part: Partition, t: int, disruption: bool):
         if disruption:
             # disruption per unit of gain; the floor (a typical block's cost) keeps moves of
             # empty blocks for when nothing else helps
-            score = gain / (max(_move_cost(part, b, j), 0.0) + part.p.cost_floor)
+            score = gain / (max(_move_cost(part, b, j), 0.0) + part.problem.cost_floor)
         else:
             score = gain * (1 + 0.5 * np.tanh(20 * part.pp_gain(b, j)))
         if score > best_score and part.can_leave(b):
@@ -463,21 +483,21 @@ def _swap(part: Partition, t: int, tries: int = 30) -> bool:
     a single move: a few big urban blocks); kept only if it lowers the squared deviations.
     The best trades are tried in turn until one keeps both territories in one piece."""
     heavy = part.dev(t) > 0
-    lab, nbrs, w = part.label, part.p.graph.neighbours, part.w
+    lab, nbrs, w = part.owner, part.problem.graph.neighbours, part.block_load
     touching: dict[int, list[int]] = {}  # blocks of a neighbour that touch t
     for x in _boundary(part, t):
         for c in nbrs[x]:
             if lab[c] != t and _movable(part, c) and part.allowed(c, t):
                 touching.setdefault(lab[c], []).append(c)
-    li, ti = part.load[t], part.t[t]
+    li, ti = part.load[t], part.load_target[t]
     options = []
     for b in _boundary(part, t):
-        if part.p.locked[b] >= 0:
+        if part.problem.locked[b] >= 0:
             continue
         for j in part.boundary_targets(b):
             if not part.allowed(b, j):
                 continue
-            lj, tj = part.load[j], part.t[j]
+            lj, tj = part.load[j], part.load_target[j]
             for c in set(touching.get(j, ())):
                 net = w[b] - w[c]  # load t gives to j
                 if net <= 0 if heavy else net >= 0:
@@ -498,8 +518,8 @@ def _swap(part: Partition, t: int, tries: int = 30) -> bool:
 
 
 def _boundary(part: Partition, t: int):
-    lab = part.label
-    nbrs = part.p.graph.neighbours
+    lab = part.owner
+    nbrs = part.problem.graph.neighbours
     return [b for b in _members(part, t) if any(lab[j] != t for j in nbrs[b])]
 
 
@@ -543,7 +563,8 @@ def _chain(part: Partition, t: int, target_dev: float, tries: int = 8) -> bool:
 
 def _push(part: Partition, path: list[int]) -> bool:
     amount = min(
-        abs(part.dev(path[0])) * part.t[path[0]], abs(part.dev(path[-1])) * part.t[path[-1]]
+        abs(part.dev(path[0])) * part.load_target[path[0]],
+        abs(part.dev(path[-1])) * part.load_target[path[-1]],
     )
     before = float(np.sum(part.dev() ** 2))
     done = []
@@ -552,7 +573,7 @@ def _push(part: Partition, path: list[int]) -> bool:
         if move is None:
             break
         done.append((move, u))
-        amount = part.w[move[0]]
+        amount = part.block_load[move[0]]
         part.move(*move)
     else:
         if float(np.sum(part.dev() ** 2)) < before - 1e-12:
@@ -564,9 +585,9 @@ def _push(part: Partition, path: list[int]) -> bool:
 
 def _transfer(part: Partition, u: int, v: int, amount: float):
     """A block of ``u`` bordering ``v`` whose weight is closest to ``amount``."""
-    lab = part.label
-    nbrs = part.p.graph.neighbours
-    w = part.w
+    lab = part.owner
+    nbrs = part.problem.graph.neighbours
+    w = part.block_load
     options = sorted(
         (abs(w[b] - amount), b)
         for b in part.members[u]
@@ -596,12 +617,12 @@ def flow(part: Partition, limit: float, rounds: int = 5) -> None:
         planned = _plan_flows(part, limit)
         if not planned:
             return
-        before = part.lab.copy()
-        for u, v in _flow_order(planned, part.p.k):
+        before = part.owner_array.copy()
+        for u, v in _flow_order(planned, part.problem.k):
             # never below the limit: if a planned receipt failed, pass on only what came in
-            room = part.load[u] - part.t[u] * (1 - limit)
+            room = part.load[u] - part.load_target[u] * (1 - limit)
             _peel(part, u, v, min(planned[u, v], room))
-        if (part.lab == before).all():
+        if (part.owner_array == before).all():
             return
 
 
@@ -609,9 +630,9 @@ def _plan_flows(part: Partition, limit: float) -> dict[tuple[int, int], float]:
     """Load to move across each border (giver, taker) so all are within ``limit``: least total."""
     from scipy.optimize import linprog
 
-    k = part.p.k
+    k = part.problem.k
     free = np.zeros(k, dtype=bool)
-    free[part.lab[part.p.locked < 0]] = True
+    free[part.owner_array[part.problem.locked < 0]] = True
     pairs = [(u, v) for u, near in enumerate(_territory_adjacency(part)) for v in near if free[u]]
     if not pairs:
         return {}
@@ -625,7 +646,9 @@ def _plan_flows(part: Partition, limit: float) -> dict[tuple[int, int], float]:
     res = linprog(
         np.ones(n),
         A_ub=sparse.vstack([net, -net]),
-        b_ub=np.r_[part.load - part.t * (1 - limit), part.t * (1 + limit) - part.load],
+        b_ub=np.r_[
+            part.load - part.load_target * (1 - limit), part.load_target * (1 + limit) - part.load
+        ],
         bounds=(0, None),
         method="highs",
     )
@@ -656,16 +679,16 @@ def _flow_order(planned: dict[tuple[int, int], float], k: int) -> list[tuple[int
 def _peel(part: Partition, u: int, v: int, amount: float) -> None:
     """Move blocks of ``u`` bordering ``v`` to ``v`` until about ``amount`` crossed, nearest to
     the centre of ``v`` first, so ``v`` grows in one compact piece."""
-    g = part.p.graph
-    lab = part.label
+    g = part.problem.graph
+    lab = part.owner
     inside = list(part.members[v])
     cx, cy = (np.average(c[inside], weights=g.area[inside]) for c in (g.x, g.y))
     left = amount
     while left > 0:
         best, best_key = None, None
         for b in part.members[u]:
-            wb = part.w[b]
-            if wb > left * 1.5 or part.p.locked[b] >= 0 or not part.allowed(b, v):
+            wb = part.block_load[b]
+            if wb > left * 1.5 or part.problem.locked[b] >= 0 or not part.allowed(b, v):
                 continue
             if not any(lab[j] == v for j in g.neighbours[b]):
                 continue
@@ -675,18 +698,20 @@ def _peel(part: Partition, u: int, v: int, amount: float) -> None:
         if best is None:
             return
         # the last block may overshoot: only if that leaves less off than stopping short
-        if part.w[best] > left and part.w[best] - left > left:
+        if part.block_load[best] > left and part.block_load[best] - left > left:
             return
         part.move(best, v)
-        left -= part.w[best]
+        left -= part.block_load[best]
 
 
 def _territory_adjacency(part: Partition) -> list[set[int]]:
-    a, b = part.lab[part.src], part.lab[part.dst]
+    a, b = part.owner_array[part.src], part.owner_array[part.dst]
     cross = a != b
-    pairs = np.unique(a[cross] * part.p.k + b[cross])
-    adj = [set() for _ in range(part.p.k)]
-    for u, v in zip((pairs // part.p.k).tolist(), (pairs % part.p.k).tolist(), strict=True):
+    pairs = np.unique(a[cross] * part.problem.k + b[cross])
+    adj = [set() for _ in range(part.problem.k)]
+    for u, v in zip(
+        (pairs // part.problem.k).tolist(), (pairs % part.problem.k).tolist(), strict=True
+    ):
         adj[u].add(v)
     return adj
 
@@ -711,9 +736,9 @@ def compact(part: Partition, limit: float, sweeps: int = 40) -> None:
 
 def _border_blocks(part: Partition) -> np.ndarray:
     """Blocks with a neighbour in another territory, in random order."""
-    cross = part.lab[part.src] != part.lab[part.dst]
+    cross = part.owner_array[part.src] != part.owner_array[part.dst]
     blocks = np.unique(part.src[cross])
-    part.p.rng.shuffle(blocks)
+    part.problem.rng.shuffle(blocks)
     return blocks
 
 
@@ -723,8 +748,8 @@ def _compact_sweep(part: Partition, limit: float) -> int:
     for b in order.tolist():
         if not _movable(part, b):
             continue
-        i = part.label[b]
-        wb = part.rw[b]
+        i = part.owner[b]
+        wb = part.block_weight[b]
         best, best_gain = None, 1e-6
         for j in part.boundary_targets(b):
             if not part.allowed(b, j):
@@ -745,7 +770,7 @@ def _compact_sweep(part: Partition, limit: float) -> int:
 
 
 def _movable(part: Partition, b: int) -> bool:
-    p = part.p
+    p = part.problem
     return p.locked[b] < 0 and (p.movable is None or bool(p.movable[b]))
 
 
@@ -756,7 +781,7 @@ def _reshape_sweep(part: Partition, limit: float) -> int:
 
 def _reshape(part: Partition, b: int, limit: float) -> bool:
     """Move ``b`` where it raises compactness, then a block near it to restore the balance."""
-    i = part.label[b]
+    i = part.owner[b]
     for j in part.boundary_targets(b):
         first = part.pp_gain(b, j)
         if first <= 0 or not part.allowed(b, j):
@@ -777,13 +802,13 @@ def _followers(part: Partition, b: int, before: dict[int, float], limit: float, 
     """Moves of blocks within two steps of ``b`` that bring the territories ``before`` names
     back within ``limit`` (or no further off than they were) and gain more than ``need``, best
     first."""
-    nbrs = part.p.graph.neighbours
+    nbrs = part.problem.graph.neighbours
     near = {c for x in nbrs[b] for c in (x, *nbrs[x])} - {b}
     found = []
     for c in near:
         if not _movable(part, c):
             continue
-        lc, wc = part.label[c], part.rw[c]
+        lc, wc = part.owner[c], part.block_weight[c]
         for m in part.boundary_targets(c):
             if not part.allowed(c, m):
                 continue

@@ -136,17 +136,17 @@ def _search(problem: Problem, labels: np.ndarray, compactness: bool = True) -> n
 
 def _respect_reach(part: Partition) -> None:
     """Move blocks that are too far from their territory's home to a neighbour in reach."""
-    allowed = part.p.allowed
+    allowed = part.problem.allowed
     if allowed is None:
         return
-    for _ in range(len(part.label)):
+    for _ in range(len(part.owner)):
         moved = False
-        for b, t in enumerate(part.label):
+        for b, t in enumerate(part.owner):
             if allowed[b, t]:
                 continue
             options = [j for j in part.boundary_targets(b) if allowed[b, j]]
             if options and part.can_leave(b):
-                part.move(b, min(options, key=lambda j: part.load[j] / part.t[j]))
+                part.move(b, min(options, key=lambda j: part.load[j] / part.load_target[j]))
                 moved = True
         if not moved:
             return
