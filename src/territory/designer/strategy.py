@@ -45,8 +45,8 @@ def run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame):
         p.graph, p.weight, p.target, request.tolerance, p.seeds, p.locked, p.allowed, rng=rng
     )
     if request.regions:
-        return hierarchy(search, request.regions, p.home_rows, request.compactness,
-                         request.restarts)  # fmt: skip
+        regions = request.regions
+        return hierarchy(search, regions, p.home_rows, request.compactness, request.restarts)
     return solve(search, request.compactness, request.restarts), None
 
 
