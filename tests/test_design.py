@@ -494,3 +494,31 @@ def test_cli_rebalance_prints_and_writes_per_rep_disruption(tmp_path, blocks, ac
     )
     written = pd.read_csv(tmp_path / "re" / "alignment.csv")
     assert set(written["rep"]) == {"Ana", "Ben", "Cy"}
+
+
+def test_territory_designer_fit_gives_the_plan_design_gives(blocks, accounts):
+    designer = territory.TerritoryDesigner(k=5, balance="revenue", tolerance=0.04, seed=2)
+    assert designer.fit(blocks, accounts) is designer
+    direct = territory.design(blocks, accounts, k=5, balance="revenue", tolerance=0.04, seed=2)
+    pd.testing.assert_frame_equal(designer.alignment_, direct.alignment)
+    pd.testing.assert_frame_equal(designer.quality_, direct.quality)
+    assert designer.flags_ == direct.flags == []
+    labels = designer.labels_
+    assert labels.index.name == "block_id" and sorted(labels.index) == sorted(blocks["block_id"])
+    assert labels.to_dict() == direct.alignment.set_index("block_id")["territory_id"].to_dict()
+    assert designer.summary_["max_deviation_pct"] <= 4.0
+    assert designer.result_.alignment is designer.alignment_
+
+
+def test_territory_designer_rebalances_from_current_like_design(blocks, accounts):
+    current = territory.design(blocks, accounts, k=4, tolerance=0.03).alignment
+    shifted = accounts_on(blocks, west_heavy=True)
+    designer = territory.TerritoryDesigner(rebalance=True, tolerance=0.03)
+    designer.fit(blocks, shifted, current=current)
+    direct = territory.design(blocks, shifted, current=current, rebalance=True, tolerance=0.03)
+    pd.testing.assert_frame_equal(designer.alignment_, direct.alignment)
+    assert designer.quality_["blocks_out"].sum() == direct.summary["blocks_moved"] > 0
+    with pytest.raises(ValidationError, match="Rebalancing needs the current alignment"):
+        designer.fit(blocks, shifted)
+    with pytest.raises(ValidationError, match="Tolerance must be a fraction"):
+        territory.TerritoryDesigner(k=3, tolerance=1.5).fit(blocks, accounts)

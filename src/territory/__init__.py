@@ -11,7 +11,7 @@ plan with one common KPI set::
 from territory.adjust import AdjustmentSpec
 from territory.api import assign, kpis, make_plan, run
 from territory.assignment import METHODS, AssignOptions
-from territory.designer import DesignResult, compare, design, plan_report
+from territory.designer import DesignResult, TerritoryDesigner, compare, design, plan_report
 from territory.errors import (
     CRSMismatchError,
     InputError,
@@ -75,6 +75,7 @@ __all__ = [
     "TargetsSpec",
     "TerritoriesSpec",
     "TerritoryError",
+    "TerritoryDesigner",
     "TerritoryLayer",
     "ValidationError",
     "__version__",

@@ -1,0 +1,230 @@
+"""How a design is searched: fresh, in a hierarchy of regions, or rebalanced from the current
+alignment. Each returns a territory position per block (and, for regions, their parents)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from territory.designer import solver
+from territory.designer.problem import DesignProblem
+from territory.designer.quality import territory_shapes
+from territory.designer.request import DesignRequest
+from territory.designer.solver import Partition, Problem
+from territory.errors import ValidationError
+
+# Lloyd iterations x transport variables (blocks x nearest centres) one design may spend:
+# about 55 iterations on 3,000 counties, 8 on 20,000 ZIP areas
+POWER_BUDGET = 700_000
+
+# A fresh search balances to this share of the tolerance, so the real loads (without the small
+# extra weight the search gives every block) are within the tolerance with room to spare.
+SEARCH_MARGIN = 0.95
+
+# The rebalance schedule. The search steers by loads with a small extra per block, so it may
+# stop just outside the tolerance on the real loads: each round aims at a tighter share of the
+# tolerance until the real loads are within it (most plans stop after the first round).
+REBALANCE_GOALS = (0.999, 0.9, 0.75, 0.5)
+# The border flows of a round aim this much inside the round's goal, leaving the last blocks to
+# the balance search, which picks them by disruption.
+FLOW_SHARE = 0.75
+
+
+def run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame):
+    """The labels (territory position per block) and the parent of each territory (or None)."""
+    rng = np.random.default_rng(request.seed)
+    p = problem
+    if request.rebalance:
+        cost = _disruption_cost(measures, p.weight)
+        labels = rebalance(p, request.tolerance, cost, rng, request.compactness)
+        return labels, None
+    search = Problem(
+        p.graph, p.weight, p.target, request.tolerance, p.seeds, p.locked, p.allowed, rng=rng
+    )
+    if request.regions:
+        regions = request.regions
+        return hierarchy(search, regions, p.home_rows, request.compactness, request.restarts)
+    return solve(search, request.compactness, request.restarts), None
+
+
+def rebalance(
+    p: DesignProblem, tolerance: float, cost: np.ndarray, rng, compactness: bool
+) -> np.ndarray:
+    """From the current alignment to the tolerance, moving as little as possible: border flows
+    and the disruption-weighted balance search, on the ``REBALANCE_GOALS`` schedule; then
+    compactness moves with blocks that cost nothing to move."""
+    problem = Problem(
+        p.graph, p.weight, p.target, tolerance, p.seeds, p.locked, p.allowed, start=p.start,
+        cost=cost, rng=rng,
+    )  # fmt: skip
+    problem = solver.with_heavy_blocks(problem, p.start)
+    part = Partition(problem, p.start)
+    for goal in REBALANCE_GOALS:
+        solver.flow(part, tolerance * goal * FLOW_SHARE)
+        solver.balance(part, tolerance * goal, disruption=True)
+        real = np.bincount(part.labels(), weights=p.weight, minlength=p.k) / problem.target - 1
+        if np.abs(real).max() <= tolerance:
+            break
+    if compactness:  # tidy shapes with blocks that cost nothing to move (no accounts)
+        problem.movable = (problem.cost == 0) | (part.labels() != p.start)
+        solver.compact(part, tolerance * goal)
+    return part.labels()
+
+
+def solve(problem: Problem, compactness: bool = True, restarts: int = 4) -> np.ndarray:
+    """The most compact plan that meets the tolerance (else the best balanced) of ``restarts``
+    bisections: the first searched as it is, and as many as the budget allows refined into
+    power diagrams and searched."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    run_seeds = [problem.rng.integers(2**32) + r for r in range(max(1, restarts))]
+    iterations = POWER_BUDGET // (len(problem.graph) * min(problem.k, solver.NEAREST_CENTRES))
+    refined_runs = min(len(run_seeds), max(1, iterations // 12)) if compactness else 0
+    iterations = int(np.clip(iterations // max(refined_runs, 1), 3, 12))
+    runs = [
+        replace(problem, rng=np.random.default_rng(s)) for s in run_seeds[: max(1, refined_runs)]
+    ]
+    refine = runs[:refined_runs]
+    starts = [solver.bisect(run, jitter=0.3 if r else 0.0) for r, run in enumerate(runs)]
+    # the power diagrams' transports run in native code on their own threads meanwhile
+    with ThreadPoolExecutor(max_workers=max(1, min(len(refine), os.cpu_count() or 1))) as pool:
+        refined = [
+            pool.submit(solver.power_diagram, run, start, iterations)
+            for run, start in zip(refine, starts, strict=False)  # starts may hold one more
+        ]
+        plans = [
+            _search(run, f.result(), compactness) for run, f in zip(refine, refined, strict=True)
+        ]
+    best, best_key = None, None
+    # the first bisection as it is: the fallback when no power diagram meets the tolerance
+    for labels in plans + [None]:
+        if labels is None:
+            if best_key is not None and best_key[0]:
+                break
+            labels = _search(runs[0], starts[0], compactness)
+        key = _plan_key(problem, labels)
+        if best_key is None or key > best_key:
+            best, best_key = labels, key
+    return best
+
+
+def _plan_key(problem: Problem, labels: np.ndarray) -> tuple[bool, float]:
+    """Within the tolerance first, then the most compact (mean Polsby-Popper); plans outside
+    the tolerance by the least deviation."""
+    target = solver.effective_targets(problem.weight, problem.target, problem.tolerance, labels)
+    dev = np.abs(np.bincount(labels, weights=problem.weight, minlength=problem.k) / target - 1)
+    dev = dev.max()
+    pp = np.nanmean(territory_shapes(problem.graph, labels, problem.k)["polsby_popper"])
+    return (dev <= problem.tolerance + 1e-12, pp if dev <= problem.tolerance else -dev)
+
+
+def _search(problem: Problem, labels: np.ndarray, compactness: bool = True) -> np.ndarray:
+    """Anchors, contiguity, reach; then balance and compactness local search."""
+    labels = solver.make_contiguous(problem, solver.anchor(problem, labels))
+    part = Partition(solver.with_heavy_blocks(problem, labels), labels)
+    _respect_reach(part)
+    limit = problem.tolerance * SEARCH_MARGIN
+    solver.balance(part, limit)
+    if compactness:
+        solver.compact(part, limit)
+        solver.balance(part, limit)
+    return part.labels()
+
+
+def _respect_reach(part: Partition) -> None:
+    """Move blocks that are too far from their territory's home to a neighbour in reach."""
+    allowed = part.problem.allowed
+    if allowed is None:
+        return
+    for _ in range(len(part.owner)):
+        moved = False
+        for b, t in enumerate(part.owner):
+            if allowed[b, t]:
+                continue
+            options = [j for j in part.boundary_targets(b) if allowed[b, j]]
+            if options and part.can_leave(b):
+                part.move(b, min(options, key=lambda j: part.load[j] / part.load_target[j]))
+                moved = True
+        if not moved:
+            return
+
+
+def _disruption_cost(measures: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
+    """What moving a block disrupts: its share of revenue (or the balance measure) and accounts."""
+    parts = []
+    for m in ("revenue", "accounts"):
+        if m in measures and measures[m].sum() > 0:
+            parts.append(measures[m].to_numpy(float) / measures[m].sum())
+    if not parts:
+        parts.append(weight / weight.sum())
+    return np.mean(parts, axis=0)
+
+
+def hierarchy(problem: Problem, m: int, home_rows, compactness: bool, restarts: int):
+    """m balanced regions first, then territories balanced inside each region."""
+    k = problem.k
+    if not 1 <= m <= k:
+        raise ValidationError(f"regions must be between 1 and k ({k}), not {m}.")
+    region_names, region_of, counts = _regions(problem, m, home_rows)
+    total = problem.weight.sum()
+    seeds, locked = problem.seeds, problem.locked
+    top_seeds = [[b for t in range(k) if region_of[t] == r for b in seeds[t]] for r in range(m)]
+    top_locked = np.where(locked >= 0, np.asarray(region_of)[np.maximum(locked, 0)], -1)
+    top = replace(
+        problem, target=total * counts / k, tolerance=problem.tolerance / 3, seeds=top_seeds,
+        locked=top_locked, allowed=None,
+    )  # fmt: skip
+    regions = solve(top, compactness, restarts)
+    labels = np.full(len(problem.graph), -1)
+    for r in range(m):
+        members = np.flatnonzero(regions == r)
+        own = [t for t in range(k) if region_of[t] == r]
+        inner = _region_problem(problem, members, own)
+        if len(members) < len(own):
+            raise ValidationError(
+                f"Region {region_names[r]} got {len(members)} blocks for {len(own)} "
+                "territories; lower k or use fewer regions."
+            )
+        labels[members] = np.asarray(own)[solve(inner, compactness, restarts)]
+    return labels, {t: region_names[region_of[t]] for t in range(k)}
+
+
+def _regions(problem: Problem, m: int, home_rows):
+    """Region names, the region of each territory and the territories per region: from the
+    homes' parent column, else R1 .. Rm with the territories shared out in order."""
+    k = problem.k
+    if home_rows is not None and "parent" in home_rows:
+        region_names = list(pd.unique(home_rows["parent"].astype(str)))
+        if len(region_names) != m:
+            raise ValidationError(
+                f"The homes name {len(region_names)} parents (regions) but {m} regions were "
+                "asked for."
+            )
+        region_of = [region_names.index(str(p)) for p in home_rows["parent"]]
+        return region_names, region_of, np.bincount(region_of, minlength=m)
+    if (problem.locked >= 0).any():
+        raise ValidationError(
+            "Regions with locked blocks or homes need a 'parent' column in the homes table "
+            "saying which region each territory belongs to."
+        )
+    counts = np.full(m, k // m)
+    counts[: k % m] += 1
+    return [f"R{i + 1}" for i in range(m)], np.repeat(np.arange(m), counts).tolist(), counts
+
+
+def _region_problem(problem: Problem, members: np.ndarray, own: list[int]) -> Problem:
+    """The territories ``own`` of one region on its blocks ``members``, each evenly balanced."""
+    seeds, locked, allowed = problem.seeds, problem.locked, problem.allowed
+    sub, keep = problem.graph.subgraph(members)
+    local = {b: i for i, b in enumerate(keep.tolist())}
+    sub_seeds = [[local[b] for b in seeds[t] if b in local] for t in own]
+    sub_locked = np.array([own.index(locked[b]) if locked[b] in own else -1 for b in keep])
+    w = problem.weight[members]
+    sub_allowed = None if allowed is None else allowed[np.ix_(members, own)]
+    return replace(
+        problem, graph=sub, weight=w, target=np.full(len(own), w.sum() / len(own)),
+        tolerance=problem.tolerance / 2, seeds=sub_seeds, locked=sub_locked, allowed=sub_allowed,
+    )  # fmt: skip
