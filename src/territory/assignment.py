@@ -35,6 +35,8 @@ INSIDE, BOUNDARY, OVERLAP, NEAREST, UNASSIGNED = range(5)
 OVERLAP_RULES = ("smallest", "first")
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from territory.territories import TerritoryLayer
     from territory.validate import Accounts
 
@@ -546,6 +548,61 @@ def method_labels(codes: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int8), categories=list(METHODS))
 
 
+def locate_accounts(
+    accounts: Accounts,
+    polygons: gpd.GeoDataFrame,
+    ids: np.ndarray,
+    options: AssignOptions = AssignOptions(),
+    noun: str = "territory",
+) -> tuple[PointAssignment, np.ndarray]:
+    """Locate checked accounts among ``polygons`` (checked, with string ``ids``).
+
+    Accounts in another CRS are reprojected to the polygons' CRS first. Returns the
+    :class:`PointAssignment` and the reason of every account (see :func:`describe`).
+    """
+    from territory.validate import check_swapped
+
+    crs = pyproj.CRS.from_user_input(polygons.crs)
+    accounts = accounts.to_crs(crs)
+    check_swapped(accounts, polygons.total_bounds)
+    geoms = polygons.geometry.to_numpy()
+    tie_rank = _rank(ids)
+    if options.overlap == "smallest":
+        overlap_rank = np.lexsort((tie_rank, shapely.area(geoms))).argsort()
+    else:
+        overlap_rank = np.arange(len(geoms))
+    result = locate_points(
+        accounts.x,
+        accounts.y,
+        geoms,
+        geographic=crs.is_geographic,
+        unit=_metres_per_unit(crs),
+        tie_rank=tie_rank,
+        overlap_rank=overlap_rank,
+        options=options,
+    )
+    return result, describe(result, ids, options, accounts.unlocated, noun)
+
+
+def assign_polygons(
+    accounts: Accounts,
+    polygons: gpd.GeoDataFrame,
+    id_column: str,
+    options: AssignOptions = AssignOptions(),
+    noun: str = "block",
+) -> pd.DataFrame:
+    """Assign checked accounts to any checked polygon layer with an id column.
+
+    Returns one row per account, in input order: ``account_id``, ``id_column`` (missing when
+    unassigned), ``method``, ``distance_km``, ``reason`` and the account measures.
+    """
+    ids = polygons[id_column].to_numpy(dtype=object)
+    result, reason = locate_accounts(accounts, polygons, ids, options, noun)
+    out = pd.DataFrame({"account_id": accounts.frame["account_id"].to_numpy()})
+    out[id_column] = _labels(result.polygon, ids, result.polygon >= 0)
+    return _finish(out, accounts, result.method, result.distance_km, reason)
+
+
 def assign_accounts(
     accounts: Accounts, layer: TerritoryLayer, options: AssignOptions = AssignOptions()
 ) -> pd.DataFrame:
@@ -556,30 +613,10 @@ def assign_accounts(
     ``reason`` and the account measures. Accounts in another CRS are reprojected to the layer's
     CRS first (and a note says so).
     """
-    from territory.validate import check_swapped
-
-    accounts = accounts.to_crs(layer.crs)
     frame = layer.assign_layer
     ids = layer.assign_ids
-    check_swapped(accounts, frame.total_bounds)
-    geoms = frame.geometry.to_numpy()
-    tie_rank = _rank(ids)
-    if options.overlap == "smallest":
-        overlap_rank = np.lexsort((tie_rank, shapely.area(geoms))).argsort()
-    else:
-        overlap_rank = np.arange(len(geoms))
-    result = locate_points(
-        accounts.x,
-        accounts.y,
-        geoms,
-        geographic=layer.crs.is_geographic,
-        unit=_metres_per_unit(layer.crs),
-        tie_rank=tie_rank,
-        overlap_rank=overlap_rank,
-        options=options,
-    )
     noun = "block" if layer.blocks is not None else "territory"
-    reason = describe(result, ids, options, accounts.unlocated, noun)
+    result, reason = locate_accounts(accounts, frame, ids, options, noun)
     hit = result.polygon >= 0
     terr_of_poly = frame["territory_id"].to_numpy(dtype=object)
     method = result.method.copy()
@@ -596,8 +633,13 @@ def assign_accounts(
         out["block_id"] = _labels(result.polygon, ids, hit)
     else:
         out["territory_id"] = _labels(result.polygon, terr_of_poly, hit)
+    return _finish(out, accounts, method, result.distance_km, reason)
+
+
+def _finish(out, accounts, method, distance, reason) -> pd.DataFrame:
+    """The columns every assignment table ends with: method, distance, reason, measures."""
     out["method"] = method_labels(method)
-    out["distance_km"] = result.distance_km
+    out["distance_km"] = distance
     out["reason"] = reason
     for m in accounts.measures:
         out[m] = accounts.frame[m].to_numpy()

@@ -13,10 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from territory.assignment import AssignOptions, assign_accounts
+from territory.assignment import AssignOptions, assign_polygons
 from territory.designer.blocks import BlockGraph
 from territory.errors import ValidationError
-from territory.territories import TerritoryLayer
 from territory.validate import Accounts, Polygons
 
 
@@ -24,11 +23,8 @@ def account_measures(
     accounts: Accounts, blocks: Polygons, max_distance_km: float = 10.0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Assign accounts to blocks; returns (per-block sums incl. ``accounts``, assignments)."""
-    frame = blocks.frame[[blocks.id, blocks.frame.geometry.name]].copy()
-    frame["territory_id"] = frame[blocks.id]
-    layer = TerritoryLayer(frame, None, blocks.source.name)
-    rows = assign_accounts(accounts, layer, AssignOptions(max_distance_km=max_distance_km))
-    rows = rows.rename(columns={"territory_id": "block_id"})
+    options = AssignOptions(max_distance_km=max_distance_km)
+    rows = assign_polygons(accounts, blocks.frame, blocks.id, options, noun="block")
     inside = rows["block_id"].notna()
     sums = rows.loc[inside].groupby("block_id", observed=True)[accounts.measures].sum()
     sums.insert(0, "accounts", rows.loc[inside].groupby("block_id", observed=True).size())
