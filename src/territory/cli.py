@@ -8,7 +8,6 @@ prints "Aborted" and exits with 130; outputs are then the whole previous set (se
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from importlib import resources
@@ -17,110 +16,24 @@ from pathlib import Path
 import click
 import numpy as np
 import pandas as pd
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from territory import __version__
+from territory import __version__, cli_design
 from territory.api import make_plan
+from territory.cli_common import (
+    account_options,
+    console,
+    engine_options,
+    err_console,
+    handle_errors,
+    territory_options,
+)
 from territory.errors import TerritoryError
 from territory.model import Plan, PlanResult
 
+
 # Pipes and CI logs get a wide console so KPI tables are not squeezed into 80 columns.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
-err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 180)
-
-
-def handle_errors(func):
-    """Turn TerritoryError into a one-paragraph message and exit code 1; Ctrl-C into 130."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except TerritoryError as exc:
-            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", soft_wrap=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            err_console.print("Aborted")
-            sys.exit(130)
-
-    return wrapper
-
-
-def account_options(func):
-    """Options that say how to read the accounts (all auto-detected by default)."""
-    options = [
-        click.option("--account-id", help="Account id column (default: account_id, id ...)."),
-        click.option("--lat", help="Latitude column (default: lat, latitude ...)."),
-        click.option("--lon", help="Longitude column (default: lon, lng, longitude ...)."),
-        click.option("--postal-code", help="Locate accounts by this postal/ZIP code column."),
-        click.option(
-            "--measure",
-            "measures",
-            multiple=True,
-            help="Numeric column to sum per territory (repeatable; default: revenue, "
-            "pipeline, potential where present).",
-        ),
-        click.option("--crs", help="CRS for layers that have none, e.g. EPSG:4326."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def territory_options(func):
-    """Options that say how to read territories or blocks + alignment."""
-    options = [
-        click.option(
-            "--alignment",
-            type=click.Path(dir_okay=False),
-            help="Alignment CSV block_id -> territory_id: TERRITORIES is then the "
-            "building-block layer (counties, ZIP areas ...).",
-        ),
-        click.option("--territory-id", help="Territory id column of the territory layer."),
-        click.option("--block-id", help="Block id column of the block layer (e.g. GEOID)."),
-        click.option(
-            "--max-distance-km",
-            type=float,
-            default=10.0,
-            show_default=True,
-            help="Accounts outside every territory go to the nearest one within this "
-            "distance; 0 turns that off.",
-        ),
-        click.option(
-            "--overlap",
-            type=click.Choice(["smallest", "first"]),
-            default="smallest",
-            show_default=True,
-            help="Which of several overlapping territories gets an account.",
-        ),
-        click.option(
-            "--strict",
-            is_flag=True,
-            help="Refuse territory or block shapes that are empty (by default they are kept, "
-            "hold no accounts, and are reported).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def engine_options(func):
-    """Where the plan runs: this machine (default) or a Dask cluster."""
-    options = [
-        click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
-                     show_default=True, help="Run here, or on Dask (dask-geopandas partitions)."),
-        click.option("--scheduler", metavar="ADDRESS",
-                     help="Dask scheduler address (tcp://host:8786); default: a local cluster "
-                          "with one worker per core."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
 def _plan(accounts, territories, *, measures=(), **kw) -> Plan:
     return make_plan(accounts, territories, measures=list(measures) or None, **kw)
 
@@ -667,8 +580,24 @@ def _cell(column: str, value) -> str:
     return escape(str(value)) if not pd.isna(value) else ""
 
 
-# design, rebalance, quality and compare live in their own module; importing it adds them
-from territory import cli_design  # noqa: E402, F401
+@cli.command()
+@click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.argument("alignment", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (overrides the plan).")
+@handle_errors
+def apply(plan_file, alignment, out):
+    """Run PLAN with another ALIGNMENT (block_id,territory_id) and write every output again.
+
+    Use it with the CSV exported from the map editor or written by `territory design`.
+    """
+    plan = Plan.from_file(plan_file).with_alignment(Path(alignment))
+    if out:
+        plan = plan.with_outputs(dir=Path(out))
+    _run_and_write(plan)
+
+
+for _command in cli_design.COMMANDS:  # design, rebalance, quality, compare
+    cli.add_command(_command)
 
 
 def main() -> None:

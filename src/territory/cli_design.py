@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from territory.cli import account_options, cli, console, err_console, handle_errors
+from territory.cli_common import account_options, console, err_console, handle_errors
 
 
 def design_options(func):
@@ -79,7 +79,7 @@ def design_options(func):
     return func
 
 
-@cli.command()
+@click.command()
 @click.argument("blocks", type=click.Path(dir_okay=False))
 @click.option("-k", "k", type=int, help="Number of territories (default: one per rep home).")
 @click.option(
@@ -123,7 +123,7 @@ def design(blocks, **kw):
     _design(blocks, **kw)
 
 
-@cli.command()
+@click.command()
 @click.argument("blocks", type=click.Path(dir_okay=False))
 @click.option(
     "--current",
@@ -172,7 +172,7 @@ def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
         sys.exit(2)
 
 
-@cli.command()
+@click.command()
 @click.argument("blocks", type=click.Path(dir_okay=False))
 @click.argument("alignment", type=click.Path(dir_okay=False))
 @click.option("--accounts", type=click.Path(dir_okay=False), help="Accounts to sum per block.")
@@ -218,7 +218,7 @@ def quality(
         console.print(f"Wrote {escape(str(output))}")
 
 
-@cli.command()
+@click.command()
 @click.argument("a", type=click.Path(dir_okay=False))
 @click.argument("b", type=click.Path(dir_okay=False))
 @click.option(
@@ -351,20 +351,4 @@ def _print_reps(reps, limit: int = 60) -> None:
     console.print(view)
 
 
-@cli.command()
-@click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
-@click.argument("alignment", type=click.Path(dir_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder (overrides the plan).")
-@handle_errors
-def apply(plan_file, alignment, out):
-    """Run PLAN with another ALIGNMENT (block_id,territory_id) and write every output again.
-
-    Use it with the CSV exported from the map editor or written by `territory design`.
-    """
-    from territory.cli import _run_and_write
-    from territory.model import Plan
-
-    plan = Plan.from_file(plan_file).with_alignment(Path(alignment))
-    if out:
-        plan = plan.with_outputs(dir=Path(out))
-    _run_and_write(plan)
+COMMANDS = (design, rebalance, quality, compare)

@@ -504,6 +504,30 @@ class _PlanReader:
                 f"Unknown section(s) {', '.join(sorted(unknown))} in {self.source}. "
                 f"Known: {', '.join(sorted(self.SECTIONS))}."
             )
+        return Plan(
+            accounts=self.accounts(),
+            territories=self.territories(),
+            name=self.text(self.data, None, "name", "Territory plan"),
+            targets=self.targets(),
+            assign=self.assign(),
+            **self.kpis(),
+            axes=tuple(
+                AxisSpec(axis, name, params)
+                for axis, name, params in self.entries("segments", "axis")
+            ),
+            adjustments=tuple(
+                AdjustmentSpec(adj, name, params)
+                for adj, name, params in self.entries("adjustments", "adjustment")
+            ),
+            outputs=self.outputs(),
+            credits=self.text(self.data, None, "credits"),
+            source=self.source,
+            base=self.base,
+            tracking=self.tracking(),
+        )
+
+    def accounts(self) -> AccountsSpec:
+        """``[accounts]``: the path and how to read it."""
         acc = self.section(
             "accounts", {f.name for f in fields(AccountsSpec)} - {"source"} | {"path"}
         )
@@ -513,12 +537,15 @@ class _PlanReader:
             k: self.text(acc, "accounts", k) for k in ("id", "lat", "lon", "postal_code", "crs")
         }
         measures = self.value(acc, "accounts", "measures", "strings")
-        accounts = AccountsSpec(
+        return AccountsSpec(
             source=self.path(acc["path"], "[accounts] path"),
             postal_table=self.path(acc.get("postal_table"), "[accounts] postal_table"),
             measures=tuple(measures) if measures is not None else None,
             **acc_text,
         )
+
+    def territories(self) -> TerritoriesSpec:
+        """``[territories]`` or ``[blocks]`` with ``[alignment]``."""
         terr = self.section("territories", {"path", "id", "crs", "strict"})
         blocks = self.section("blocks", {"path", "id", "crs", "strict"})
         align = self.section("alignment", {"path", "block", "territory", "parent"})
@@ -527,7 +554,7 @@ class _PlanReader:
                 f"{self.source} needs exactly one of [territories] (polygons) or [blocks] "
                 "(with [alignment])."
             )
-        territories = TerritoriesSpec(
+        return TerritoriesSpec(
             territories=self.path(terr.get("path"), "[territories] path"),
             blocks=self.path(blocks.get("path"), "[blocks] path"),
             alignment=self.path(align.get("path"), "[alignment] path"),
@@ -542,10 +569,13 @@ class _PlanReader:
                 or self.value(blocks, "blocks", "strict", "bool", False)
             ),
         )
+
+    def targets(self) -> TargetsSpec:
+        """``[targets]``: a table, or a growth rule over a measure."""
         tgt = self.section("targets", {"path", "from", "growth"})
         if "path" in tgt and "from" in tgt:
             raise ValidationError(f"[targets] in {self.source}: give either path or from.")
-        targets = TargetsSpec(
+        spec = TargetsSpec(
             table=self.path(tgt.get("path"), "[targets] path"),
             rule=TargetRule(
                 self.text(tgt, "targets", "from"),
@@ -559,38 +589,29 @@ class _PlanReader:
                 f'[targets] growth in {self.source} needs from = "<measure>" (the measure it '
                 "grows)."
             )
+        return spec
+
+    def assign(self) -> AssignOptions:
+        """``[assign]``: the nearest-rule distance and the overlap rule."""
         asg = self.section("assign", {"max_distance_km", "overlap"})
+        return AssignOptions(
+            max_distance_km=self.value(asg, "assign", "max_distance_km", "number", 10.0),
+            overlap=self.text(asg, "assign", "overlap", "smallest"),
+        )
+
+    def kpis(self) -> dict:
+        """``[kpis]``: the balance measure and the segment columns, as Plan arguments."""
         kp = self.section("kpis", {"balance", "segments"})
+        return {
+            "balance": self.text(kp, "kpis", "balance"),
+            "segments": tuple(self.value(kp, "kpis", "segments", "strings", [])),
+        }
+
+    def outputs(self) -> OutputsSpec:
+        """``[outputs]``: the folder and file names."""
         outs = self.section("outputs", {f.name for f in fields(OutputsSpec)})
         names = {k: self.text(outs, "outputs", k) for k in outs if k != "dir"}
-        outputs = OutputsSpec(
-            **{**names, "dir": self.path(outs.get("dir", "out"), "[outputs] dir")}
-        )
-        return Plan(
-            accounts=accounts,
-            territories=territories,
-            name=self.text(self.data, None, "name", "Territory plan"),
-            targets=targets,
-            assign=AssignOptions(
-                max_distance_km=self.value(asg, "assign", "max_distance_km", "number", 10.0),
-                overlap=self.text(asg, "assign", "overlap", "smallest"),
-            ),
-            balance=self.text(kp, "kpis", "balance"),
-            segments=tuple(self.value(kp, "kpis", "segments", "strings", [])),
-            axes=tuple(
-                AxisSpec(axis, name, params)
-                for axis, name, params in self.entries("segments", "axis")
-            ),
-            adjustments=tuple(
-                AdjustmentSpec(adj, name, params)
-                for adj, name, params in self.entries("adjustments", "adjustment")
-            ),
-            outputs=outputs,
-            credits=self.text(self.data, None, "credits"),
-            source=self.source,
-            base=self.base,
-            tracking=self.tracking(),
-        )
+        return OutputsSpec(**{**names, "dir": self.path(outs.get("dir", "out"), "[outputs] dir")})
 
     def tracking(self) -> TrackingSpec | None:
         """``[tracking]``: order lines, opportunities, periods, target setting, thresholds."""

@@ -843,24 +843,35 @@ def prepare_alignment(
     if rcol and rcol not in (bcol, tcol):
         rep = frame[rcol].astype("string").str.strip()
         out["rep"] = rep.where(rep.ne("")).astype(object).to_numpy()
-        reps = out.dropna(subset=["territory_id", "rep"])
-        shared = reps.groupby("territory_id")["rep"].transform("nunique").gt(1).to_numpy()
-        if shared.any():
-            rows = reps.index.to_numpy()[shared]
-            first = reps.loc[shared, "territory_id"].iloc[0]
-            named = pd.unique(reps.loc[reps["territory_id"] == first, "rep"])[:4]
-            raise ValidationError(
-                f"Territory '{first}' has more than one rep in column '{rcol}' of "
-                f"{source.name} ({', '.join(named)}; {source.describe_rows(rows[:5])}). "
-                "Give each territory one rep."
-            )
-
+        _check_one_rep(out, rcol, source)
     blank = (block_ids.isna() | block_ids.eq("")).to_numpy()
     if blank.any():
         raise ValidationError(
             f"Column '{bcol}' (block id) in {source.name} is blank on "
             f"{source.describe_rows(np.flatnonzero(blank))}. Every row needs a block id."
         )
+    out = _one_territory_per_block(out, source)
+    _check_same_blocks(out, blocks, source)
+    return out
+
+
+def _check_one_rep(out: pd.DataFrame, rcol: str, source: Source) -> None:
+    """A territory has at most one rep in the alignment."""
+    reps = out.dropna(subset=["territory_id", "rep"])
+    shared = reps.groupby("territory_id")["rep"].transform("nunique").gt(1).to_numpy()
+    if shared.any():
+        rows = reps.index.to_numpy()[shared]
+        first = reps.loc[shared, "territory_id"].iloc[0]
+        named = pd.unique(reps.loc[reps["territory_id"] == first, "rep"])[:4]
+        raise ValidationError(
+            f"Territory '{first}' has more than one rep in column '{rcol}' of "
+            f"{source.name} ({', '.join(named)}; {source.describe_rows(rows[:5])}). "
+            "Give each territory one rep."
+        )
+
+
+def _one_territory_per_block(out: pd.DataFrame, source: Source) -> pd.DataFrame:
+    """One row per block; a block listed with two different territories is an error."""
     conflict = (
         out.groupby("block_id")["territory_id"].transform(lambda s: s.fillna("").nunique()).gt(1)
     )
@@ -871,32 +882,35 @@ def prepare_alignment(
             f"{', '.join(pd.unique(out.block_id.to_numpy()[pos])[:5])} "
             f"({source.describe_rows(pos)}). Keep one row per block."
         )
-    out = out.drop_duplicates("block_id").reset_index(drop=True)
+    return out.drop_duplicates("block_id").reset_index(drop=True)
 
+
+def _check_same_blocks(out: pd.DataFrame, blocks: Polygons, source: Source) -> None:
+    """Every block of the layer is in the alignment once, and the alignment has no others."""
     known = pd.Index(blocks.frame[blocks.id])
     missing_geom = ~out["block_id"].isin(known).to_numpy()
     missing_align = ~known.isin(out["block_id"])
-    if missing_geom.any() or missing_align.any():
-        parts = []
-        if missing_geom.any():
-            ids = out["block_id"].to_numpy()[missing_geom]
-            parts.append(
-                f"{len(ids)} blocks in the alignment {source.name} are not in the block layer "
-                f"{blocks.source.name} ({_shown(ids)})"
-            )
-        if missing_align.any():
-            ids = known.to_numpy()[missing_align]
-            parts.append(
-                f"{len(ids)} blocks of {blocks.source.name} are missing from the alignment "
-                f"({_shown(ids)})"
-            )
-        hint = _leading_zero_hint(out["block_id"], known)
-        raise ValidationError(
-            "; ".join(parts) + ". Every block must appear once in both: add the missing rows "
-            "(leave territory_id blank to leave a block unaligned on purpose) or remove stray "
-            "ones." + hint
+    if not (missing_geom.any() or missing_align.any()):
+        return
+    parts = []
+    if missing_geom.any():
+        ids = out["block_id"].to_numpy()[missing_geom]
+        parts.append(
+            f"{len(ids)} blocks in the alignment {source.name} are not in the block layer "
+            f"{blocks.source.name} ({_shown(ids)})"
         )
-    return out
+    if missing_align.any():
+        ids = known.to_numpy()[missing_align]
+        parts.append(
+            f"{len(ids)} blocks of {blocks.source.name} are missing from the alignment "
+            f"({_shown(ids)})"
+        )
+    hint = _leading_zero_hint(out["block_id"], known)
+    raise ValidationError(
+        "; ".join(parts) + ". Every block must appear once in both: add the missing rows "
+        "(leave territory_id blank to leave a block unaligned on purpose) or remove stray "
+        "ones." + hint
+    )
 
 
 def _shown(ids, limit: int = 5) -> str:
