@@ -8,6 +8,7 @@ the product reports the same area and Polsby-Popper compactness for the same sha
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyproj
 import shapely
 
@@ -145,3 +146,32 @@ def equal_area_crs(geoms: np.ndarray, crs: pyproj.CRS) -> pyproj.CRS:
     return pyproj.CRS.from_proj4(
         f"+proj=laea +lat_0={lat0:.4f} +lon_0={lon0:.4f} +datum=WGS84 +units=m +no_defs"
     )
+
+
+def dissolve(geoms: np.ndarray, keys, *, sort: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Merge the shapes that share a key: ``(keys, merged shapes)``, one per distinct key.
+
+    Keys come out sorted (or in first-seen order with ``sort=False``). A group that is a clean
+    coverage (blocks whose shared borders are identical) is merged with the fast coverage
+    union, any other by a full union; empty shapes add nothing.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), sort=sort)
+    order = np.argsort(codes, kind="stable")
+    edges = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    merged = np.array(
+        [_union(geoms[order[a:b]]) for a, b in zip(edges[:-1], edges[1:], strict=True)],
+        dtype=object,
+    )
+    return np.asarray(uniques, dtype=object), merged
+
+
+def _union(geoms: np.ndarray):
+    shaped = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if len(shaped) == 0:
+        return shapely.Polygon()
+    if len(shaped) == 1:
+        return shaped[0]
+    if shapely.coverage_is_valid(shaped):
+        return shapely.coverage_union_all(shaped)
+    return shapely.union_all(shaped)

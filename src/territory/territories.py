@@ -9,11 +9,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
-import shapely
 
 from territory import columns as cols
 from territory.errors import InputError
-from territory.quality import area_perimeter_km
+from territory.geometry import area_perimeter_km, dissolve
 from territory.validate import Polygons, find_overlaps, prepare_alignment, prepare_polygons
 
 
@@ -164,12 +163,8 @@ def _from_blocks(blocks: Polygons, align: pd.DataFrame) -> TerritoryLayer:
             "(blank territory_id); accounts in them are listed as unassigned."
         )
     aligned = frame[~unaligned]
-    groups = aligned.groupby("territory_id", sort=True).indices
-    geoms = aligned.geometry.to_numpy()
-    merged = [_union(geoms[idx]) for idx in groups.values()]
-    terr = gpd.GeoDataFrame(
-        {"territory_id": list(groups.keys())}, geometry=merged, crs=blocks.frame.crs
-    )
+    names, merged = dissolve(aligned.geometry.to_numpy(), aligned["territory_id"].to_numpy())
+    terr = gpd.GeoDataFrame({"territory_id": names}, geometry=merged, crs=blocks.frame.crs)
     info = align.dropna(subset=["territory_id"]).drop_duplicates("territory_id")
     info = info.set_index("territory_id").reindex(terr["territory_id"])
     if "name" in info.columns:
@@ -184,15 +179,6 @@ def _from_blocks(blocks: Polygons, align: pd.DataFrame) -> TerritoryLayer:
     result = TerritoryLayer(terr, frame, blocks.source.name, notes)
     _note_overlaps(result, blocks)
     return result
-
-
-def _union(geoms: np.ndarray):
-    """Dissolve blocks: coverage union (fast, exact for a clean coverage), else a full union."""
-    if len(geoms) == 1:
-        return geoms[0]
-    if shapely.coverage_is_valid(geoms):
-        return shapely.coverage_union_all(geoms)
-    return shapely.union_all(geoms)
 
 
 def _note_overlaps(result: TerritoryLayer, layer: Polygons) -> None:

@@ -704,13 +704,12 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
 
 
 def _dissolve_rows(frame: gpd.GeoDataFrame, id_name: str) -> gpd.GeoDataFrame:
+    from territory.geometry import dissolve
+
     first = frame.drop(columns=frame.geometry.name).groupby(id_name, sort=False).first()
-    merged = frame.groupby(id_name, sort=False)[frame.geometry.name].agg(
-        lambda s: shapely.union_all(s.to_numpy())
-    )
-    return gpd.GeoDataFrame(
-        first.reset_index(), geometry=merged.reindex(first.index).to_numpy(), crs=frame.crs
-    )
+    ids, merged = dissolve(frame.geometry.to_numpy(), frame[id_name].to_numpy(), sort=False)
+    merged = pd.Series(merged, index=ids).reindex(first.index).to_numpy()
+    return gpd.GeoDataFrame(first.reset_index(), geometry=merged, crs=frame.crs)
 
 
 def _ids(frame, id_name, pos, limit: int = 5) -> str:

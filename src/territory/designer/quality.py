@@ -13,6 +13,7 @@ import pandas as pd
 
 from territory.designer.blocks import BlockGraph
 from territory.designer.solver import components
+from territory.geometry import polsby_popper
 from territory.quality import gini
 
 
@@ -21,8 +22,7 @@ def territory_shapes(graph: BlockGraph, labels: np.ndarray, k: int) -> pd.DataFr
     area = np.bincount(labels, weights=graph.area, minlength=k)
     perim = np.bincount(labels, weights=graph.perimeter, minlength=k)
     perim -= 2 * graph.inner_edge(labels, k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pp = np.where(perim > 0, 4 * np.pi * area / perim**2, np.nan)
+    pp = polsby_popper(area, perim)
     parts = [len(components(graph, labels, t)) for t in range(k)]
     return pd.DataFrame(
         {"area_km2": area, "perimeter_km": perim, "polsby_popper": pp, "parts": parts}

@@ -10,7 +10,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from territory.designer import solver
 from territory.designer.inputs import Inputs
@@ -18,6 +17,7 @@ from territory.designer.problem import DesignProblem
 from territory.designer.quality import plan_quality
 from territory.designer.request import DesignRequest
 from territory.designer.solver import components
+from territory.geometry import dissolve
 from territory.outputs import OutputSet
 from territory.validate import Polygons
 
@@ -262,8 +262,9 @@ def _dissolve(polygons: Polygons, alignment: pd.DataFrame) -> gpd.GeoDataFrame:
         columns={polygons.id: "block_id"}
     )
     frame = frame.merge(alignment.dropna(subset=["territory_id"]), on="block_id")
-    keys = ["territory_id"] + (["parent"] if "parent" in frame else [])
-    # a clean coverage (shared borders identical) dissolves fast; anything else by union
-    coverage = bool(shapely.coverage_is_valid(frame.geometry.to_numpy()))
-    method = "coverage" if coverage else "unary"
-    return frame.dissolve(keys, method=method, as_index=False)[keys + ["geometry"]]
+    names, merged = dissolve(frame.geometry.to_numpy(), frame["territory_id"].to_numpy())
+    out = gpd.GeoDataFrame({"territory_id": names}, geometry=merged, crs=frame.crs)
+    if "parent" in frame:
+        parents = frame.drop_duplicates("territory_id").set_index("territory_id")["parent"]
+        out.insert(1, "parent", parents.reindex(names).to_numpy())
+    return out
