@@ -25,6 +25,7 @@ from territory.io import Source, as_frame
 
 WGS84 = pyproj.CRS.from_epsg(4326)
 POLYGONAL = {"Polygon", "MultiPolygon"}
+POLYGON_TYPES = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 
 
 @dataclass
@@ -392,7 +393,7 @@ def _locate_geometry(frame: gpd.GeoDataFrame, source, crs, notes):
         )
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     types = shapely.get_type_id(geoms)
-    not_point = ~missing & (types != 0)
+    not_point = ~missing & (types != shapely.GeometryType.POINT)
     if not_point.any():
         notes.append(
             f"{int(not_point.sum())} accounts in {source.name} have non-point geometry; a point "
@@ -572,14 +573,14 @@ def _check_geometry(frame, id_name, source, kind, notes, *, strict=False) -> np.
         )
     geoms = _polygonal(geoms)
     types = shapely.get_type_id(geoms)
-    wrong = shaped & (~np.isin(types, (3, 6)) | shapely.is_empty(geoms))
+    wrong = shaped & (~np.isin(types, POLYGON_TYPES) | shapely.is_empty(geoms))
     if wrong.any():
         pos = np.flatnonzero(wrong)
-        kinds = ", ".join(sorted(set(shapely.get_type_id(geoms[pos]).astype(str))))
+        kinds = ", ".join(sorted({g.geom_type for g in geoms[pos[:1000]]}))
         raise ValidationError(
             f"{_plural(kind).title()} in {source.name} must be polygons, but "
-            f"{_ids(frame, id_name, pos)} ({source.describe_rows(pos)}) are not (geometry type "
-            f"ids {kinds}). Use a polygon layer."
+            f"{_ids(frame, id_name, pos)} ({source.describe_rows(pos)}) are not (they are "
+            f"{kinds}). Use a polygon layer."
         )
     return geoms
 
@@ -694,11 +695,11 @@ def _plural(kind: str) -> str:
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:
     """Keep only the polygonal parts of geometry collections (as make_valid may return)."""
-    collections = shapely.get_type_id(geoms) == 7
+    collections = shapely.get_type_id(geoms) == shapely.GeometryType.GEOMETRYCOLLECTION
     if collections.any():
         for i in np.flatnonzero(collections):
             parts = shapely.get_parts(geoms[i])
-            polys = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+            polys = parts[np.isin(shapely.get_type_id(parts), POLYGON_TYPES)]
             geoms[i] = shapely.union_all(polys) if len(polys) else shapely.Polygon()
     return geoms
 
