@@ -21,9 +21,10 @@ from click.testing import CliRunner
 
 import territory
 from territory import outputs
-from territory.cli import cli, parse_day
+from territory.cli import cli
 from territory.errors import TerritoryError, ValidationError
 from territory.model import Plan
+from territory.tracking import parse_day
 from tests.conftest import DATA
 
 SRC = str(Path(territory.__file__).parents[1])

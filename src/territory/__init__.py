@@ -9,7 +9,7 @@ plan with one common KPI set::
 """
 
 from territory.adjust import AdjustmentSpec
-from territory.api import assign, kpis, make_plan, run
+from territory.api import assign, demo_plan, kpis, make_plan, run, track
 from territory.assignment import METHODS, AssignOptions
 from territory.designer import DesignResult, TerritoryDesigner, compare, design, plan_report
 from territory.errors import (
@@ -48,46 +48,48 @@ from territory.validate import Accounts, prepare_accounts
 __version__ = "0.1.0"
 
 __all__ = [
-    "REQUIRED",
+    "Accounts",
+    "AccountsSpec",
     "Adjustment",
     "AdjustmentContext",
     "AdjustmentSpec",
+    "AssignOptions",
     "AxisContext",
     "AxisSpec",
-    "KpiColumn",
-    "MapLayer",
-    "Param",
-    "Plugins",
-    "SegmentAxis",
-    "get_plugins",
-    "hookimpl",
-    "METHODS",
-    "Accounts",
-    "AccountsSpec",
-    "AssignOptions",
     "CRSMismatchError",
+    "DesignResult",
     "InputError",
+    "KpiColumn",
+    "METHODS",
+    "MapLayer",
     "OutputsSpec",
+    "Param",
     "Plan",
     "PlanResult",
     "PluginError",
+    "Plugins",
+    "REQUIRED",
+    "SegmentAxis",
     "TargetRule",
     "TargetsSpec",
     "TerritoriesSpec",
-    "TerritoryError",
     "TerritoryDesigner",
+    "TerritoryError",
     "TerritoryLayer",
     "ValidationError",
     "__version__",
     "accounts_from_orders",
     "assign",
-    "DesignResult",
     "compare",
+    "demo_plan",
     "design",
-    "plan_report",
+    "get_plugins",
+    "hookimpl",
     "kpis",
     "load_territories",
     "make_plan",
+    "plan_report",
     "prepare_accounts",
     "run",
+    "track",
 ]

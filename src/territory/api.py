@@ -5,6 +5,7 @@ Every CLI command is one of these calls (or :class:`territory.Plan`) underneath.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -129,6 +130,57 @@ def assign(accounts: Any, territories: Any = None, **options) -> pd.DataFrame:
 def run(accounts: Any, territories: Any = None, *, plugins=None, **options) -> PlanResult:
     """Assign, segment, adjust and measure in one call; returns the :class:`PlanResult`."""
     return make_plan(accounts, territories, **options).run(plugins)
+
+
+def demo_plan() -> Plan:
+    """The embedded demo plan (its data and plan file ship inside the package)."""
+    from importlib import resources
+    from pathlib import Path
+
+    return Plan.from_file(Path(str(resources.files("territory.data") / "demo_plan.toml")))
+
+
+def tracking_day(plan: Plan, as_of=None, order: str | None = None) -> pd.Timestamp:
+    """The date to track ``plan`` at: ``as_of`` or the plan's ``[tracking] as_of``.
+
+    Text dates are ISO (``2017-06-30``) unless ``order`` names ``"dayfirst"`` or
+    ``"monthfirst"``; ambiguous ones are refused. Raises when the plan has no tracking.
+    """
+    from territory.errors import ValidationError
+    from territory.tracking import parse_day
+
+    if plan.tracking is None:
+        raise ValidationError(f"{plan.source or 'The plan'} has no [tracking] section.")
+    if isinstance(as_of, (pd.Timestamp, date)):
+        return pd.Timestamp(as_of)
+    day = as_of or plan.tracking.as_of
+    if not day:
+        raise ValidationError("Give the tracking date with --as-of YYYY-MM-DD (as_of=...).")
+    return parse_day(day, order, "--as-of" if as_of else f"[tracking] as_of in {plan.source}")
+
+
+def track(
+    plan: Plan | str,
+    as_of=None,
+    *,
+    order: str | None = None,
+    revise: bool = False,
+    result: PlanResult | None = None,
+):
+    """Targets, actuals, pipeline and status of ``plan`` (a Plan or plan file) at ``as_of``.
+
+    ``as_of`` is a date, or text as :func:`tracking_day` reads it (default the plan's
+    ``[tracking] as_of``). ``revise`` revises the remaining targets in the light of actuals.
+    ``result`` reuses a run of the plan instead of running it again. Returns the
+    :class:`~territory.tracking.Tracking`; write it with ``territory.report.write_tracking``.
+    """
+    from territory.tracking import revise as revise_targets
+    from territory.tracking import track as track_plan
+
+    plan = plan if isinstance(plan, Plan) else Plan.from_file(plan)
+    day = tracking_day(plan, as_of, order)
+    tracked = track_plan(result or plan.run(), plan.tracking, day)
+    return revise_targets(tracked) if revise else tracked
 
 
 def kpis(accounts: Any, territories: Any = None, **options) -> pd.DataFrame:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-from importlib import resources
 from pathlib import Path
 
 import click
@@ -20,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from territory import __version__, cli_design
-from territory.api import make_plan
+from territory.api import demo_plan, make_plan
 from territory.cli_common import (
     account_options,
     console,
@@ -319,40 +318,6 @@ def track(plan_file, as_of, order, out, revise):
     _track_and_write(plan, as_of, revise, prefix="", order=order)
 
 
-def parse_day(text: str, order: str | None = None, what: str = "--as-of") -> pd.Timestamp:
-    """A date written YYYY-MM-DD, or day/month/year or month/day/year when ``order`` says so.
-
-    01/06/2017 could be 1 June or 6 January, so forms other than ISO are refused unless the
-    order is named (``order`` = ``"dayfirst"`` or ``"monthfirst"``).
-    """
-    import datetime as dt
-    import re
-
-    text = str(text).strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        forms = ["%Y-%m-%d"]
-    elif order in ("dayfirst", "monthfirst"):
-        dm = "%d{0}%m{0}%Y" if order == "dayfirst" else "%m{0}%d{0}%Y"
-        forms = [dm.format(sep) for sep in "/.-"] + [
-            dm.replace("%Y", "%y").format(sep) for sep in "/.-"
-        ]
-    elif re.fullmatch(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}", text):
-        raise TerritoryError(
-            f"{what} '{text}' is ambiguous (day/month or month/day?): write it as YYYY-MM-DD "
-            "(e.g. 2017-06-30), or add --dayfirst (01/06/2017 = 1 June) or --monthfirst "
-            "(06/01/2017 = 1 June)."
-        )
-    else:
-        raise TerritoryError(f"{what} '{text}' is not a date; write it as YYYY-MM-DD.")
-    for form in forms:
-        try:
-            return pd.Timestamp(dt.datetime.strptime(text, form))
-        except ValueError:
-            continue
-    how = {"dayfirst": "DD/MM/YYYY", "monthfirst": "MM/DD/YYYY"}.get(order, "YYYY-MM-DD")
-    raise TerritoryError(f"{what} '{text}' is not a date; write it as {how}.")
-
-
 def _track_and_write(
     plan: Plan,
     as_of: str | None,
@@ -361,25 +326,15 @@ def _track_and_write(
     result: PlanResult | None = None,
     order: str | None = None,
 ) -> None:
+    from territory.api import track, tracking_day
     from territory.outputs import plan_inputs
-    from territory.report import tracking_outputs
-    from territory.tracking import revise as revise_targets
-    from territory.tracking import track as track_plan
+    from territory.report import tracking_outputs, write_tracking
 
-    if plan.tracking is None:
-        raise TerritoryError(f"{plan.source or 'The plan'} has no [tracking] section.")
-    day = as_of or plan.tracking.as_of
-    if not day:
-        raise TerritoryError("Give the tracking date with --as-of YYYY-MM-DD.")
-    day = parse_day(day, order, "--as-of" if as_of else f"[tracking] as_of in {plan.source}")
+    day = tracking_day(plan, as_of, order)  # every check before the work
     tracking_outputs(plan.outputs.dir, prefix, plan_inputs(plan)).check()
     result = result or plan.run()
-    tracked = track_plan(result, plan.tracking, day)
-    if revise:
-        tracked = revise_targets(tracked)
+    tracked = track(plan, day, revise=revise, result=result)
     _print_tracking(tracked, plan.name)
-    from territory.report import write_tracking
-
     written = write_tracking(
         tracked, Path(plan.outputs.dir), f"{plan.name}: tracking at {day:%Y-%m-%d}",
         prefix=prefix, result=result, inputs=plan_inputs(plan),
@@ -445,12 +400,6 @@ def map_command(plan_file, kpi, tiles, offline, output):
         tmp.write_text(page, encoding="utf-8")
     result.close()
     console.print(f"Wrote {escape(str(output))}")
-
-
-def demo_plan() -> Plan:
-    """The embedded demo plan (data and plan file ship inside the package)."""
-    path = resources.files("territory.data") / "demo_plan.toml"
-    return Plan.from_file(Path(str(path)))
 
 
 @cli.command("check-outputs")

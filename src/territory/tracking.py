@@ -523,3 +523,37 @@ def revise(tracking: Tracking, keep_total: bool = True, reason: str | None = Non
     return Tracking(tracking.as_of, tracking.period, tracking.previous, terr.reset_index(),
                     tracking.segments, tracking.reconciliation, tracking.issues, revisions,
                     tracking.spec, tracking.pace, tracking.pace_basis)  # fmt: skip
+
+
+def parse_day(text: str, order: str | None = None, what: str = "--as-of") -> pd.Timestamp:
+    """A date written YYYY-MM-DD, or day/month/year or month/day/year when ``order`` says so.
+
+    01/06/2017 could be 1 June or 6 January, so forms other than ISO are refused unless the
+    order is named (``order`` = ``"dayfirst"`` or ``"monthfirst"``).
+    """
+    import datetime as dt
+    import re
+
+    text = str(text).strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        forms = ["%Y-%m-%d"]
+    elif order in ("dayfirst", "monthfirst"):
+        dm = "%d{0}%m{0}%Y" if order == "dayfirst" else "%m{0}%d{0}%Y"
+        forms = [dm.format(sep) for sep in "/.-"] + [
+            dm.replace("%Y", "%y").format(sep) for sep in "/.-"
+        ]
+    elif re.fullmatch(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}", text):
+        raise ValidationError(
+            f"{what} '{text}' is ambiguous (day/month or month/day?): write it as YYYY-MM-DD "
+            "(e.g. 2017-06-30), or add --dayfirst (01/06/2017 = 1 June) or --monthfirst "
+            "(06/01/2017 = 1 June)."
+        )
+    else:
+        raise ValidationError(f"{what} '{text}' is not a date; write it as YYYY-MM-DD.")
+    for form in forms:
+        try:
+            return pd.Timestamp(dt.datetime.strptime(text, form))
+        except ValueError:
+            continue
+    how = {"dayfirst": "DD/MM/YYYY", "monthfirst": "MM/DD/YYYY"}.get(order, "YYYY-MM-DD")
+    raise ValidationError(f"{what} '{text}' is not a date; write it as {how}.")
