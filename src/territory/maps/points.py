@@ -1,11 +1,14 @@
 """Accounts drawn on one canvas: 100,000 points stay smooth where one SVG circle each would not.
 
-The points travel as compact binary arrays (float32 coordinates and a uint8 colour index,
-base64-encoded) plus the tooltip texts as one JSON string that is parsed on the first hover,
-rather than one GeoJSON feature each. A small Leaflet layer projects the points once, stamps
-them into the canvas pixels on every move or zoom (one animation frame per burst of events),
-and finds the point under the mouse through a grid of screen cells. All text is set with
-``textContent``: names never become markup.
+The points travel as compact binary arrays rather than one GeoJSON feature each. A
+:class:`PointSource` holds what every layer of the same points shares, once per page: float32
+coordinates (base64) and the tooltip texts as one JSON string that is parsed on the first
+hover. Each :class:`PointsLayer` on that source adds only a small code per point (uint8, or
+wider for many labels, base64), the colour of each code and, optionally, a label table shown in
+the tooltip. A small Leaflet layer projects the points once per source, stamps them into the
+canvas pixels on every move or zoom (one animation frame per burst of events), and finds the
+point under the mouse through a grid of screen cells. All text is set with ``textContent``:
+names never become markup.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import base64
 import json
 
 import numpy as np
+from branca.element import Element
 from folium.map import Layer
 from jinja2 import Template
 
@@ -23,29 +27,37 @@ from territory.maps.safe import Raw, SafeMacroElement, script_json
 SCRIPT = """
 <script>
 L.TerritoryPoints = L.Layer.extend({
-  initialize: function (data, options) {
-    this._data = data; L.setOptions(this, options);
-    (window.territoryPoints = window.territoryPoints || []).push(this);
-    var bytes = function (s) {
+  statics: {
+    bytes: function (s) {
       var raw = atob(s), out = new Uint8Array(raw.length);
       for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
       return out;
-    };
-    this.lat = new Float32Array(bytes(data.lat).buffer);
-    this.lon = new Float32Array(bytes(data.lon).buffer);
-    this.colour = bytes(data.colour);
-    var n = this.lat.length, R = 6378137, d2r = Math.PI / 180, max = 85.0511287798;
-    this._px = new Float64Array(n); this._py = new Float64Array(n);
-    for (var i = 0; i < n; i++) {  // spherical Mercator, as L.CRS.EPSG3857
-      var lat = Math.max(Math.min(max, this.lat[i]), -max) * d2r;
-      this._px[i] = R * this.lon[i] * d2r;
-      this._py[i] = R * Math.log(Math.tan(Math.PI / 4 + lat / 2));
+    },
+    source: function (data) {  // coordinates and texts shared by every layer of these points
+      var lat = new Float32Array(L.TerritoryPoints.bytes(data.lat).buffer);
+      var lon = new Float32Array(L.TerritoryPoints.bytes(data.lon).buffer);
+      var n = lat.length, R = 6378137, d2r = Math.PI / 180, max = 85.0511287798;
+      var px = new Float64Array(n), py = new Float64Array(n);
+      for (var i = 0; i < n; i++) {  // spherical Mercator, as L.CRS.EPSG3857
+        var y = Math.max(Math.min(max, lat[i]), -max) * d2r;
+        px[i] = R * lon[i] * d2r;
+        py[i] = R * Math.log(Math.tan(Math.PI / 4 + y / 2));
+      }
+      return {lat: lat, lon: lon, _px: px, _py: py, count: n, fields: data.fields,
+              text: function () {
+                if (!this._text) this._text = JSON.parse(data.text);
+                return this._text;
+              }};
     }
-    this.count = n;
   },
-  text: function () {
-    if (!this._text) this._text = JSON.parse(this._data.text);
-    return this._text;
+  initialize: function (source, data, options) {
+    this._data = data; this.source = source; L.setOptions(this, options);
+    (window.territoryPoints = window.territoryPoints || []).push(this);
+    var raw = L.TerritoryPoints.bytes(data.code).buffer;
+    this.code = data.width === 4 ? new Uint32Array(raw)
+      : data.width === 2 ? new Uint16Array(raw) : new Uint8Array(raw);
+    this.lat = source.lat; this.lon = source.lon; this.count = source.count;
+    this._px = source._px; this._py = source._py;
   },
   onAdd: function (map) {
     this._map = map;
@@ -91,7 +103,7 @@ L.TerritoryPoints = L.Layer.extend({
     c.style.width = size.x + 'px'; c.style.height = size.y + 'px';
     var ctx = c.getContext('2d'), img = ctx.createImageData(w, h);
     var pix = new Uint32Array(img.data.buffer);
-    var fills = d.colours.map(this._rgba), border = this._rgba('#222222');
+    var palette = d.palette.map(this._rgba), tone = d.tone, border = this._rgba('#222222');
     var r = this.options.radius * ratio, stamp = this._stamp(r), m = stamp.length;
     var scale = 256 * Math.pow(2, map.getZoom()) / (2 * Math.PI * 6378137);
     var origin = map.getPixelBounds().min, half = Math.PI * 6378137;
@@ -103,7 +115,8 @@ L.TerritoryPoints = L.Layer.extend({
       drawn++;
       var key = ((x / cell) | 0) * 65536 + ((y / cell) | 0);
       var list = grid[key]; if (list) list.push(i); else grid[key] = [i];
-      var px = Math.round(x * ratio), py = Math.round(y * ratio), fill = fills[this.colour[i]];
+      var px = Math.round(x * ratio), py = Math.round(y * ratio);
+      var fill = palette[tone[this.code[i]]];
       for (var s = 0; s < m; s += 3) {
         var qx = px + stamp[s], qy = py + stamp[s + 1];
         if (qx >= 0 && qy >= 0 && qx < w && qy < h) pix[qy * w + qx] = stamp[s + 2] ? border : fill;
@@ -128,16 +141,22 @@ L.TerritoryPoints = L.Layer.extend({
       }
     }
     if (best < 0) { this._map.closeTooltip(this._tip); return; }
-    var text = this.text(), fields = this._data.fields, box = document.createElement('div');
-    for (var f = 0; f < fields.length; f++) {
+    var rows = [], text = this.source.text(), fields = this.source.fields;
+    for (var f = 0; f < fields.length; f++) rows.push([fields[f], text[f][best]]);
+    if (this._data.field) rows.push([this._data.field, this._data.labels[this.code[best]]]);
+    this._tip.setContent(this._box(rows)).setLatLng([this.lat[best], this.lon[best]]);
+    this._map.openTooltip(this._tip);
+  },
+  _box: function (rows) {
+    var box = document.createElement('div');
+    for (var f = 0; f < rows.length; f++) {
       var row = document.createElement('div'), b = document.createElement('b');
-      b.textContent = fields[f] + ': ';
+      b.textContent = rows[f][0] + ': ';
       row.appendChild(b);
-      row.appendChild(document.createTextNode(text[f][best]));
+      row.appendChild(document.createTextNode(rows[f][1]));
       box.appendChild(row);
     }
-    this._tip.setContent(box).setLatLng([this.lat[best], this.lon[best]]);
-    this._map.openTooltip(this._tip);
+    return box;
   }
 });
 </script>
@@ -148,42 +167,98 @@ def _b64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
 
 
-class PointsLayer(Layer, SafeMacroElement):
-    """Points on a canvas, one colour per category, with a tooltip of ``text`` fields.
+class PointSource(Element):
+    """Coordinates and tooltip texts of points, put into the page once for every layer of them.
 
-    ``text`` maps a field caption to one string per point; ``colour`` gives each point an index
-    into ``colours`` (at most 256). Add it to a map like any folium layer (it appears in the
-    layer control).
+    ``text`` maps a field caption to one string per point (shown in the tooltip of every layer
+    on this source). Not added to the map itself: the first :class:`PointsLayer` on it that
+    renders writes it into the page's script.
     """
 
-    _template = Template(
-        """{% macro script(this, kwargs) %}
-var {{ this.get_name() }} = new L.TerritoryPoints({{ this.data }}, {radius: {{ this.radius }}});
-{% endmacro %}"""
-    )
-
-    def __init__(self, name, lat, lon, colour, colours, text: dict, radius=3.0, show=True):
-        super().__init__(name=name, overlay=True, control=True, show=show)
-        self._name = "TerritoryPoints"
-        self.radius = float(radius)
-        colours = list(colours)
-        if len(colours) > 256:
-            raise ValueError("a points layer takes at most 256 colours")
+    def __init__(self, lat, lon, text: dict):
+        super().__init__()
+        self._name = "TerritoryPointSource"
+        lat = np.asarray(lat, dtype="<f4")
+        lon = np.asarray(lon, dtype="<f4")
+        if lat.shape != lon.shape:
+            raise ValueError("a point source takes as many longitudes as latitudes")
+        self.count = len(lat)
         texts = [[str(v) for v in values] for values in text.values()]
+        if any(len(t) != self.count for t in texts):
+            raise ValueError("a point source takes one text per point in each field")
         self.data = script_json(
             {
-                "lat": _b64(np.asarray(lat, dtype="<f4")),
-                "lon": _b64(np.asarray(lon, dtype="<f4")),
-                "colour": _b64(np.asarray(colour, dtype=np.uint8)),
-                "colours": colours,
+                "lat": _b64(lat),
+                "lon": _b64(lon),
                 "fields": [str(f) for f in text],
                 # parsed on the first hover: a JSON string loads far faster than a JS literal
                 "text": json.dumps(texts, separators=(",", ":"), ensure_ascii=False),
             }
         )
 
+    def script(self) -> str:
+        return f"var {self.get_name()} = L.TerritoryPoints.source({self.data});\n"
+
+
+class PointsLayer(Layer, SafeMacroElement):
+    """Points of a :class:`PointSource` on a canvas, one colour per code.
+
+    ``code`` gives each point an integer code; code ``k`` is drawn in ``palette[tone[k]]``
+    (``tone`` defaults to ``range(len(palette))``). With ``field`` and ``labels``, the tooltip
+    also shows ``field: labels[code]``. Add it to a map like any folium layer (it appears in
+    the layer control).
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = new L.TerritoryPoints(
+  {{ this.source.get_name() }}, {{ this.data }}, {{ this.options_json }});
+{% endmacro %}"""
+    )
+
+    def __init__(
+        self,
+        name,
+        source: PointSource,
+        code,
+        palette,
+        tone=None,
+        *,
+        field: str | None = None,
+        labels=None,
+        radius: float = 3.0,
+        show: bool = True,
+    ):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "TerritoryPoints"
+        self.source = source
+        palette = [str(c) for c in palette]
+        tone = list(range(len(palette))) if tone is None else [int(t) for t in tone]
+        code = np.asarray(code)
+        if len(code) != source.count:
+            raise ValueError(f"a points layer takes one code per point ({source.count})")
+        n_codes = max(len(tone), len(labels) if labels is not None else 0)
+        if len(code) and (code.min() < 0 or code.max() >= len(tone)):
+            raise ValueError("every code of a points layer needs a tone")
+        if any(t < 0 or t >= len(palette) for t in tone):
+            raise ValueError("every tone of a points layer is an index into its palette")
+        width = 1 if n_codes <= 256 else 2 if n_codes <= 65536 else 4
+        data = {
+            "code": _b64(code.astype(f"<u{width}")),
+            "width": width,
+            "palette": palette,
+            "tone": tone,
+        }
+        if field is not None:
+            data["field"] = str(field)
+            data["labels"] = [str(v) for v in labels]
+        self.data = script_json(data)
+        self.options_json = script_json({"radius": float(radius)})
+
     def render(self, **kwargs):
         root = self.get_root()
         if "territory_points_js" not in root.header._children:
             root.header.add_child(Raw(SCRIPT), name="territory_points_js")
+        if self.source.get_name() not in root.script._children:  # before the first layer on it
+            root.script.add_child(Raw(self.source.script()), name=self.source.get_name())
         super().render(**kwargs)
