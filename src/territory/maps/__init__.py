@@ -347,10 +347,20 @@ class AccountPoints:
         return len(self.rows) < self.located
 
     @property
+    def notes(self) -> list[str]:
+        """Legend lines about what is drawn (the sampling, if any)."""
+        if not self.sampled:
+            return []
+        return [
+            f"Sample: {len(self.rows):,} of {self.located:,} located accounts drawn, evenly "
+            "spaced; counts are of the sample"
+        ]
+
+    @property
     def radius(self) -> float:
         """Dot radius in CSS pixels: smaller as the accounts get more."""
         n = len(self.rows)
-        return 3.0 if n <= 10_000 else 2.0 if n <= 50_000 else 1.5
+        return 2.5 if n <= 10_000 else 2.0 if n <= 50_000 else 1.5
 
 
 def account_points(result: PlanResult, fmap: folium.Map, limit: int = 250_000) -> AccountPoints:
@@ -368,12 +378,18 @@ def account_points(result: PlanResult, fmap: folium.Map, limit: int = 250_000) -
 
 def _accounts_layer(points: AccountPoints) -> PointsLayer:
     """Accounts on a canvas: orange when assigned, grey when not; tooltip with the details."""
+    shown = f"{len(points.rows):,}"
+    if points.sampled:
+        shown += f" of {points.located:,}"
     return PointsLayer(
-        f"Accounts ({len(points.rows):,})",
+        f"Accounts ({shown})",
         points.source,
         pd.isna(points.territory).astype(np.uint8),
         ["#e6550d", "#888888"],
         radius=points.radius,
+        legend="Accounts",
+        legend_labels=["assigned", "unassigned"],
+        notes=points.notes,
     )
 
 

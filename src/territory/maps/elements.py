@@ -72,17 +72,33 @@ class TitleBox(SafeMacroElement):
         self.source = text(source)
 
 
+# Legends stack in one column at the bottom right (the KPI legend, then those of the layers
+# that are on); an account tooltip hides the territory tooltip under it.
+LEGEND_CSS = f"""<style>
+.territory-legends {{position:absolute;z-index:1000;bottom:20px;right:10px;display:flex;
+  flex-direction:column-reverse;align-items:flex-end;gap:6px;max-height:calc(100% - 90px);
+  overflow:auto;pointer-events:none;}}
+.territory-legend {{{_BOX}position:static;pointer-events:auto;max-width:260px;}}
+.territory-legend-title {{font-weight:600;margin-bottom:4px;}}
+.territory-legend-note {{color:#555;font-size:11px;margin-top:4px;}}
+.territory-swatch {{display:inline-block;width:18px;height:12px;margin-right:6px;
+  vertical-align:middle;border:1px solid #888;}}
+.territory-point-hover .leaflet-tooltip:not(.territory-point-tip) {{display:none;}}
+</style>"""
+
+
 class Legend(SafeMacroElement):
-    """A stepped colour legend for a numeric KPI (bottom right)."""
+    """A stepped colour legend for a KPI (bottom right, below the legends of layers)."""
 
     _template = Template(
         """{% macro html(this, kwargs) %}
-<div class="territory-legend" style="{{ this.box }}bottom:20px;right:10px;">
-  <div style="font-weight:600;margin-bottom:4px;">{{ this.caption }}</div>
+<div class="territory-legends">
+<div class="territory-legend territory-kpi-legend">
+  <div class="territory-legend-title">{{ this.caption }}</div>
   {% for colour, label in this.steps %}
-  <div><span style="display:inline-block;width:18px;height:12px;margin-right:6px;
-    vertical-align:middle;border:1px solid #888;background:{{ colour }};"></span>{{ label }}</div>
+  <div><span class="territory-swatch" style="background:{{ colour }};"></span>{{ label }}</div>
   {% endfor %}
+</div>
 </div>
 {% endmacro %}"""
     )
@@ -90,9 +106,14 @@ class Legend(SafeMacroElement):
     def __init__(self, caption: str, steps: list[tuple[str, str]]):
         super().__init__()
         self._name = "Legend"
-        self.box = _BOX
         self.caption = text(caption)
         self.steps = [(c, text(label)) for c, label in steps]  # colours are ours
+
+    def render(self, **kwargs):
+        header = self.get_root().header
+        if "territory_legend_css" not in header._children:
+            header.add_child(Raw(LEGEND_CSS), name="territory_legend_css")
+        super().render(**kwargs)
 
 
 class LayerControl(folium.LayerControl, SafeMacroElement):
