@@ -17,7 +17,8 @@ OTHER = "#999999"
 
 
 def segment_layers(result, fmap, max_accounts: int = 250_000) -> None:
-    """One hidden layer per segment axis, accounts coloured by label (top 8 labels, rest grey).
+    """One hidden layer per segment axis, accounts coloured by label (top 8 labels, rest grey),
+    with a legend shown while the layer is on.
 
     The layers share the coordinates of the map's accounts (see
     :func:`territory.maps.account_points`); each adds a label code per account and its labels.
@@ -34,16 +35,23 @@ def segment_layers(result, fmap, max_accounts: int = 250_000) -> None:
         table = list(counts.index)
         code = pd.Categorical(labels, categories=table).codes
         tone = [min(i, len(PALETTE)) for i in range(len(table))]
+        shown = table[: len(PALETTE)]
+        rest = len(table) - len(shown)
+        if rest:
+            shown.append(f"{rest:,} other label" + ("s" if rest > 1 else ""))
         PointsLayer(
             f"Accounts by {axis}",  # a plain-text layer name: the layer control escapes it
             points.source,
             code.astype(np.int64),
-            PALETTE[: min(len(table), len(PALETTE))] + [OTHER],
+            PALETTE[: len(table)] + ([OTHER] if rest else []),
             tone,
             field=str(axis),
             labels=table,
             radius=points.radius,
             show=False,
+            legend=f"Accounts by {axis}",
+            legend_labels=shown,
+            notes=points.notes,
         ).add_to(fmap)
 
 

@@ -110,8 +110,8 @@ def build_map(
             "fillOpacity": 0.75,
         },
         highlight_function=lambda f: {"weight": 3, "color": "#000"},
+        # the tooltip only (it also opens on a tap); a popup would repeat it
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[TOOLTIP_FIELDS[f] for f in fields]),
-        popup=folium.GeoJsonPopup(fields=fields, aliases=[TOOLTIP_FIELDS[f] for f in fields]),
         smooth_factor=0.5,
     ).add_to(fmap)
 
@@ -122,8 +122,11 @@ def build_map(
         _accounts_layer(points).add_to(fmap)
 
     _plugin_layers(result, fmap)
-    caption = "Territories (neighbours differ)" if kpi == "territory" else _label(kpi)
-    Legend(caption, steps).add_to(fmap)
+    if kpi == "territory":
+        note = "Colours only tell neighbours apart (neighbours differ); hover for the figures"
+        Legend("Territories", [], note).add_to(fmap)
+    else:
+        Legend(_label(kpi), steps).add_to(fmap)
     n_un = result.summary["unassigned"]
     what = "Territories" if kpi == "territory" else f"{_label(kpi)} by territory"
     subtitle = (
@@ -134,7 +137,7 @@ def build_map(
     )
     credits = source or result.plan.credits or _source_line(result)
     TitleBox(title or result.plan.name, subtitle, credits).add_to(fmap)
-    LayerControl(collapsed=False).add_to(fmap)
+    LayerControl(collapsed=False, collapse_below=(1400, 860)).add_to(fmap)
     return fmap
 
 
@@ -175,6 +178,8 @@ def _sequential(values: pd.Series, kpi: str) -> tuple[list[str], list[tuple[str,
         scale = cm.linear.YlGnBu_09.scale(lo, hi)
     colours = [scale(v) if np.isfinite(v) else NO_DATA for v in values]
     edges = np.linspace(lo, hi, 6)
+    if kpi == "attainment":  # 100% is the step that matters: always one, none crowding it
+        edges = np.union1d(edges[np.abs(edges - 1.0) > (hi - lo) / 20], [1.0])
     steps = [(scale(v), _fmt(kpi, v)) for v in edges[::-1]]
     if len(finite) < len(values):
         steps.append((NO_DATA, "no data"))

@@ -70,7 +70,7 @@ L.TerritoryPoints = L.Layer.extend({
     this._tip = L.tooltip({direction: 'top', offset: [0, -4], className: 'territory-point-tip'});
     map.on('moveend resize', this._schedule, this);
     map.on('mousemove', this._hover, this);
-    map.on('mouseout', this._leave, this);
+    map.on('mouseout', this._out, this);
     if (this._data.legend) this._addLegend();
     this._redraw();
   },
@@ -79,15 +79,15 @@ L.TerritoryPoints = L.Layer.extend({
     if (this._legend) L.DomUtil.remove(this._legend);
     map.off('moveend resize', this._schedule, this);
     map.off('mousemove', this._hover, this);
-    map.off('mouseout', this._leave, this);
-    this._leave();
+    map.off('mouseout', this._out, this);
+    this._out();
   },
   _addLegend: function () {  // shown while the layer is on; every text set as textContent
     var spec = this._data.legend, box = document.querySelector('.territory-legends');
     if (!box) {
       box = L.DomUtil.create('div', 'territory-legends', document.body);
     }
-    var el = this._legend = L.DomUtil.create('div', 'territory-legend territory-layer-legend');
+    var el = this._legend = L.DomUtil.create('div', 'territory-layer-legend');
     var add = function (tag, cls, text) {
       var e = L.DomUtil.create(tag, cls, el); e.textContent = text; return e;
     };
@@ -215,24 +215,38 @@ L.TerritoryPoints = L.Layer.extend({
     this._cells = {counts: counts, total: total, nx: nx, ny: ny, nt: nt, cell: cell};
     this._grid = null;
   },
-  _leave: function () {
+  _out: function () {  // the mouse left the map
     if (this._map) this._map.closeTooltip(this._tip);
-    if (this._map) L.DomUtil.removeClass(this._map.getContainer(), 'territory-point-hover');
+    this._hidden = null;
   },
-  _show: function (rows, latlng) {
+  _leave: function (e) {  // off the points: the shape under the mouse shows its tooltip again
+    this._map.closeTooltip(this._tip);
+    var hidden = this._hidden || [], under = e.originalEvent && e.originalEvent.target;
+    this._hidden = null;
+    for (var k = 0; k < hidden.length; k++) {
+      if (hidden[k]._map && hidden[k]._path === under) hidden[k].openTooltip(e.latlng);
+    }
+  },
+  _show: function (rows, latlng, e) {
     this._tip.setContent(this._box(rows)).setLatLng(latlng);
     this._map.openTooltip(this._tip);
-    // the account's tooltip replaces the territory's while it shows (see the page's CSS)
-    L.DomUtil.addClass(this._map.getContainer(), 'territory-point-hover');
+    // the account's tooltip replaces the territory's (or block's) under it, until it closes
+    var hidden = this._hidden = this._hidden || [];
+    this._map.eachLayer(function (l) {
+      if (l.isTooltipOpen && l.getTooltip() && l.isTooltipOpen()) {
+        l.closeTooltip();
+        if (hidden.indexOf(l) < 0) hidden.push(l);
+      }
+    });
   },
   _hover: function (e) {
     var on = window.territoryPoints.filter(function (l) { return l._map; });
-    if (on[on.length - 1] !== this) return this._leave();  // the top layer's tooltip only
+    if (on[on.length - 1] !== this) return this._leave(e);  // the top layer's tooltip only
     var p = e.containerPoint, d = this._data;
     if (this._cells) {  // density: the accounts of the square under the mouse
       var g = this._cells, cx = Math.floor(p.x / g.cell), cy = Math.floor(p.y / g.cell);
       var k = cy * g.nx + cx;
-      if (cx < 0 || cy < 0 || cx >= g.nx || cy >= g.ny || !g.total[k]) return this._leave();
+      if (cx < 0 || cy < 0 || cx >= g.nx || cy >= g.ny || !g.total[k]) return this._leave(e);
       var rows = [['Accounts here', g.total[k].toLocaleString()]];
       var names = d.legend && d.legend.items;
       var order = [];
@@ -244,7 +258,7 @@ L.TerritoryPoints = L.Layer.extend({
         }
       }
       var at = this._map.containerPointToLatLng([(cx + 0.5) * g.cell, cy * g.cell]);
-      return this._show(rows, at);
+      return this._show(rows, at, e);
     }
     if (!this._grid) return;
     var cell = 8, best = -1, bestD = 36;
@@ -260,11 +274,11 @@ L.TerritoryPoints = L.Layer.extend({
         if (dd < bestD) { bestD = dd; best = i; }
       }
     }
-    if (best < 0) return this._leave();
+    if (best < 0) return this._leave(e);
     var rows = [], text = this.source.text(), fields = this.source.fields;
     for (var f = 0; f < fields.length; f++) rows.push([fields[f], text[f][best]]);
     if (d.field) rows.push([d.field, d.labels[this.code[best]]]);
-    this._show(rows, [this.lat[best], this.lon[best]]);
+    this._show(rows, [this.lat[best], this.lon[best]], e);
   },
   _box: function (rows) {
     var box = document.createElement('div');
