@@ -213,6 +213,18 @@ def demo_map(tmp_path_factory):
     return result, out / "demo.html"
 
 
+def test_sampled_accounts_are_stated_in_the_legend(browser, demo_map, tmp_path):
+    result, _ = demo_map
+    located = int(result.accounts.to_geodataframe().geometry.notna().sum())
+    path = tmp_path / "sampled.html"
+    result.to_map(max_accounts=500).save(str(path))
+    page = open_page(browser, path)
+    legend = page.locator(".territory-layer-legend").first.inner_text()
+    assert f"Sample: 500 of {located:,} located accounts drawn" in legend
+    assert page.locator("canvas.territory-points").first.get_attribute("data-drawn") == "500"
+    page.close()
+
+
 def test_page_title_is_the_map_title(browser, demo_map):
     result, path = demo_map
     page = open_page(browser, path)
