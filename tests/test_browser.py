@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -116,7 +118,10 @@ def test_hostile_names_do_not_execute_in_the_map(tmp_path):
     result.to_map().save(str(page))
     run = chromium(["--dump-dom", page.as_uri()], tmp_path / "profile")
     dom = run.stdout
-    assert "<title>pwned</title>" not in dom and "pwned" not in dom.split("<body")[0]
+    head = dom.split("<body")[0]
+    title = re.search(r"<title>(.*?)</title>", head, re.S)
+    assert title and html.unescape(title.group(1)) == HOSTILE[1]  # the plan name, as text
+    assert "pwned" not in head.replace(title.group(0), "")
     assert '<img src="x"' not in dom
     assert "Uncaught" not in run.stderr, run.stderr[-2000:]
     # the map still works: three territory shapes and the escaped label text are there

@@ -388,7 +388,7 @@ def test_plan_map_shows_every_name_as_text(browser, pages):  # noqa: F811
     control = page.locator(".leaflet-control-layers-overlays label")
     control.filter(has_text=f"Accounts by {plan.segment}").locator("input").check()
     page.mouse.move(0, 0)
-    layer = f"territoryPoints.find(p => p._data.fields[1] === {json.dumps(plan.segment)})"
+    layer = f"territoryPoints.find(p => p._data.field === {json.dumps(plan.segment)})"
     tip = hover_text(page, f"L.latLng({layer}.lat[4], {layer}.lon[4])")
     assert f"{plan.segment}: {plan.labels[4 % 3]}" in tip
     assert_inert(page)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import shapely
 
 from territory.extensions import MapLayer
 from territory.hookspecs import hookimpl
+from territory.maps import account_points
 from territory.maps.points import PointsLayer
 
 # Colour-blind-safe categorical palette (Okabe-Ito), then grey for the rest.
@@ -17,27 +17,41 @@ OTHER = "#999999"
 
 
 def segment_layers(result, fmap, max_accounts: int = 250_000) -> None:
-    """One hidden layer per segment axis, accounts coloured by label (top 8 labels, rest grey)."""
+    """One hidden layer per segment axis, accounts coloured by label (top 8 labels, rest grey),
+    with a legend shown while the layer is on.
+
+    The layers share the coordinates of the map's accounts (see
+    :func:`territory.maps.account_points`); each adds a label code per account and its labels.
+    """
     if result.labels is None or result.labels.empty or result.accounts is None:
         return
-    accounts = result.accounts.to_geodataframe().to_crs(4326)
-    located = np.flatnonzero(accounts.geometry.notna().to_numpy())
-    if len(located) > max_accounts:
-        located = located[np.linspace(0, len(located) - 1, max_accounts).astype(int)]
-    points = accounts.geometry.to_numpy()[located]
+    points = account_points(result, fmap, max_accounts)
+    if not len(points.rows):
+        return
     for axis in result.labels.columns:
-        labels = pd.Series(result.labels[axis].to_numpy(dtype=object)[located]).fillna("(none)")
-        top = list(labels.value_counts().index[: len(PALETTE)])
-        index = {v: i for i, v in enumerate(top)}
+        values = result.labels[axis].to_numpy(dtype=object)[points.rows]
+        labels = pd.Series(values).fillna("(none)").astype(str)
+        counts = labels.value_counts()  # most accounts first
+        table = list(counts.index)
+        code = pd.Categorical(labels, categories=table).codes
+        tone = [min(i, len(PALETTE)) for i in range(len(table))]
+        shown = table[: len(PALETTE)]
+        rest = len(table) - len(shown)
+        if rest:
+            shown.append(f"{rest:,} other label" + ("s" if rest > 1 else ""))
         PointsLayer(
             f"Accounts by {axis}",  # a plain-text layer name: the layer control escapes it
-            shapely.get_y(points),
-            shapely.get_x(points),
-            [index.get(v, len(top)) for v in labels],
-            PALETTE[: len(top)] + [OTHER],
-            {"Account": accounts["account_id"].to_numpy()[located], str(axis): labels.to_numpy()},
-            radius=3.5,
+            points.source,
+            code.astype(np.int64),
+            PALETTE[: len(table)] + ([OTHER] if rest else []),
+            tone,
+            field=str(axis),
+            labels=table,
+            radius=points.radius,
             show=False,
+            legend=f"Accounts by {axis}",
+            legend_labels=shown,
+            notes=points.notes,
         ).add_to(fmap)
 
 

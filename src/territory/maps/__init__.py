@@ -20,7 +20,7 @@ import shapely
 
 from territory.maps.editor import AlignmentEditor, source_alignment
 from territory.maps.elements import LayerControl, Legend, OfflineMap, TitleBox
-from territory.maps.points import PointsLayer
+from territory.maps.points import PointsLayer, PointSource
 from territory.maps.safe import text
 
 if TYPE_CHECKING:
@@ -95,13 +95,10 @@ def build_map(
     territories = _web_shapes(shaped, simplify_m)  # a territory with no shape has nothing to draw
     table = territories[["territory_id", "geometry"]].merge(kpis, on="territory_id", how="left")
 
-    if result.accounts is not None:
-        accounts = result.accounts.to_geodataframe().to_crs(4326)
-    else:  # Dask engine: accounts stay on the workers; the map shows territories only
-        accounts = gpd.GeoDataFrame({"account_id": []}, geometry=[], crs=4326)
-    located = accounts[accounts.geometry.notna()]
-    bounds = _view_bounds(located) if len(located) else territories.total_bounds
+    points = AccountPoints(result, max_accounts)  # none with the Dask engine (on the workers)
+    bounds = _view_bounds(points.frame) if len(points.rows) else territories.total_bounds
     fmap = OfflineMap(location=None, tiles=None, control_scale=True)
+    fmap._territory_accounts = points  # shared by every layer of accounts (account_points)
     if tiles:
         folium.TileLayer(tiles, attr="tiles", name="Background").add_to(fmap)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
@@ -129,21 +126,23 @@ def build_map(
             "fillOpacity": 0.75,
         },
         highlight_function=lambda f: {"weight": 3, "color": "#000"},
+        # the tooltip only (it also opens on a tap); a popup would repeat it
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
-        popup=folium.GeoJsonPopup(fields=fields, aliases=aliases),
         smooth_factor=0.5,
     ).add_to(fmap)
 
     if result.layer.blocks is not None:
         _blocks_layer(result, table, simplify_m).add_to(fmap)
     _labels_layer(territories, bounds).add_to(fmap)
-    if len(located):
-        _accounts_layer(result, located, max_accounts).add_to(fmap)
+    if len(points.rows):
+        _accounts_layer(points).add_to(fmap)
 
     _plugin_layers(result, fmap)
-    if caption is None:
-        caption = "Territories (neighbours differ)" if kpi == "territory" else _label(kpi)
-    Legend(caption, steps).add_to(fmap)
+    if kpi == "territory":
+        note = "Colours only tell neighbours apart (neighbours differ); hover for the figures"
+        Legend(caption or "Territories", [], note).add_to(fmap)
+    else:
+        Legend(caption or _label(kpi), steps).add_to(fmap)
     n_un = result.summary["unassigned"]
     what = "Territories" if kpi == "territory" else f"{_label(kpi)} by territory"
     subtitle = (
@@ -154,7 +153,7 @@ def build_map(
     )
     credits = source or result.plan.credits or _source_line(result)
     TitleBox(title or result.plan.name, subtitle, credits).add_to(fmap)
-    LayerControl(collapsed=False).add_to(fmap)
+    LayerControl(collapsed=False, collapse_below=(1400, 860)).add_to(fmap)
     return fmap
 
 
@@ -195,8 +194,8 @@ def _sequential(values: pd.Series, kpi: str) -> tuple[list[str], list[tuple[str,
         scale = cm.linear.YlGnBu_09.scale(lo, hi)
     colours = [scale(v) if np.isfinite(v) else NO_DATA for v in values]
     edges = np.linspace(lo, hi, 6)
-    if kpi in DIVERGING:  # the legend marks the centre
-        edges = np.array([lo, (lo + 1) / 2, 1.0, (1 + hi) / 2, hi])
+    if kpi in DIVERGING:  # 100% is the step that matters: always one, none crowding it
+        edges = np.union1d(edges[np.abs(edges - 1.0) > (hi - lo) / 20], [1.0])
     steps = [(scale(v), _fmt(kpi, v)) for v in edges[::-1]]
     if len(finite) < len(values):
         steps.append((NO_DATA, "no data"))
@@ -323,27 +322,97 @@ def _blocks_layer(result: PlanResult, table, simplify_m: float) -> AlignmentEdit
                            alignment=alignment)  # fmt: skip
 
 
-def _accounts_layer(result: PlanResult, located: gpd.GeoDataFrame, limit: int) -> PointsLayer:
+class AccountPoints:
+    """The accounts drawn on one map, shared by every layer of accounts on it.
+
+    Attributes
+    ----------
+    rows : ndarray
+        Positions, in ``result.accounts``, of the accounts drawn (located, sampled to the limit).
+    located : int
+        Accounts with a location (``len(rows) < located`` when sampled).
+    frame : GeoDataFrame
+        The drawn accounts, in EPSG:4326.
+    territory : ndarray
+        Their territory ids (None when unassigned).
+    source : PointSource
+        Their coordinates and tooltip texts, written into the page once.
+    """
+
+    def __init__(self, result: PlanResult, limit: int):
+        if result.accounts is not None:
+            accounts = result.accounts.to_geodataframe().to_crs(4326)
+        else:
+            accounts = gpd.GeoDataFrame({"account_id": []}, geometry=[], crs=4326)
+        rows = np.flatnonzero(accounts.geometry.notna().to_numpy())
+        self.located = len(rows)
+        if len(rows) > limit:
+            rows = rows[np.linspace(0, len(rows) - 1, limit).astype(int)]
+        self.rows = rows
+        self.frame = frame = accounts.iloc[rows]
+        ids = frame["account_id"]
+        if len(frame):
+            assign = result.assignments.set_index("account_id")
+            self.territory = assign.loc[ids, "territory_id"].to_numpy(dtype=object)
+        else:
+            self.territory = np.array([], dtype=object)
+        text = {"Account": ids.astype(str).to_numpy()}
+        if "name" in frame.columns:
+            text["Name"] = frame["name"].astype(str).to_numpy()
+        unassigned = pd.isna(self.territory)
+        text["Territory"] = np.where(unassigned, "(unassigned)", self.territory.astype(str))
+        if "revenue" in frame.columns:
+            text["Revenue"] = [_fmt("revenue", v) for v in frame["revenue"]]
+        self.source = PointSource(frame.geometry.y.to_numpy(), frame.geometry.x.to_numpy(), text)
+
+    @property
+    def sampled(self) -> bool:
+        return len(self.rows) < self.located
+
+    @property
+    def notes(self) -> list[str]:
+        """Legend lines about what is drawn (the sampling, if any)."""
+        if not self.sampled:
+            return []
+        return [
+            f"Sample: {len(self.rows):,} of {self.located:,} located accounts drawn, evenly "
+            "spaced; counts are of the sample"
+        ]
+
+    @property
+    def radius(self) -> float:
+        """Dot radius in CSS pixels: smaller as the accounts get more."""
+        n = len(self.rows)
+        return 2.5 if n <= 10_000 else 2.0 if n <= 50_000 else 1.5
+
+
+def account_points(result: PlanResult, fmap: folium.Map, limit: int = 250_000) -> AccountPoints:
+    """The accounts drawn on ``fmap`` (made on the first call, the same object afterwards).
+
+    Layers of accounts (the accounts layer, segment layers of plugins) take their coordinates
+    from ``account_points(result, fmap).source``, so the page holds them once.
+    """
+    points = getattr(fmap, "_territory_accounts", None)
+    if points is None:
+        points = AccountPoints(result, limit)
+        fmap._territory_accounts = points
+    return points
+
+
+def _accounts_layer(points: AccountPoints) -> PointsLayer:
     """Accounts on a canvas: orange when assigned, grey when not; tooltip with the details."""
-    if len(located) > limit:
-        located = located.iloc[np.linspace(0, len(located) - 1, limit).astype(int)]
-    assign = result.assignments.set_index("account_id")
-    ids = located["account_id"]
-    territory = assign.loc[ids, "territory_id"].to_numpy(dtype=object)
-    text = {"Account": ids.astype(str).to_numpy()}
-    if "name" in located.columns:
-        text["Name"] = located["name"].astype(str).to_numpy()
-    text["Territory"] = np.where(pd.isna(territory), "(unassigned)", territory.astype(str))
-    if "revenue" in located.columns:
-        text["Revenue"] = [_fmt("revenue", v) for v in located["revenue"]]
+    shown = f"{len(points.rows):,}"
+    if points.sampled:
+        shown += f" of {points.located:,}"
     return PointsLayer(
-        f"Accounts ({len(located):,})",
-        located.geometry.y.to_numpy(),
-        located.geometry.x.to_numpy(),
-        pd.isna(territory).astype(int),
+        f"Accounts ({shown})",
+        points.source,
+        pd.isna(points.territory).astype(np.uint8),
         ["#e6550d", "#888888"],
-        text,
-        radius=3.0 if len(located) <= 10_000 else 2.0 if len(located) <= 50_000 else 1.5,
+        radius=points.radius,
+        legend="Accounts",
+        legend_labels=["assigned", "unassigned"],
+        notes=points.notes,
     )
 
 

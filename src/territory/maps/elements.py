@@ -51,7 +51,8 @@ _BOX = (
 
 
 class TitleBox(SafeMacroElement):
-    """Title, date and data source in the top-left corner of the page."""
+    """Title, date and data source in the top-left corner of the page; the title is also the
+    page's ``<title>``."""
 
     _template = Template(
         """{% macro html(this, kwargs) %}
@@ -71,28 +72,70 @@ class TitleBox(SafeMacroElement):
         self.subtitle = text(subtitle)
         self.source = text(source)
 
+    def render(self, **kwargs):
+        header = self.get_root().header
+        header.add_child(Raw(f"<title>{self.title}</title>"), name="territory_title")
+        if "territory_legend_css" not in header._children:
+            header.add_child(Raw(LEGEND_CSS), name="territory_legend_css")
+        super().render(**kwargs)
+
+
+# Legends stack in one column at the bottom right (the KPI legend, then those of the layers
+# that are on); on a small screen the
+# title and legends shrink (the data source line and legend notes are left out).
+LEGEND_CSS = f"""<style>
+.territory-legends {{position:absolute;z-index:1000;bottom:20px;right:10px;display:flex;
+  flex-direction:column-reverse;align-items:flex-end;gap:6px;max-height:calc(100% - 90px);
+  overflow:auto;pointer-events:none;}}
+.territory-legend, .territory-layer-legend {{{_BOX}position:static;pointer-events:auto;
+  max-width:260px;}}
+.territory-legend-title {{font-weight:600;margin-bottom:4px;}}
+.territory-legend-note {{color:#555;font-size:11px;margin-top:4px;}}
+.territory-swatch {{display:inline-block;width:18px;height:12px;margin-right:6px;
+  vertical-align:middle;border:1px solid #888;}}
+@media (max-width: 600px), (max-height: 500px) {{
+  .territory-title {{max-width:none !important;right:54px;padding:4px 6px !important;
+    font-size:11px !important;}}
+  .territory-title div:first-child {{font-size:13px !important;}}
+  .territory-title div:last-child {{display:none;}}
+  .territory-legends {{bottom:100px;right:6px;gap:4px;max-height:40%;}}
+  .territory-legend, .territory-layer-legend {{padding:4px 6px;font-size:11px;
+    max-width:170px;}}
+  .territory-legend-note {{display:none;}}
+  .territory-swatch {{width:12px;height:9px;}}
+}}
+</style>"""
+
 
 class Legend(SafeMacroElement):
-    """A stepped colour legend for a numeric KPI (bottom right)."""
+    """A stepped colour legend for a KPI (bottom right, below the legends of layers)."""
 
     _template = Template(
         """{% macro html(this, kwargs) %}
-<div class="territory-legend" style="{{ this.box }}bottom:20px;right:10px;">
-  <div style="font-weight:600;margin-bottom:4px;">{{ this.caption }}</div>
+<div class="territory-legends">
+<div class="territory-legend territory-kpi-legend">
+  <div class="territory-legend-title">{{ this.caption }}</div>
   {% for colour, label in this.steps %}
-  <div><span style="display:inline-block;width:18px;height:12px;margin-right:6px;
-    vertical-align:middle;border:1px solid #888;background:{{ colour }};"></span>{{ label }}</div>
+  <div><span class="territory-swatch" style="background:{{ colour }};"></span>{{ label }}</div>
   {% endfor %}
+  {% if this.note %}<div class="territory-legend-note">{{ this.note }}</div>{% endif %}
+</div>
 </div>
 {% endmacro %}"""
     )
 
-    def __init__(self, caption: str, steps: list[tuple[str, str]]):
+    def __init__(self, caption: str, steps: list[tuple[str, str]], note: str = ""):
         super().__init__()
         self._name = "Legend"
-        self.box = _BOX
         self.caption = text(caption)
         self.steps = [(c, text(label)) for c, label in steps]  # colours are ours
+        self.note = text(note)
+
+    def render(self, **kwargs):
+        header = self.get_root().header
+        if "territory_legend_css" not in header._children:
+            header.add_child(Raw(LEGEND_CSS), name="territory_legend_css")
+        super().render(**kwargs)
 
 
 class LayerControl(folium.LayerControl, SafeMacroElement):
@@ -105,10 +148,17 @@ class LayerControl(folium.LayerControl, SafeMacroElement):
     _template = Template(
         """{% macro script(this, kwargs) %}
 var {{ this.get_name() }} = L.control.layers(
-  {{ this.base_json }}, {{ this.overlays_json }}, {{ this.options_json }}
+  {{ this.base_json }}, {{ this.overlays_json }},
+  Object.assign({{ this.options_json }}, {{ this.small_json }} ? {collapsed: true} : {})
 ).addTo({{ this._parent.get_name() }});
 {% endmacro %}"""
     )
+
+    def __init__(self, *args, collapse_below: tuple[int, int] | None = None, **kwargs):
+        """``collapse_below=(width, height)``: collapsed when the window is narrower or lower
+        than that (open lists cover too much of a small screen)."""
+        super().__init__(*args, **kwargs)
+        self.collapse_below = collapse_below
 
     def render(self, **kwargs):
         self.reset()
@@ -122,4 +172,9 @@ var {{ this.get_name() }} = L.control.layers(
             for group in (self.base_layers, self.overlays)
         )
         self.options_json = script_json(self.options)
+        if self.collapse_below:
+            w, h = (int(v) for v in self.collapse_below)
+            self.small_json = f"(window.innerWidth < {w} || window.innerHeight < {h})"
+        else:
+            self.small_json = "false"
         SafeMacroElement.render(self, **kwargs)

@@ -1,11 +1,14 @@
 """Accounts drawn on one canvas: 100,000 points stay smooth where one SVG circle each would not.
 
-The points travel as compact binary arrays (float32 coordinates and a uint8 colour index,
-base64-encoded) plus the tooltip texts as one JSON string that is parsed on the first hover,
-rather than one GeoJSON feature each. A small Leaflet layer projects the points once, stamps
-them into the canvas pixels on every move or zoom (one animation frame per burst of events),
-and finds the point under the mouse through a grid of screen cells. All text is set with
-``textContent``: names never become markup.
+The points travel as compact binary arrays rather than one GeoJSON feature each. A
+:class:`PointSource` holds what every layer of the same points shares, once per page: float32
+coordinates (base64) and the tooltip texts as one JSON string that is parsed on the first
+hover. Each :class:`PointsLayer` on that source adds only a small code per point (uint8, or
+wider for many labels, base64), the colour of each code and, optionally, a label table shown in
+the tooltip. A small Leaflet layer projects the points once per source, stamps them into the
+canvas pixels on every move or zoom (one animation frame per burst of events), and finds the
+point under the mouse through a grid of screen cells. All text is set with ``textContent``:
+names never become markup.
 """
 
 from __future__ import annotations
@@ -14,38 +17,48 @@ import base64
 import json
 
 import numpy as np
+from branca.element import Element
 from folium.map import Layer
 from jinja2 import Template
 
+from territory.maps.elements import LEGEND_CSS
 from territory.maps.safe import Raw, SafeMacroElement, script_json
 
 # Leaflet layer class, added to the page once (see PointsLayer.render).
 SCRIPT = """
 <script>
 L.TerritoryPoints = L.Layer.extend({
-  initialize: function (data, options) {
-    this._data = data; L.setOptions(this, options);
-    (window.territoryPoints = window.territoryPoints || []).push(this);
-    var bytes = function (s) {
+  statics: {
+    bytes: function (s) {
       var raw = atob(s), out = new Uint8Array(raw.length);
       for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
       return out;
-    };
-    this.lat = new Float32Array(bytes(data.lat).buffer);
-    this.lon = new Float32Array(bytes(data.lon).buffer);
-    this.colour = bytes(data.colour);
-    var n = this.lat.length, R = 6378137, d2r = Math.PI / 180, max = 85.0511287798;
-    this._px = new Float64Array(n); this._py = new Float64Array(n);
-    for (var i = 0; i < n; i++) {  // spherical Mercator, as L.CRS.EPSG3857
-      var lat = Math.max(Math.min(max, this.lat[i]), -max) * d2r;
-      this._px[i] = R * this.lon[i] * d2r;
-      this._py[i] = R * Math.log(Math.tan(Math.PI / 4 + lat / 2));
+    },
+    source: function (data) {  // coordinates and texts shared by every layer of these points
+      var lat = new Float32Array(L.TerritoryPoints.bytes(data.lat).buffer);
+      var lon = new Float32Array(L.TerritoryPoints.bytes(data.lon).buffer);
+      var n = lat.length, R = 6378137, d2r = Math.PI / 180, max = 85.0511287798;
+      var px = new Float64Array(n), py = new Float64Array(n);
+      for (var i = 0; i < n; i++) {  // spherical Mercator, as L.CRS.EPSG3857
+        var y = Math.max(Math.min(max, lat[i]), -max) * d2r;
+        px[i] = R * lon[i] * d2r;
+        py[i] = R * Math.log(Math.tan(Math.PI / 4 + y / 2));
+      }
+      return {lat: lat, lon: lon, _px: px, _py: py, count: n, fields: data.fields,
+              text: function () {
+                if (!this._text) this._text = JSON.parse(data.text);
+                return this._text;
+              }};
     }
-    this.count = n;
   },
-  text: function () {
-    if (!this._text) this._text = JSON.parse(this._data.text);
-    return this._text;
+  initialize: function (source, data, options) {
+    this._data = data; this.source = source; L.setOptions(this, options);
+    (window.territoryPoints = window.territoryPoints || []).push(this);
+    var raw = L.TerritoryPoints.bytes(data.code).buffer;
+    this.code = data.width === 4 ? new Uint32Array(raw)
+      : data.width === 2 ? new Uint16Array(raw) : new Uint8Array(raw);
+    this.lat = source.lat; this.lon = source.lon; this.count = source.count;
+    this._px = source._px; this._py = source._py;
   },
   onAdd: function (map) {
     this._map = map;
@@ -54,25 +67,54 @@ L.TerritoryPoints = L.Layer.extend({
     var pane = map.getPane('territoryPoints') || map.createPane('territoryPoints');
     pane.style.zIndex = 450; pane.style.pointerEvents = 'none';  // above shapes, below labels
     pane.appendChild(c);
-    this._tip = L.tooltip({direction: 'top', offset: [0, -4]});
+    this._tip = L.tooltip({direction: 'top', offset: [0, -4], className: 'territory-point-tip'});
     map.on('moveend resize', this._schedule, this);
     map.on('mousemove', this._hover, this);
+    map.on('mouseout', this._out, this);
+    if (this._data.legend) this._addLegend();
     this._redraw();
   },
   onRemove: function (map) {
     L.DomUtil.remove(this._canvas);
+    if (this._legend) L.DomUtil.remove(this._legend);
     map.off('moveend resize', this._schedule, this);
     map.off('mousemove', this._hover, this);
-    map.closeTooltip(this._tip);
+    map.off('mouseout', this._out, this);
+    this._out();
+  },
+  _addLegend: function () {  // shown while the layer is on; every text set as textContent
+    var spec = this._data.legend, box = document.querySelector('.territory-legends');
+    if (!box) {
+      box = L.DomUtil.create('div', 'territory-legends', document.body);
+    }
+    var el = this._legend = L.DomUtil.create('div', 'territory-layer-legend');
+    var add = function (tag, cls, text) {
+      var e = L.DomUtil.create(tag, cls, el); e.textContent = text; return e;
+    };
+    add('div', 'territory-legend-title', spec.title);
+    for (var k = 0; k < spec.items.length; k++) {
+      var row = L.DomUtil.create('div', 'territory-legend-item', el);
+      var sw = L.DomUtil.create('span', 'territory-swatch', row);
+      sw.style.background = spec.items[k][0];
+      row.appendChild(document.createTextNode(spec.items[k][1]));
+    }
+    for (var k = 0; k < spec.notes.length; k++) add('div', 'territory-legend-note', spec.notes[k]);
+    this._modeNote = add('div', 'territory-legend-note territory-legend-mode', '');
+    box.appendChild(el);
   },
   _schedule: function () {
     var self = this;
     if (this._frame) return;
     this._frame = L.Util.requestAnimFrame(function () { self._frame = null; self._redraw(); });
   },
-  _rgba: function (hex) {  // '#rrggbb' -> little-endian 0xAABBGGRR
-    var v = parseInt(hex.slice(1), 16);
-    return (0xff000000 | ((v & 0xff) << 16) | (v & 0xff00) | ((v >> 16) & 0xff)) >>> 0;
+  _rgba: function (hex, alpha) {  // '#rrggbb', 0..1 -> little-endian 0xAABBGGRR
+    var v = parseInt(hex.slice(1), 16), a = Math.round(255 * (alpha === undefined ? 1 : alpha));
+    return ((a << 24) | ((v & 0xff) << 16) | (v & 0xff00) | ((v >> 16) & 0xff)) >>> 0;
+  },
+  _darker: function (hex) {
+    var v = parseInt(hex.slice(1), 16), f = function (c) { return Math.round(c * 0.55); };
+    var rgb = (f(v >> 16) << 16) | (f((v >> 8) & 0xff) << 8) | f(v & 0xff);
+    return '#' + (0x1000000 + rgb).toString(16).slice(1);
   },
   _stamp: function (r) {  // pixel offsets of a disc of radius r: [dx, dy, isBorder] ...
     var out = [], R = Math.ceil(r);
@@ -83,7 +125,7 @@ L.TerritoryPoints = L.Layer.extend({
     return out;
   },
   _redraw: function () {
-    var map = this._map, size = map.getSize(), c = this._canvas, d = this._data;
+    var map = this._map, size = map.getSize(), c = this._canvas, o = this.options;
     L.DomUtil.setPosition(c, map.containerPointToLayerPoint([0, 0]));
     var ratio = window.devicePixelRatio || 1, w = Math.round(size.x * ratio);
     var h = Math.round(size.y * ratio);
@@ -91,30 +133,135 @@ L.TerritoryPoints = L.Layer.extend({
     c.style.width = size.x + 'px'; c.style.height = size.y + 'px';
     var ctx = c.getContext('2d'), img = ctx.createImageData(w, h);
     var pix = new Uint32Array(img.data.buffer);
-    var fills = d.colours.map(this._rgba), border = this._rgba('#222222');
-    var r = this.options.radius * ratio, stamp = this._stamp(r), m = stamp.length;
     var scale = 256 * Math.pow(2, map.getZoom()) / (2 * Math.PI * 6378137);
-    var origin = map.getPixelBounds().min, half = Math.PI * 6378137;
-    var cell = 8, grid = this._grid = {}, drawn = 0;
+    var origin = map.getPixelBounds().min, half = Math.PI * 6378137, r = o.radius;
+    // the points in view, with their screen positions
+    if (!this._view || this._view.length < this.count) {
+      this._view = new Int32Array(this.count);
+      this._vx = new Float32Array(this.count); this._vy = new Float32Array(this.count);
+    }
+    var view = this._view, vx = this._vx, vy = this._vy, drawn = 0;
     for (var i = 0; i < this.count; i++) {
       var x = (this._px[i] + half) * scale - origin.x;
       var y = (half - this._py[i]) * scale - origin.y;
       if (x < -r || y < -r || x > size.x + r || y > size.y + r) continue;
-      drawn++;
-      var key = ((x / cell) | 0) * 65536 + ((y / cell) | 0);
-      var list = grid[key]; if (list) list.push(i); else grid[key] = [i];
-      var px = Math.round(x * ratio), py = Math.round(y * ratio), fill = fills[this.colour[i]];
-      for (var s = 0; s < m; s += 3) {
-        var qx = px + stamp[s], qy = py + stamp[s + 1];
-        if (qx >= 0 && qy >= 0 && qx < w && qy < h) pix[qy * w + qx] = stamp[s + 2] ? border : fill;
-      }
+      view[drawn] = i; vx[drawn] = x; vy[drawn] = y; drawn++;
     }
+    // many points per pixel: a density grid; else semi-transparent dots
+    var dense = o.density && drawn * o.spacing * o.spacing > size.x * size.y;
+    this._mode = dense ? 'density' : 'points';
+    if (dense) this._density(pix, w, h, ratio, size, drawn);
+    else this._dots(pix, w, h, ratio, drawn);
     ctx.putImageData(img, 0, 0);
     c.setAttribute('data-drawn', String(drawn));  // points in view, for tests and debugging
+    c.setAttribute('data-mode', this._mode);
+    if (this._modeNote) {
+      this._modeNote.textContent = dense
+        ? 'Zoomed out: one disc per square, larger = more accounts, in their most common ' +
+          'colour; zoom in for single accounts'
+        : 'One dot per account';
+    }
+  },
+  _dots: function (pix, w, h, ratio, drawn) {
+    var d = this._data, tone = d.tone, self = this;
+    var fills = d.palette.map(function (p) { return self._rgba(p, 0.75); });
+    var edges = d.palette.map(function (p) { return self._rgba(self._darker(p), 0.85); });
+    var r = this.options.radius * ratio, stamp = this._stamp(r), m = stamp.length;
+    var edged = r >= 2, cell = 8, grid = this._grid = {};
+    for (var j = 0; j < drawn; j++) {
+      var i = this._view[j], x = this._vx[j], y = this._vy[j];
+      var key = ((x / cell) | 0) * 65536 + ((y / cell) | 0);
+      var list = grid[key]; if (list) list.push(i); else grid[key] = [i];
+      var px = Math.round(x * ratio), py = Math.round(y * ratio), t = tone[this.code[i]];
+      var fill = fills[t], edge = edged ? edges[t] : fill;
+      for (var s = 0; s < m; s += 3) {
+        var qx = px + stamp[s], qy = py + stamp[s + 1];
+        if (qx >= 0 && qy >= 0 && qx < w && qy < h) pix[qy * w + qx] = stamp[s + 2] ? edge : fill;
+      }
+    }
+    this._cells = null;
+  },
+  _density: function (pix, w, h, ratio, size, drawn) {
+    var d = this._data, tone = d.tone, nt = d.palette.length, cell = this.options.cell;
+    var nx = Math.ceil(size.x / cell), ny = Math.ceil(size.y / cell);
+    var counts = new Uint32Array(nx * ny * nt), total = new Uint32Array(nx * ny), top = 1;
+    for (var j = 0; j < drawn; j++) {
+      var cx = Math.floor(this._vx[j] / cell), cy = Math.floor(this._vy[j] / cell);
+      if (cx < 0 || cy < 0 || cx >= nx || cy >= ny) continue;
+      var k = cy * nx + cx, n = ++total[k];
+      counts[k * nt + tone[this.code[this._view[j]]]]++;
+      if (n > top) top = n;
+    }
+    // one disc per square, its area growing with the log of the count: the territory colours
+    // stay visible between the discs
+    var self = this, logTop = Math.log(1 + top), stamps = {}, R = (cell / 2 - 0.5) * ratio;
+    var fills = d.palette.map(function (p) { return self._rgba(p, 0.8); });
+    var edges = d.palette.map(function (p) { return self._rgba(self._darker(p), 0.9); });
+    for (var k = 0; k < nx * ny; k++) {
+      if (!total[k]) continue;
+      var best = 0;
+      for (var t = 1; t < nt; t++) if (counts[k * nt + t] > counts[k * nt + best]) best = t;
+      var r = Math.max(0.75 * ratio, R * Math.sqrt(Math.log(1 + total[k]) / logTop));
+      r = Math.round(r * 4) / 4;
+      var stamp = stamps[r] || (stamps[r] = this._stamp(r)), m = stamp.length;
+      var px = Math.round(((k % nx) + 0.5) * cell * ratio);
+      var py = Math.round((Math.floor(k / nx) + 0.5) * cell * ratio);
+      var fill = fills[best], edge = r >= 2 ? edges[best] : fill;
+      for (var s = 0; s < m; s += 3) {
+        var qx = px + stamp[s], qy = py + stamp[s + 1];
+        if (qx >= 0 && qy >= 0 && qx < w && qy < h) pix[qy * w + qx] = stamp[s + 2] ? edge : fill;
+      }
+    }
+    this._cells = {counts: counts, total: total, nx: nx, ny: ny, nt: nt, cell: cell};
+    this._grid = null;
+  },
+  _out: function () {  // the mouse left the map
+    if (this._map) this._map.closeTooltip(this._tip);
+    this._hidden = null;
+  },
+  _leave: function (e) {  // off the points: the shape under the mouse shows its tooltip again
+    this._map.closeTooltip(this._tip);
+    var hidden = this._hidden || [], under = e.originalEvent && e.originalEvent.target;
+    this._hidden = null;
+    for (var k = 0; k < hidden.length; k++) {
+      if (hidden[k]._map && hidden[k]._path === under) hidden[k].openTooltip(e.latlng);
+    }
+  },
+  _show: function (rows, latlng, e) {
+    this._tip.setContent(this._box(rows)).setLatLng(latlng);
+    this._map.openTooltip(this._tip);
+    // the account's tooltip replaces the territory's (or block's) under it, until it closes
+    var hidden = this._hidden = this._hidden || [];
+    this._map.eachLayer(function (l) {
+      if (l.isTooltipOpen && l.getTooltip() && l.isTooltipOpen()) {
+        l.closeTooltip();
+        if (hidden.indexOf(l) < 0) hidden.push(l);
+      }
+    });
   },
   _hover: function (e) {
+    var on = window.territoryPoints.filter(function (l) { return l._map; });
+    if (on[on.length - 1] !== this) return this._leave(e);  // the top layer's tooltip only
+    var p = e.containerPoint, d = this._data;
+    if (this._cells) {  // density: the accounts of the square under the mouse
+      var g = this._cells, cx = Math.floor(p.x / g.cell), cy = Math.floor(p.y / g.cell);
+      var k = cy * g.nx + cx;
+      if (cx < 0 || cy < 0 || cx >= g.nx || cy >= g.ny || !g.total[k]) return this._leave(e);
+      var rows = [['Accounts here', g.total[k].toLocaleString()]];
+      var names = d.legend && d.legend.items;
+      var order = [];
+      for (var t = 0; t < g.nt; t++) if (g.counts[k * g.nt + t]) order.push(t);
+      order.sort(function (a, b) { return g.counts[k * g.nt + b] - g.counts[k * g.nt + a]; });
+      if (names && order.length > 1) {
+        for (var q = 0; q < Math.min(3, order.length); q++) {
+          rows.push([names[order[q]][1], g.counts[k * g.nt + order[q]].toLocaleString()]);
+        }
+      }
+      var at = this._map.containerPointToLatLng([(cx + 0.5) * g.cell, cy * g.cell]);
+      return this._show(rows, at, e);
+    }
     if (!this._grid) return;
-    var p = e.containerPoint, cell = 8, best = -1, bestD = 36;
+    var cell = 8, best = -1, bestD = 36;
     var scale = 256 * Math.pow(2, this._map.getZoom()) / (2 * Math.PI * 6378137);
     var origin = this._map.getPixelBounds().min, half = Math.PI * 6378137;
     for (var gx = -1; gx <= 1; gx++) for (var gy = -1; gy <= 1; gy++) {
@@ -127,63 +274,155 @@ L.TerritoryPoints = L.Layer.extend({
         if (dd < bestD) { bestD = dd; best = i; }
       }
     }
-    if (best < 0) { this._map.closeTooltip(this._tip); return; }
-    var text = this.text(), fields = this._data.fields, box = document.createElement('div');
-    for (var f = 0; f < fields.length; f++) {
+    if (best < 0) return this._leave(e);
+    var rows = [], text = this.source.text(), fields = this.source.fields;
+    for (var f = 0; f < fields.length; f++) rows.push([fields[f], text[f][best]]);
+    if (d.field) rows.push([d.field, d.labels[this.code[best]]]);
+    this._show(rows, [this.lat[best], this.lon[best]], e);
+  },
+  _box: function (rows) {
+    var box = document.createElement('div');
+    for (var f = 0; f < rows.length; f++) {
       var row = document.createElement('div'), b = document.createElement('b');
-      b.textContent = fields[f] + ': ';
+      b.textContent = rows[f][0] + ': ';
       row.appendChild(b);
-      row.appendChild(document.createTextNode(text[f][best]));
+      row.appendChild(document.createTextNode(rows[f][1]));
       box.appendChild(row);
     }
-    this._tip.setContent(box).setLatLng([this.lat[best], this.lon[best]]);
-    this._map.openTooltip(this._tip);
+    return box;
   }
 });
 </script>
 """
 
 
+# Density rendering: used when the points in view are more than one per SPACING x SPACING CSS
+# pixels on average; then counted in CELL x CELL squares.
+SPACING = 12
+CELL = 8
+
+
 def _b64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
 
 
-class PointsLayer(Layer, SafeMacroElement):
-    """Points on a canvas, one colour per category, with a tooltip of ``text`` fields.
+class PointSource(Element):
+    """Coordinates and tooltip texts of points, put into the page once for every layer of them.
 
-    ``text`` maps a field caption to one string per point; ``colour`` gives each point an index
-    into ``colours`` (at most 256). Add it to a map like any folium layer (it appears in the
-    layer control).
+    ``text`` maps a field caption to one string per point (shown in the tooltip of every layer
+    on this source). Not added to the map itself: the first :class:`PointsLayer` on it that
+    renders writes it into the page's script.
     """
 
-    _template = Template(
-        """{% macro script(this, kwargs) %}
-var {{ this.get_name() }} = new L.TerritoryPoints({{ this.data }}, {radius: {{ this.radius }}});
-{% endmacro %}"""
-    )
-
-    def __init__(self, name, lat, lon, colour, colours, text: dict, radius=3.0, show=True):
-        super().__init__(name=name, overlay=True, control=True, show=show)
-        self._name = "TerritoryPoints"
-        self.radius = float(radius)
-        colours = list(colours)
-        if len(colours) > 256:
-            raise ValueError("a points layer takes at most 256 colours")
+    def __init__(self, lat, lon, text: dict):
+        super().__init__()
+        self._name = "TerritoryPointSource"
+        lat = np.asarray(lat, dtype="<f4")
+        lon = np.asarray(lon, dtype="<f4")
+        if lat.shape != lon.shape:
+            raise ValueError("a point source takes as many longitudes as latitudes")
+        self.count = len(lat)
         texts = [[str(v) for v in values] for values in text.values()]
+        if any(len(t) != self.count for t in texts):
+            raise ValueError("a point source takes one text per point in each field")
         self.data = script_json(
             {
-                "lat": _b64(np.asarray(lat, dtype="<f4")),
-                "lon": _b64(np.asarray(lon, dtype="<f4")),
-                "colour": _b64(np.asarray(colour, dtype=np.uint8)),
-                "colours": colours,
+                "lat": _b64(lat),
+                "lon": _b64(lon),
                 "fields": [str(f) for f in text],
                 # parsed on the first hover: a JSON string loads far faster than a JS literal
                 "text": json.dumps(texts, separators=(",", ":"), ensure_ascii=False),
             }
         )
 
+    def script(self) -> str:
+        return f"var {self.get_name()} = L.TerritoryPoints.source({self.data});\n"
+
+
+class PointsLayer(Layer, SafeMacroElement):
+    """Points of a :class:`PointSource` on a canvas, one colour per code.
+
+    ``code`` gives each point an integer code; code ``k`` is drawn in ``palette[tone[k]]``
+    (``tone`` defaults to ``range(len(palette))``). With ``field`` and ``labels``, the tooltip
+    also shows ``field: labels[code]``. Add it to a map like any folium layer (it appears in
+    the layer control).
+
+    Dots are small and semi-transparent. Zoomed out, with ``density`` and more than one point
+    in view per ``SPACING`` x ``SPACING`` pixels, the layer draws a density grid instead: one
+    disc per square of ``CELL`` pixels, its area growing with the log of the points in the
+    square, in their most common colour; hovering a square lists its counts.
+
+    ``legend`` (a title), with one of ``legend_labels`` per palette colour and ``notes`` (lines
+    of text), adds a legend shown while the layer is on.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = new L.TerritoryPoints(
+  {{ this.source.get_name() }}, {{ this.data }}, {{ this.options_json }});
+{% endmacro %}"""
+    )
+
+    def __init__(
+        self,
+        name,
+        source: PointSource,
+        code,
+        palette,
+        tone=None,
+        *,
+        field: str | None = None,
+        labels=None,
+        radius: float = 3.0,
+        show: bool = True,
+        density: bool = True,
+        legend: str | None = None,
+        legend_labels=None,
+        notes=(),
+    ):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "TerritoryPoints"
+        self.source = source
+        palette = [str(c) for c in palette]
+        tone = list(range(len(palette))) if tone is None else [int(t) for t in tone]
+        code = np.asarray(code)
+        if len(code) != source.count:
+            raise ValueError(f"a points layer takes one code per point ({source.count})")
+        n_codes = max(len(tone), len(labels) if labels is not None else 0)
+        if len(code) and (code.min() < 0 or code.max() >= len(tone)):
+            raise ValueError("every code of a points layer needs a tone")
+        if any(t < 0 or t >= len(palette) for t in tone):
+            raise ValueError("every tone of a points layer is an index into its palette")
+        width = 1 if n_codes <= 256 else 2 if n_codes <= 65536 else 4
+        data = {
+            "code": _b64(code.astype(f"<u{width}")),
+            "width": width,
+            "palette": palette,
+            "tone": tone,
+        }
+        if field is not None:
+            data["field"] = str(field)
+            data["labels"] = [str(v) for v in labels]
+        if legend is not None:
+            names = palette if legend_labels is None else [str(v) for v in legend_labels]
+            if len(names) != len(palette):
+                raise ValueError("a points layer legend takes one label per palette colour")
+            data["legend"] = {
+                "title": str(legend),
+                "items": [[c, v] for c, v in zip(palette, names, strict=True)],
+                "notes": [str(n) for n in notes],
+            }
+        self.data = script_json(data)
+        self.options_json = script_json(
+            {"radius": float(radius), "density": bool(density), "spacing": SPACING, "cell": CELL}
+        )
+
     def render(self, **kwargs):
         root = self.get_root()
         if "territory_points_js" not in root.header._children:
             root.header.add_child(Raw(SCRIPT), name="territory_points_js")
+        if "territory_legend_css" not in root.header._children:
+            root.header.add_child(Raw(LEGEND_CSS), name="territory_legend_css")
+        if self.source.get_name() not in root.script._children:  # before the first layer on it
+            root.script.add_child(Raw(self.source.script()), name=self.source.get_name())
         super().render(**kwargs)
