@@ -103,6 +103,23 @@ def build_map(
         folium.TileLayer(tiles, attr="tiles", name="Background").add_to(fmap)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
 
+    layer, steps = _territory_layer(table, kpi, TOOLTIP_FIELDS if tooltip is None else tooltip)
+    layer.add_to(fmap)
+
+    if result.layer.blocks is not None:
+        _blocks_layer(result, table, simplify_m).add_to(fmap)
+    _labels_layer(territories, bounds).add_to(fmap)
+    if len(points.rows):
+        _accounts_layer(points).add_to(fmap)
+
+    _plugin_layers(result, fmap)
+    _legend_and_title(fmap, result, kpi, steps, caption, title, source, len(kpis))
+    LayerControl(collapsed=False, collapse_below=(1400, 860)).add_to(fmap)
+    return fmap
+
+
+def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict) -> tuple:
+    """``(layer, legend steps)``: the territories coloured by ``kpi``, tooltip ``labels``."""
     if kpi == "territory":
         colours = [IDENTITY[c] for c in neighbour_colours(table.geometry.to_numpy())]
         steps = []
@@ -110,14 +127,13 @@ def build_map(
         colours, steps = _sequential(pd.to_numeric(table[kpi], errors="coerce"), kpi)
     else:
         colours, steps = _categorical(table[kpi])
-    labels = TOOLTIP_FIELDS if tooltip is None else tooltip
     props = _display_properties(table, list(labels))
     props["_fill"] = colours
-    layer = gpd.GeoDataFrame(props, geometry=table.geometry.to_numpy(), crs=4326)
+    shapes = gpd.GeoDataFrame(props, geometry=table.geometry.to_numpy(), crs=4326)
     fields = [f for f in labels if f in props.columns]
     aliases = [text(labels[f]) for f in fields]
-    folium.GeoJson(
-        layer.to_json(drop_id=True),
+    layer = folium.GeoJson(
+        shapes.to_json(drop_id=True),
         name="Territories" if kpi == "territory" else f"Territories by {_label(kpi)}",
         style_function=lambda f: {
             "fillColor": f["properties"]["_fill"],
@@ -129,15 +145,12 @@ def build_map(
         # the tooltip only (it also opens on a tap); a popup would repeat it
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
         smooth_factor=0.5,
-    ).add_to(fmap)
+    )
+    return layer, steps
 
-    if result.layer.blocks is not None:
-        _blocks_layer(result, table, simplify_m).add_to(fmap)
-    _labels_layer(territories, bounds).add_to(fmap)
-    if len(points.rows):
-        _accounts_layer(points).add_to(fmap)
 
-    _plugin_layers(result, fmap)
+def _legend_and_title(fmap, result, kpi, steps, caption, title, source, n_territories) -> None:
+    """The legend of the territory colours and the title box."""
     if kpi == "territory":
         note = "Colours only tell neighbours apart (neighbours differ); hover for the figures"
         Legend(caption or "Territories", [], note).add_to(fmap)
@@ -146,15 +159,13 @@ def build_map(
     n_un = result.summary["unassigned"]
     what = "Territories" if kpi == "territory" else f"{_label(kpi)} by territory"
     subtitle = (
-        f"{what} · {len(kpis)} territories · "
+        f"{what} · {n_territories} territories · "
         f"{result.summary['accounts']:,} accounts"
         + (f" ({n_un:,} unassigned)" if n_un else "")
         + f" · {date.today():%Y-%m-%d}"
     )
     credits = source or result.plan.credits or _source_line(result)
     TitleBox(title or result.plan.name, subtitle, credits).add_to(fmap)
-    LayerControl(collapsed=False, collapse_below=(1400, 860)).add_to(fmap)
-    return fmap
 
 
 def _view_bounds(points: gpd.GeoDataFrame) -> np.ndarray:
