@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -93,3 +95,22 @@ def with_plugin(monkeypatch, plugin, name: str) -> None:
         return plugins
 
     monkeypatch.setattr(plugins_module, "get_plugins", patched)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: make test installs it (scripts/ensure-test-tools.sh)")
+        pytest.skip("chromium not installed (make test installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()

@@ -5,15 +5,14 @@ from __future__ import annotations
 import html
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from territory.cli import demo_plan
+from tests.conftest import CHROMIUM
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 OUTPUT = Path(
     os.environ.get("TERRITORY_TEST_OUTPUT", Path(__file__).parents[1] / "build" / "test-output")
 )

@@ -31,7 +31,7 @@ from shapely.geometry import box
 import territory
 from territory.cli import cli
 
-from .test_map_interaction import browser, container_point  # noqa: F401 (fixture)
+from .test_map_interaction import container_point
 
 PAYLOADS = [
     "{{ 7*7 }}",
@@ -336,7 +336,7 @@ def test_every_command_writes_its_pages_and_maps_hold_no_template_tag(pages):
         assert not [v for v in values if evaluated(v) and evaluated(v) in data], name
 
 
-def open_page(browser, path: Path):  # noqa: F811
+def open_page(browser, path: Path):
     page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     page.problems = []
     page.on("pageerror", lambda exc: page.problems.append(f"error: {exc}"))
@@ -370,7 +370,7 @@ def hover_text(page, js_latlng: str) -> str:
 
 
 @pytest.mark.slow
-def test_plan_map_shows_every_name_as_text(browser, pages):  # noqa: F811
+def test_plan_map_shows_every_name_as_text(browser, pages):
     plan, paths = pages
     page = open_page(browser, paths["map.html"])
     page.wait_for_selector("canvas.territory-points[data-drawn]")
@@ -396,7 +396,7 @@ def test_plan_map_shows_every_name_as_text(browser, pages):  # noqa: F811
 
 
 @pytest.mark.slow
-def test_editor_keeps_block_and_territory_names_as_text(browser, pages, tmp_path):  # noqa: F811
+def test_editor_keeps_block_and_territory_names_as_text(browser, pages, tmp_path):
     plan, paths = pages
     page = open_page(browser, paths["map.html"])
     page.check(".te-edit")
@@ -421,7 +421,7 @@ def test_editor_keeps_block_and_territory_names_as_text(browser, pages, tmp_path
 
 
 @pytest.mark.slow
-def test_kpi_map_named_by_a_hostile_measure(browser, pages):  # noqa: F811
+def test_kpi_map_named_by_a_hostile_measure(browser, pages):
     plan, paths = pages
     page = open_page(browser, paths["kpi-map.html"])
     page.wait_for_selector(".leaflet-control-layers")
@@ -433,7 +433,7 @@ def test_kpi_map_named_by_a_hostile_measure(browser, pages):  # noqa: F811
 
 
 @pytest.mark.slow
-def test_tracking_maps_dashboard_and_briefs_show_names_as_text(browser, pages):  # noqa: F811
+def test_tracking_maps_dashboard_and_briefs_show_names_as_text(browser, pages):
     plan, paths = pages
     for name in ("tracking-map.html", "tracking-status-map.html"):
         page = open_page(browser, paths[name])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 
 import pandas as pd
 import pytest
@@ -18,26 +17,9 @@ from click.testing import CliRunner
 import territory
 from territory.cli import cli, demo_plan
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 OUTPUT_ENV = "TERRITORY_TEST_OUTPUT"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: make test installs it (scripts/ensure-test-tools.sh)")
-        pytest.skip("chromium not installed (make test installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import html as html_module
 import io
 import os
-import shutil
 from importlib import resources
 
 import numpy as np
@@ -24,7 +23,6 @@ from territory.cli import demo_plan
 
 DATA = resources.files("territory.data")
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 AXES = [
     {"axis": "value_tier"},
     {"axis": "size_tier", "column": "revenue"},
@@ -38,22 +36,6 @@ HIDE_OVERLAYS = """() => {
 }"""
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: make test installs it (scripts/ensure-test-tools.sh)")
-        pytest.skip("chromium not installed (make test installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 def many_accounts(n: int, seed: int = 3) -> pd.DataFrame:

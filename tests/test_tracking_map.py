@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from territory.cli import cli
 
 from .grid_plan import AS_OF, expected_tracking, write_grid_plan
-from .test_map_interaction import browser  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +35,7 @@ def tracked(tmp_path_factory):
     return grid, out
 
 
-def open_page(browser, path):  # noqa: F811
+def open_page(browser, path):
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -47,7 +46,7 @@ def open_page(browser, path):  # noqa: F811
     return page
 
 
-def dashboard_rows(browser, path) -> dict[str, dict[str, str]]:  # noqa: F811
+def dashboard_rows(browser, path) -> dict[str, dict[str, str]]:
     """The dashboard's territory table as shown: {territory id: {heading: cell text}}."""
     page = open_page(browser, path)
     rows = page.evaluate(
@@ -96,7 +95,7 @@ def rgb(colour: str) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("name", ["tracking-map.html", "tracking-status-map.html"])
-def test_tracking_map_tooltips_show_the_dashboard_figures(browser, tracked, name):  # noqa: F811
+def test_tracking_map_tooltips_show_the_dashboard_figures(browser, tracked, name):
     grid, out = tracked
     dashboard = dashboard_rows(browser, out / "dashboard.html")
     for tid, row in expected_tracking(grid).iterrows():  # the dashboard against the hand sums
@@ -128,7 +127,7 @@ def test_tracking_map_tooltips_show_the_dashboard_figures(browser, tracked, name
     page.close()
 
 
-def test_tracking_maps_colour_by_attainment_against_pace_and_status(browser, tracked):  # noqa: F811
+def test_tracking_maps_colour_by_attainment_against_pace_and_status(browser, tracked):
     from territory.maps import STATUS
 
     grid, out = tracked
