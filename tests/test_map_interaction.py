@@ -267,3 +267,40 @@ def test_hostile_names_stay_text_in_the_editor_and_points(browser, tmp_path):
     assert hostile[0] in page.locator(".te-totals").inner_text()
     assert errors == []
     page.close()
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (1400, 900), (390, 844)])
+def test_every_territory_is_painted(browser, demo_map, viewport):
+    """Each territory's interior shows its fill colour on screen, not the map background.
+
+    Checked on the screenshot at points the browser reports inside each territory's path, at
+    window sizes where the layer control starts collapsed and open.
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    width, height = viewport
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+    page.goto(demo_map.as_uri())
+    page.wait_for_timeout(800)
+    inside = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.leaflet-overlay-pane svg path'))
+          .map(p => { const r = p.getBoundingClientRect();
+            for (let fy = 0.05; fy < 1; fy += 0.1) for (let fx = 0.05; fx < 1; fx += 0.1) {
+              const x = r.x + r.width * fx, y = r.y + r.height * fy;
+              if (x > 0 && y > 0 && x < innerWidth && y < innerHeight
+                  && document.elementFromPoint(x, y) === p) return [x, y, p.getAttribute('fill')];
+            } return null; })
+          .filter(v => v)"""
+    )
+    shot = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB")).astype(int)
+    page.close()
+    assert len(inside) >= 5
+    background = np.array([221, 221, 221])
+    unpainted = [
+        (x, y, fill) for x, y, fill in inside if (shot[int(y), int(x)] == background).all()
+    ]
+    assert unpainted == []

@@ -148,9 +148,20 @@ class LayerControl(folium.LayerControl, SafeMacroElement):
     _template = Template(
         """{% macro script(this, kwargs) %}
 var {{ this.get_name() }} = L.control.layers(
-  {{ this.base_json }}, {{ this.overlays_json }},
-  Object.assign({{ this.options_json }}, {{ this.small_json }} ? {collapsed: true} : {})
+  {{ this.base_json }}, {{ this.overlays_json }}, {{ this.options_json }}
 ).addTo({{ this._parent.get_name() }});
+if ({{ this.small_json }}) {
+  // collapsed after the first paint: a control created collapsed leaves parts of the
+  // territory layer unpainted in Chromium
+  setTimeout(function () {
+    var control = {{ this.get_name() }};
+    control.options.collapsed = true;  // and behave as Leaflet's collapsed control does
+    control._map.on("click", control.collapse, control);
+    L.DomEvent.on(control.getContainer(),
+                  {mouseenter: control._expandSafely, mouseleave: control.collapse}, control);
+    control.collapse();
+  }, 0);
+}
 {% endmacro %}"""
     )
 
