@@ -10,6 +10,8 @@ result is assembled (:mod:`~territory.designer.result`).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
 from typing import Any
 
@@ -110,15 +112,9 @@ class TerritoryDesigner:
         self.lat, self.lon, self.postal_code, self.measures = lat, lon, postal_code, measures
         self.visit_hours, self.speed_kmh, self.strict = visit_hours, speed_kmh, strict
 
-    _PARAMS = (
-        "k", "balance", "tolerance", "locked_territories", "max_distance_km", "regions", "seed",
-        "rebalance", "compactness", "restarts", "block_id", "crs", "account_id", "lat", "lon",
-        "postal_code", "measures", "visit_hours", "speed_kmh", "strict",
-    )  # fmt: skip
-
     def get_params(self) -> dict[str, Any]:
         """The options, by name (as given to the constructor)."""
-        return {name: getattr(self, name) for name in self._PARAMS}
+        return {name: getattr(self, name) for name in _options()}
 
     def __repr__(self) -> str:
         defaults = TerritoryDesigner()
@@ -166,6 +162,12 @@ class TerritoryDesigner:
             name="territory_id",
         )
         return self
+
+
+@functools.cache
+def _options() -> tuple[str, ...]:
+    """The designer's option names: the parameters of :class:`TerritoryDesigner`."""
+    return tuple(inspect.signature(TerritoryDesigner.__init__).parameters)[1:]
 
 
 def _run(request: DesignRequest, started: float) -> DesignResult:
@@ -230,11 +232,6 @@ def design(
         Alignment, dissolved territories, quality table and summary, and flags for whatever
         could not be met (a best-effort plan is still returned).
     """
-    designer = TerritoryDesigner(
-        k, balance=balance, tolerance=tolerance, locked_territories=locked_territories,
-        max_distance_km=max_distance_km, regions=regions, seed=seed, rebalance=rebalance,
-        compactness=compactness, restarts=restarts, block_id=block_id, crs=crs,
-        account_id=account_id, lat=lat, lon=lon, postal_code=postal_code, measures=measures,
-        visit_hours=visit_hours, speed_kmh=speed_kmh, strict=strict,
-    )  # fmt: skip
+    given = locals()
+    designer = TerritoryDesigner(**{name: given[name] for name in _options()})
     return designer.fit(blocks, accounts, homes=homes, locked=locked, current=current).result_
