@@ -30,6 +30,8 @@ import pandas as pd
 import pyproj
 import shapely
 
+from territory.geometry import area_perimeter_km, degree_km, metres_per_unit
+
 METHODS = ("inside", "boundary", "overlap", "nearest", "unassigned")
 INSIDE, BOUNDARY, OVERLAP, NEAREST, UNASSIGNED = range(5)
 OVERLAP_RULES = ("smallest", "first")
@@ -240,9 +242,8 @@ def locate_points(
     #    against the polygons whose bounding boxes hold such points
     rest = valid[polygon[valid] < 0]
     if len(rest):
-        boxes = _polygons_near(x, y, rest, bounds, 0.0, geographic, unit)
-        pts = _SortedPoints(x[rest], y[rest], band)
-        p, g = _polygon_pass(pts, polygons, bounds, shapely.intersects_xy, options.threads, boxes)
+        pts = _SortedPoints(x[rest], y[rest], band)  # polygons whose box holds none: no work
+        p, g = _polygon_pass(pts, polygons, bounds, shapely.intersects_xy, options.threads)
         _resolve(rest[p], g, polygon, method, candidates, BOUNDARY, BOUNDARY, tie_rank)
 
     # 3. outside: nearest polygon within the distance
@@ -345,18 +346,32 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=None):
         lengths = seg_end[k] - seg_start[k]
         segments = np.repeat(seg_start[k], lengths) + _ramp(lengths)
         segs.search(x, y, todo, segments, radius, best_poly, best_seg, dist)
-        todo = todo[~(dist[todo] <= radius)]
+        # final only if no segment a tie away beyond this radius could still win on id
+        todo = todo[~(dist[todo] <= radius - TIE_KM)]
 
-    found = best_poly >= 0
-    if geographic and found.any():
-        dist[found] = _geodesic_km(x[found], y[found], a[best_seg[found]], b[best_seg[found]])
-    # one answer per original point: the nearest of it and its shifted copies
-    order = np.lexsort((np.where(found, rank[np.maximum(best_poly, 0)], 0), dist, origin))
-    first = order[np.r_[True, origin[order][1:] != origin[order][:-1]]]
+    # one answer per original point: the best of it and its shifted copies, by the same rule
+    found = np.flatnonzero(best_poly >= 0)
+    first = found[_best(origin[found], dist[found], rank[best_poly[found]])]
+    if geographic and len(first):
+        dist[first] = _geodesic_km(x[first], y[first], a[best_seg[first]], b[best_seg[first]])
     near[origin[first]] = best_poly[first]
     out = np.full(n, np.nan)
-    out[origin[first]] = np.where(best_poly[first] >= 0, dist[first], np.nan)
+    out[origin[first]] = dist[first]
     return near, out
+
+
+def _best(point: np.ndarray, km: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Per point, the position of its best candidate: the nearest, and among candidates within
+    :data:`TIE_KM` of that the lowest ``rank`` (id order)."""
+    if not len(point):
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((km, point))
+    sorted_point, sorted_km = point[order], km[order]
+    head = np.flatnonzero(np.r_[True, sorted_point[1:] != sorted_point[:-1]])
+    kmin = np.repeat(sorted_km[head], np.diff(np.r_[head, len(order)]))
+    tied = order[sorted_km <= kmin + TIE_KM]
+    pick = tied[np.lexsort((km[tied], rank[tied], point[tied]))]
+    return pick[np.r_[True, point[pick][1:] != point[pick][:-1]]]
 
 
 def _grow(boxes: np.ndarray, abs_lat: np.ndarray, radius: float, geographic: bool, unit: float):
@@ -421,14 +436,7 @@ class _Segments:
     def _merge(self, point, seg, km, best_poly, best_seg, dist):
         """Keep, per point, the nearest polygon; within :data:`TIE_KM` the lowest rank wins."""
         rank = self.rank[self.poly[seg]]
-        order = np.lexsort((km, point))
-        point, seg, km, rank = point[order], seg[order], km[order], rank[order]
-        head = np.flatnonzero(np.r_[True, point[1:] != point[:-1]])
-        kmin = np.repeat(km[head], np.diff(np.r_[head, len(point)]))
-        tie = km <= kmin + TIE_KM
-        point, seg, km, rank = point[tie], seg[tie], km[tie], rank[tie]
-        order = np.lexsort((km, rank, point))
-        first = order[np.r_[True, point[order][1:] != point[order][:-1]]]
+        first = _best(point, km, rank)
         p, s, d, r = point[first], seg[first], km[first], rank[first]
         held = best_poly[p] >= 0
         old_rank = np.where(held, self.rank[np.maximum(best_poly[p], 0)], 0)
@@ -440,24 +448,10 @@ class _Segments:
         best_seg[p] = s
 
 
-# WGS84 radii of curvature for the local frame
-_A = 6378.137  # km
-_E2 = 6.69437999014e-3
-
-
-def _degree_km(lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Kilometres per degree of longitude and of latitude at ``lat`` on the WGS84 ellipsoid."""
-    s = np.sin(np.radians(lat))
-    w = 1 - _E2 * s * s
-    prime = _A / np.sqrt(w)
-    meridional = _A * (1 - _E2) / w**1.5
-    return np.radians(prime * np.cos(np.radians(lat))), np.radians(meridional)
-
-
 def _segment_km(px, py, a, b, geographic, unit):
     """Distance in km from points to segments ``a``-``b`` (one segment per point)."""
     if geographic:
-        kx, ky = _degree_km(py)
+        kx, ky = degree_km(py)
         ax = ((a[:, 0] - px + 180) % 360 - 180) * kx
         bx = ((b[:, 0] - px + 180) % 360 - 180) * kx
         ay, by = (a[:, 1] - py) * ky, (b[:, 1] - py) * ky
@@ -489,7 +483,7 @@ def _geodesic_km(px, py, a, b):
     """
     lat = py
     for _ in range(2):
-        kx, ky = _degree_km(lat)
+        kx, ky = degree_km(lat)
         ax = ((a[:, 0] - px + 180) % 360 - 180) * kx
         bx = ((b[:, 0] - px + 180) % 360 - 180) * kx
         ay, by = (a[:, 1] - py) * ky, (b[:, 1] - py) * ky
@@ -568,7 +562,8 @@ def locate_accounts(
     geoms = polygons.geometry.to_numpy()
     tie_rank = _rank(ids)
     if options.overlap == "smallest":
-        overlap_rank = np.lexsort((tie_rank, shapely.area(geoms))).argsort()
+        area, _ = area_perimeter_km(geoms, crs)  # km², not degrees², for lon/lat layers
+        overlap_rank = np.lexsort((tie_rank, area)).argsort()
     else:
         overlap_rank = np.arange(len(geoms))
     result = locate_points(
@@ -576,7 +571,7 @@ def locate_accounts(
         accounts.y,
         geoms,
         geographic=crs.is_geographic,
-        unit=_metres_per_unit(crs),
+        unit=metres_per_unit(crs) if not crs.is_geographic else 1.0,
         tie_rank=tie_rank,
         overlap_rank=overlap_rank,
         options=options,
@@ -658,11 +653,6 @@ def _labels(polygon: np.ndarray, names: np.ndarray, keep: np.ndarray) -> pd.Cate
     code_of[present] = categories.get_indexer(names[present])
     codes = np.where(keep, code_of[np.maximum(polygon, 0)], -1)
     return pd.Categorical.from_codes(codes, categories=categories)
-
-
-def _metres_per_unit(crs: pyproj.CRS) -> float:
-    axis = crs.axis_info[0] if crs.axis_info else None
-    return float(axis.unit_conversion_factor) if axis and not crs.is_geographic else 1.0
 
 
 def _rank(ids: np.ndarray) -> np.ndarray:

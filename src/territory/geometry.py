@@ -41,7 +41,7 @@ def area_perimeter_km(geoms: np.ndarray, crs: pyproj.CRS) -> tuple[np.ndarray, n
     """
     geoms = np.asarray(geoms, dtype=object)
     if not crs.is_geographic:
-        unit = _unit(crs)
+        unit = metres_per_unit(crs)
         return shapely.area(geoms) * unit**2 / 1e6, shapely.length(geoms) * unit / 1e3
     area = np.zeros(len(geoms))
     perim = np.zeros(len(geoms))
@@ -75,6 +75,15 @@ def area_perimeter_km(geoms: np.ndarray, crs: pyproj.CRS) -> tuple[np.ndarray, n
     return area / 1e6, perim / 1e3
 
 
+def degree_km(lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kilometres per degree of longitude and of latitude at ``lat`` (degrees), WGS84."""
+    s = np.sin(np.radians(lat))
+    w = 1 - _E2 * s * s
+    prime = _A / np.sqrt(w) / 1e3
+    meridional = _A * (1 - _E2) / w**1.5 / 1e3
+    return np.radians(prime * np.cos(np.radians(lat))), np.radians(meridional)
+
+
 def _segment_lengths(lat1, lat2, dlon):
     """Ellipsoidal lengths (m) of short segments, from the local radii of curvature at each
     segment's mid-latitude (angles in radians)."""
@@ -89,7 +98,7 @@ def length_km(geoms: np.ndarray, crs: pyproj.CRS) -> np.ndarray:
     """Length (km) of each (multi)line, measured as :func:`area_perimeter_km` measures rings."""
     geoms = np.asarray(geoms, dtype=object)
     if not crs.is_geographic:
-        return shapely.length(geoms) * _unit(crs) / 1e3
+        return shapely.length(geoms) * metres_per_unit(crs) / 1e3
     parts, part_of = shapely.get_parts(geoms, return_index=True)
     coords, vertex_part = shapely.get_coordinates(parts, return_index=True)
     out = np.zeros(len(geoms))
@@ -103,7 +112,7 @@ def length_km(geoms: np.ndarray, crs: pyproj.CRS) -> np.ndarray:
     return np.bincount(part_of, weights=per_part, minlength=len(geoms)) / 1e3
 
 
-def _unit(crs: pyproj.CRS) -> float:
+def metres_per_unit(crs: pyproj.CRS) -> float:
     """Metres per coordinate unit of a projected CRS."""
     return crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
 
@@ -136,7 +145,8 @@ def equal_area_crs(geoms: np.ndarray, crs: pyproj.CRS) -> pyproj.CRS:
         to_lonlat = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
         lon, lat = to_lonlat.transform(x, y)
     lon, lat = np.radians(np.asarray(lon)), np.radians(np.asarray(lat))
-    if not len(lon) or not np.isfinite(weight).any() or weight.sum() <= 0:
+    weight = np.where(np.isfinite(weight), weight, 0.0)
+    if not len(lon) or weight.sum() <= 0:
         weight = np.ones(len(lon))
     vx = np.sum(weight * np.cos(lat) * np.cos(lon))
     vy = np.sum(weight * np.cos(lat) * np.sin(lon))

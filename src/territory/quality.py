@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from territory.geometry import area_perimeter_km, length_km, polsby_popper
+from territory.geometry import area_perimeter_km, polsby_popper
 
-__all__ = ["area_perimeter_km", "deviation", "gini", "length_km", "polsby_popper"]
+__all__ = ["area_perimeter_km", "deviation", "gini", "polsby_popper"]
 
 
 def gini(values) -> float:

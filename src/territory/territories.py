@@ -47,7 +47,7 @@ class TerritoryLayer:
 
     @cached_property
     def area_perimeter(self) -> pd.DataFrame:
-        """Area (km²) and perimeter (km) per territory, geodesic or planar (see quality)."""
+        """Area (km²) and perimeter (km) per territory, geodesic or planar (geometry)."""
         area, perim = area_perimeter_km(self.territories.geometry.to_numpy(), self.crs)
         return pd.DataFrame(
             {"area_km2": area, "perimeter_km": perim},

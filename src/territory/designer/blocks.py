@@ -121,8 +121,8 @@ def build_graph(polygons: Polygons, threads: int = 2) -> BlockGraph:
     centroids[outside] = shapely.point_on_surface(geoms[outside])
     n = len(geoms)
 
-    tree = shapely.STRtree(geoms)
-    i, j = shapely.STRtree(source).query(source, predicate="intersects")
+    tree = shapely.STRtree(geoms)  # positions match ``source``: one tree serves both
+    i, j = tree.query(geoms, predicate="intersects")
     keep = i < j
     i, j = i[keep], j[keep]
     boundaries = shapely.boundary(source)

@@ -367,14 +367,14 @@ class AccountPoints:
             self.territory = assign.loc[ids, "territory_id"].to_numpy(dtype=object)
         else:
             self.territory = np.array([], dtype=object)
-        text = {"Account": ids.astype(str).to_numpy()}
+        fields = {"Account": ids.astype(str).to_numpy()}
         if "name" in frame.columns:
-            text["Name"] = frame["name"].astype(str).to_numpy()
+            fields["Name"] = frame["name"].astype(str).to_numpy()
         unassigned = pd.isna(self.territory)
-        text["Territory"] = np.where(unassigned, "(unassigned)", self.territory.astype(str))
+        fields["Territory"] = np.where(unassigned, "(unassigned)", self.territory.astype(str))
         if "revenue" in frame.columns:
-            text["Revenue"] = [_fmt("revenue", v) for v in frame["revenue"]]
-        self.source = PointSource(frame.geometry.y.to_numpy(), frame.geometry.x.to_numpy(), text)
+            fields["Revenue"] = [_fmt("revenue", v) for v in frame["revenue"]]
+        self.source = PointSource(frame.geometry.y.to_numpy(), frame.geometry.x.to_numpy(), fields)
 
     @property
     def sampled(self) -> bool:

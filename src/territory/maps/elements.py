@@ -42,6 +42,7 @@ class OfflineMap(folium.Map, SafeMacroElement):
         js = vendored("leaflet", "leaflet.js").replace("</script", "<\\/script")
         header.add_child(Raw(f"<style>{css}</style>"), name="leaflet_css")
         header.add_child(Raw(f"<script>{js}</script>"), name="leaflet_js")
+        header.add_child(Raw(LEGEND_CSS), name="territory_legend_css")  # title, legends
 
 
 _BOX = (
@@ -75,8 +76,6 @@ class TitleBox(SafeMacroElement):
     def render(self, **kwargs):
         header = self.get_root().header
         header.add_child(Raw(f"<title>{self.title}</title>"), name="territory_title")
-        if "territory_legend_css" not in header._children:
-            header.add_child(Raw(LEGEND_CSS), name="territory_legend_css")
         super().render(**kwargs)
 
 
@@ -130,12 +129,6 @@ class Legend(SafeMacroElement):
         self.caption = text(caption)
         self.steps = [(c, text(label)) for c, label in steps]  # colours are ours
         self.note = text(note)
-
-    def render(self, **kwargs):
-        header = self.get_root().header
-        if "territory_legend_css" not in header._children:
-            header.add_child(Raw(LEGEND_CSS), name="territory_legend_css")
-        super().render(**kwargs)
 
 
 class LayerControl(folium.LayerControl, SafeMacroElement):

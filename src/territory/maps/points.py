@@ -21,7 +21,6 @@ from branca.element import Element
 from folium.map import Layer
 from jinja2 import Template
 
-from territory.maps.elements import LEGEND_CSS
 from territory.maps.safe import Raw, SafeMacroElement, script_json
 
 # Leaflet layer class, added to the page once (see PointsLayer.render).
@@ -421,8 +420,6 @@ var {{ this.get_name() }} = new L.TerritoryPoints(
         root = self.get_root()
         if "territory_points_js" not in root.header._children:
             root.header.add_child(Raw(SCRIPT), name="territory_points_js")
-        if "territory_legend_css" not in root.header._children:
-            root.header.add_child(Raw(LEGEND_CSS), name="territory_legend_css")
         if self.source.get_name() not in root.script._children:  # before the first layer on it
             root.script.add_child(Raw(self.source.script()), name=self.source.get_name())
         super().render(**kwargs)
