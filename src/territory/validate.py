@@ -166,7 +166,8 @@ def parse_numbers(values: pd.Series, column: str, source: Source):
     if pd.api.types.is_numeric_dtype(values.dtype):
         out = values.to_numpy(dtype=float, na_value=np.nan)
         blank = np.isnan(out)
-        return out, blank, np.zeros(len(out), dtype=bool), values.astype("string")
+        # no cell can be bad, so the text (only shown for bad cells) is the values as they are
+        return out, blank, np.zeros(len(out), dtype=bool), values
     text = values.astype("string").str.strip()
     cleaned = text.str.replace(r"^[$€£¥]\s*|\s*[$€£¥]$", "", regex=True)
     if _comma_column(source, text):
