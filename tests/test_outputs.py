@@ -132,6 +132,29 @@ def test_interruption_while_publishing_is_detected_and_finished(plan_dir, monkey
     assert summary["totals"]["revenue"]["input"] == pytest.approx(accounts["revenue"].sum())
 
 
+def test_write_error_while_publishing_keeps_what_repair_needs(plan_dir, monkeypatch):
+    """A disk error past the commit point says so, and the set can still be finished."""
+    Plan.from_file(plan_dir / "plan.toml").run().write()
+    real_replace, moved = os.replace, []
+
+    def replace(src, dst):
+        if Path(dst).parent == plan_dir / "out":
+            if len(moved) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+            moved.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(outputs.os, "replace", replace)
+    with pytest.raises(TerritoryError) as err:
+        Plan.from_file(plan_dir / "plan.toml").run().write()
+    monkeypatch.setattr(outputs.os, "replace", real_replace)
+    assert "--repair" in str(err.value) and "Nothing was half-written" not in str(err.value)
+    check = CliRunner().invoke(cli, ["check-outputs", "--repair", str(plan_dir / "out")])
+    assert check.exit_code == 0, check.output
+    assert_consistent(plan_dir / "out")
+    assert temp_entries(plan_dir / "out") == []
+
+
 def test_error_before_the_commit_keeps_the_previous_set(plan_dir, monkeypatch):
     plan = Plan.from_file(plan_dir / "plan.toml")
     plan.run().write()

@@ -112,8 +112,11 @@ _REASONS = {
 }
 
 
-def write_error(exc: OSError, where: Path | str, kept: str) -> OutputError:
-    """One paragraph for an OS error while writing: what, where, what is left, the fix."""
+def write_error(exc: OSError, where: Path | str, kept: str, whole: bool = True) -> OutputError:
+    """One paragraph for an OS error while writing: what, where, what is left, the fix.
+
+    ``whole`` says nothing was half-written (``kept`` says what is there instead).
+    """
     reason = _REASONS.get(exc.errno, exc.strerror or str(exc))
     fix = (
         "Free some space"
@@ -121,7 +124,9 @@ def write_error(exc: OSError, where: Path | str, kept: str) -> OutputError:
         else "Check the folder's permissions"
     )
     return OutputError(
-        f"Cannot write {where}: {reason}. Nothing was half-written: {kept}. {fix}, or write "
+        f"Cannot write {where}: {reason}. "
+        + ("Nothing was half-written: " if whole else "")
+        + f"{kept}. {fix}, or write "
         "the outputs elsewhere (--out / -o), and run again."
     )
 
@@ -427,6 +432,13 @@ class OutputSet:
             if kind is None:
                 self._commit()
         except OSError as err:
+            if (stage / STAGED_MANIFEST).exists():
+                # past the commit point: keep the stage so the set can be rolled forward
+                kept = (
+                    "the new set was interrupted while it was being published; run "
+                    f"`territory check-outputs {self.folder} --repair` to finish it"
+                )
+                raise write_error(err, self.folder, kept, whole=False) from err
             shutil.rmtree(stage, ignore_errors=True)
             raise write_error(err, self.folder, "the previous outputs are unchanged") from err
         except BaseException:
