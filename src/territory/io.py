@@ -137,11 +137,9 @@ def read_source(
             f"File not found: {p}. Check the path (relative paths are resolved from "
             f"{Path.cwd()}, or from the plan file's folder inside a plan)."
         )
-    if p.is_dir():
-        if any(p.glob("*.parquet")):
-            return _read_parquet(p), Source(str(p))  # a dataset: one file per partition
+    if p.is_dir() and not any(p.glob("*.parquet")):
         raise InputError(f"{p} is a folder; give the path of a data file inside it.")
-    kind = file_type(p)
+    kind = ".parquet" if p.is_dir() else file_type(p)  # a folder: one file per partition
     try:
         if kind in TABLE_SUFFIXES | COMPRESSED_SUFFIXES:
             return _read_text(p, kind)
@@ -368,11 +366,10 @@ def check_header(header: list, p: Path, *, letters: bool) -> None:
 
 
 def _letter(n: int) -> str:
-    out = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        out = chr(65 + r) + out
-    return out
+    """Spreadsheet column letter of 1-based column ``n`` (openpyxl's, imported when needed)."""
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(n)
 
 
 def _read_records(data: bytes, sep: str, header: list[str], p: Path):
