@@ -33,10 +33,11 @@ def describe(model) -> pd.DataFrame:
     short = {k: ", ".join(s for s, _ in words[k]) or "close to the average account" for k in order}
     long = {k: ", ".join(d for _, d in words[k]) or "close to the average account" for k in order}
     for same in _repeated(short):
-        extra = _distinguish(data, model.numeric, assign, same)
-        for k in same:
-            short[k] += extra.get(k, "")
-            long[k] += extra.get(k, "")
+        col, extra = _distinguish(data, model.numeric, assign, same)
+        for k, text in extra.items():
+            short[k] += text
+            if f" {col} (median " not in f" {long[k]}":  # the figure is not there yet
+                long[k] += text
     groups: dict[str, list[int]] = {}
     for k in order:
         groups.setdefault(short[k], []).append(k)
@@ -122,9 +123,9 @@ def _category_words(codes: np.ndarray, levels: np.ndarray, members: np.ndarray):
     return None
 
 
-def _distinguish(data, numeric: list[str], assign: np.ndarray, same: list[int]) -> dict:
+def _distinguish(data, numeric: list[str], assign: np.ndarray, same: list[int]):
     """``"; median <column> <value>"`` per class, for the numeric column whose class medians
-    lie furthest apart in percentile rank (no text when they do not differ)."""
+    lie furthest apart in percentile rank, and that column (no text when none differs)."""
     best, spread = None, 0.0
     for j, col in enumerate(numeric):
         values = data.raw[:, j]
@@ -138,9 +139,9 @@ def _distinguish(data, numeric: list[str], assign: np.ndarray, same: list[int]) 
         if len(set(medians.values())) > 1 and max(ranks) - min(ranks) >= spread:
             best, spread = (col, medians), max(ranks) - min(ranks)
     if best is None:
-        return {}
+        return None, {}
     col, medians = best
-    return {k: f"; median {col} {_fmt(m)}" for k, m in medians.items()}
+    return col, {k: f"; median {col} {_fmt(m)}" for k, m in medians.items()}
 
 
 def _fmt(value: float) -> str:

@@ -107,7 +107,8 @@ class LatentClassModel:
             notes.append(
                 f"latent_class: BIC is lowest at the class limit (max_classes = "
                 f"{self.max_classes}), so the data may hold more classes. Raise max_classes "
-                f"(e.g. max_classes = {self.max_classes + 3}) to try more."
+                f"(e.g. max_classes = {self.max_classes + 3}; --max-classes on the command "
+                "line) to try more."
             )
         return notes
 
