@@ -15,11 +15,12 @@ import territory
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 # (territory_id, name, bounds) and accounts (territory, lon, lat, segment, revenue, prior):
-# Puerto Rico, Washington DC and a territory in France (outside every US state).
+# Puerto Rico, Washington DC, a territory in France (outside every US state) and an empty one.
 TERRITORIES = [
     ("PR", "Isla", (-67.3, 17.9, -65.6, 18.55)),
     ("DC", "District", (-77.12, 38.8, -76.9, 39.0)),
     ("FR", "France", (-5.0, 42.0, 8.0, 51.0)),
+    ("NV", "Empty", (-117.0, 38.0, -116.0, 39.0)),  # no accounts
 ]
 ACCOUNTS = [
     ("PR", -66.035, 18.234, "Finance", 900.0, 600.0),
@@ -33,7 +34,7 @@ ACCOUNTS = [
 
 
 def make_literal_plan(names: dict[str, str] | None = None, **adjustment) -> territory.Plan:
-    """A three-territory plan with a ``campaign_brief`` adjustment (names can be replaced)."""
+    """A four-territory plan with a ``campaign_brief`` adjustment (names can be replaced)."""
     names = names or {}
     layer = gpd.GeoDataFrame(
         {"territory_id": [t for t, _, _ in TERRITORIES],

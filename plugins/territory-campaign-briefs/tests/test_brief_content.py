@@ -70,7 +70,7 @@ def test_messages_come_from_each_territory_own_figures_and_differ():
 def test_missing_facts_leave_their_sentence_out_never_a_placeholder(literal_plan):
     briefs, _ = briefs_for(literal_plan())
     briefs = briefs.set_index("territory_id")
-    assert len(briefs) == 3
+    assert len(briefs) == 4
     # "Finance"/"Retail" have no emphasis in the shipped table: no emphasis sentence at all
     assert briefs["message_emphasis"].isna().all()
     for text in [*briefs["message"], *briefs["headline"]]:
@@ -87,6 +87,9 @@ def test_missing_facts_leave_their_sentence_out_never_a_placeholder(literal_plan
     assert pd.isna(fr["price_positioning"]) and "pricing" not in fr["message"]
     assert "Write in" not in fr["message"]
     assert fr["headline"].startswith("Win Retail buyers")
+    empty = briefs.loc["NV"]
+    assert empty["message"] == "No accounts are assigned to this territory yet."
+    assert empty["locale_note"] == "no locale data for Empty: no accounts assigned"
 
 
 def test_puerto_rico_and_dc_get_their_locale_and_other_regions_a_clear_note(literal_plan):

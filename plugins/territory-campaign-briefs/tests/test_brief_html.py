@@ -98,6 +98,6 @@ def test_brief_page_prints_without_the_navigation(browser, tmp_path, literal_pla
     page = open_offline(browser, tmp_path / "b" / "briefs.html")
     page.emulate_media(media="print")
     assert not page.locator("nav").is_visible()
-    assert page.locator("section.brief").count() == 3
+    assert page.locator("section.brief").count() == 4
     assert page.pdf()[:4] == b"%PDF"
     page.close()

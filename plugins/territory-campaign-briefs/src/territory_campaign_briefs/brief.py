@@ -122,6 +122,7 @@ def brief_row(t, f, *, emphasis_of: dict, premium_above: float, value_below: flo
     lead = f["segment_1"] if present(f["segment_1"]) else None
     emphasis = emphasis_of.get(lead) if lead else None
     sentences = [
+        "No accounts are assigned to this territory yet." if f["accounts"] == 0 else None,
         growth_sentence(f),
         attainment_sentence(f),
         segment_sentence(f),
