@@ -23,7 +23,8 @@ Per layer, in one process and run: the layer is checked (``prepare_polygons``) o
   (it finds touching neighbours too, so it is a lower bound on the work, not the same answer).
 
 The pairs and shares of ``territory`` and ``previous`` are compared (the script fails when
-they differ). Seconds are wall-clock; ratios are the baseline's time over territory's.
+they differ). Seconds are wall-clock (CPU seconds of the two checks are printed too, for a shared
+machine); ratios are the baseline's time over territory's.
 """
 
 from __future__ import annotations
@@ -123,9 +124,11 @@ def layers(cache: Path, only: list[str] | None) -> dict[str, object]:
     return {k: v for k, v in build.items() if not only or k in only}
 
 
-def _timed(func):
-    t0 = time.perf_counter()
+def _timed(func, cpu: dict | None = None, key: str = ""):
+    c0, t0 = time.process_time(), time.perf_counter()
     out = func()
+    if cpu is not None:
+        cpu[key] = time.process_time() - c0
     return out, time.perf_counter() - t0
 
 
@@ -141,8 +144,9 @@ def _same(new: pd.DataFrame, old: pd.DataFrame) -> bool:
 
 def bench(name: str, frame: gpd.GeoDataFrame) -> dict:
     layer, prepare_s = _timed(lambda: prepare_polygons(frame, kind="territory"))
-    new, new_s = _timed(lambda: find_overlaps(layer))
-    old, old_s = _timed(lambda: previous_find_overlaps(layer))
+    cpu: dict[str, float] = {}
+    new, new_s = _timed(lambda: find_overlaps(layer), cpu, "territory")
+    old, old_s = _timed(lambda: previous_find_overlaps(layer), cpu, "previous")
     check = layer.frame[["territory_id", "geometry"]]
     joined, sjoin_s = _timed(lambda: gpd.sjoin(check, check, predicate="intersects"))
     vertices = int(shapely.get_num_coordinates(layer.frame.geometry.to_numpy()).sum())
@@ -157,6 +161,8 @@ def bench(name: str, frame: gpd.GeoDataFrame) -> dict:
         "previous_s": old_s,
         "sjoin_s": sjoin_s,
         "sjoin_rows": len(joined),
+        "territory_cpu": cpu["territory"],
+        "previous_cpu": cpu["previous"],
     }
 
 
@@ -168,7 +174,8 @@ def main() -> None:
     rows = []
     head = (
         f"{'layer':<18} {'shapes':>6} {'vertices':>9} {'pairs':>5} {'check s':>8} "
-        f"{'previous s':>10} {'x prev':>7} {'sjoin s':>8} {'x sjoin':>8} {'load s':>7} same"
+        f"{'previous s':>10} {'x prev':>7} {'sjoin s':>8} {'x sjoin':>8} {'load s':>7} "
+        f"{'cpu s':>6} {'prev cpu':>8} same"
     )
     print(head)
     for name, build in layers(args.cache, args.only).items():
@@ -179,12 +186,13 @@ def main() -> None:
             f"{r['territory_s']:>8.2f} {r['previous_s']:>10.2f} "
             f"{r['previous_s'] / r['territory_s']:>6.1f}x {r['sjoin_s']:>8.2f} "
             f"{r['sjoin_s'] / r['territory_s']:>7.2f}x {r['prepare_s'] + r['territory_s']:>7.2f} "
-            f"{'yes' if r['same'] else 'NO'}",
+            f"{r['territory_cpu']:>6.2f} {r['previous_cpu']:>8.2f} {'yes' if r['same'] else 'NO'}",
             flush=True,
         )
     print(
         "check s: territory's overlap check; x prev / x sjoin: the baseline's seconds over "
-        "territory's (above 1: territory is faster); load s: prepare_polygons + the check."
+        "territory's (above 1: territory is faster); load s: prepare_polygons + the check; "
+        "cpu s / prev cpu: CPU seconds of the two checks (the machine may be shared)."
     )
     if not all(r["same"] for r in rows):
         sys.exit("territory and the previous check report different overlaps")
