@@ -20,6 +20,7 @@ import territory
 from territory.validate import find_overlaps, prepare_polygons
 
 from .conftest import DATA
+from .test_oracle import real_layers  # noqa: F401  (fixture)
 
 MIN_SHARE = 1e-6
 
@@ -82,15 +83,20 @@ def oracle_overlaps(frame: gpd.GeoDataFrame) -> pd.Series:
     both = gpd.overlay(a, b, how="intersection", keep_geom_type=True)
     both = both[both["territory_id"] != both["other"]]
     share = both.area / np.minimum(both["area_a"], both["area_b"])
-    pairs = [tuple(sorted(p)) for p in zip(both["territory_id"], both["other"], strict=True)]
-    out = pd.Series(share.to_numpy(), index=pd.MultiIndex.from_tuples(pairs))
+    out = by_pair(both["territory_id"], both["other"], share)
     out = out[~out.index.duplicated()]
     return out[out > MIN_SHARE].sort_index()
 
 
+def by_pair(id_a, id_b, share) -> pd.Series:
+    """Shares indexed by ``(id, id)`` pairs, ids sorted within a pair."""
+    pairs = [tuple(sorted(p)) for p in zip(id_a, id_b, strict=True)]
+    index = pd.MultiIndex.from_tuples(pairs) if pairs else pd.MultiIndex.from_arrays([[], []])
+    return pd.Series(np.asarray(share, dtype=float), index=index)
+
+
 def reported(found: pd.DataFrame) -> pd.Series:
-    pairs = [tuple(sorted(p)) for p in zip(found["id_a"], found["id_b"], strict=True)]
-    return pd.Series(found["overlap_share"].to_numpy(), index=pd.MultiIndex.from_tuples(pairs))
+    return by_pair(found["id_a"], found["id_b"], found["overlap_share"])
 
 
 @pytest.mark.parametrize("crs", ["EPSG:32633", "EPSG:4326"])
@@ -154,3 +160,25 @@ def test_overlap_check_costs_a_few_spatial_joins_of_the_layer():
     join = _best_of(lambda: gpd.sjoin(plain, plain, predicate="intersects"))
     check = _best_of(lambda: find_overlaps(layer))
     assert check <= 6.0 * join, f"overlap check {check:.2f} s, self-join {join:.2f} s"
+
+
+@pytest.mark.parametrize(("name", "least"), [("us_counties_10m", 5), ("world_countries_50m", 0)])
+def test_real_layer_overlaps_match_pairwise_intersection_areas(real_layers, name, least):  # noqa: F811
+    """Real layers (quantized TopoJSON: a few neighbours overlap in slivers): the reported pairs
+    are those whose intersection area, computed for every pair of shapes with overlapping
+    boxes, exceeds the threshold."""
+    layer = prepare_polygons(gpd.read_parquet(real_layers[name]), kind="territory")
+    geoms = layer.frame.geometry.to_numpy()
+    ids = layer.frame["territory_id"].to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms)
+    left, right = left[left < right], right[left < right]
+    share = shapely.area(shapely.intersection(geoms[left], geoms[right])) / np.minimum(
+        shapely.area(geoms[left]), shapely.area(geoms[right])
+    )
+    keep = share > MIN_SHARE
+    want = by_pair(ids[left[keep]], ids[right[keep]], share[keep])
+    assert len(want) >= least  # the layer has the slivers it is known for
+    got = reported(find_overlaps(layer))
+    assert sorted(got.index) == sorted(want.index)
+    if len(want):
+        np.testing.assert_allclose(got.sort_index(), want.sort_index(), rtol=1e-6)
