@@ -79,6 +79,9 @@ def test_product_line_mix_mode(tmp_path):
                 "mode": "mix",
                 "min_share": 0.3,
                 "orders": str(DATA / "superstore_orders.parquet"),
+                "customer": "Customer ID",
+                "category": "Category",
+                "amount": "Sales",
             }
         ]  # fmt: skip
     )
