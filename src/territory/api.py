@@ -112,9 +112,11 @@ def assign(accounts: Any, territories: Any = None, *, suffix: str | None = None,
 
     Parameters
     ----------
-    accounts : path, DataFrame or GeoDataFrame
-        Located by Point geometry, lat/lon columns or a postal code column. A path is read as
-        :func:`territory.io.read_table` reads it and that table is returned with the columns.
+    accounts : DataFrame, GeoDataFrame or path
+        Located by Point geometry, lat/lon columns or a postal code column. A path has no
+        frame of the caller's to extend (a CSV is read as text): for a path the result is the
+        assignments table ``territory assign`` writes (``account_id``, the columns below and
+        the measures, parsed as numbers), one row per account in file order.
     territories : path or GeoDataFrame
         Territory polygons, or building blocks when ``alignment`` is given.
     suffix : str, optional
@@ -128,7 +130,7 @@ def assign(accounts: Any, territories: Any = None, *, suffix: str | None = None,
     Returns
     -------
     DataFrame or GeoDataFrame
-        The accounts with ``territory_id`` (missing when unassigned), ``block_id`` (with
+        The accounts frame with ``territory_id`` (missing when unassigned), ``block_id`` (with
         blocks), ``method`` (inside, boundary, overlap, nearest, unassigned), ``distance_km``
         (to the territory, for nearest) and ``reason`` appended (:data:`ASSIGNED_COLUMNS`).
 
@@ -137,13 +139,11 @@ def assign(accounts: Any, territories: Any = None, *, suffix: str | None = None,
     >>> result = territory.assign(accounts_gdf, territories_gdf)  # doctest: +SKIP
     >>> result.method.value_counts()  # doctest: +SKIP
     """
-    from territory.io import as_frame
-
-    frame, source = as_frame(accounts, "accounts")
-    plan = make_plan(frame, territories, **options)
-    layer = plan.territories.load()
-    _, assignments = plan.load_and_assign(layer, data=frame, source=source)
-    return with_assignment_columns(frame, assignments, suffix)
+    plan = make_plan(accounts, territories, **options)
+    assignments = plan.assign_only()[2]
+    if not isinstance(accounts, pd.DataFrame):
+        return assignments
+    return with_assignment_columns(accounts, assignments, suffix)
 
 
 def with_assignment_columns(frame: pd.DataFrame, assignments: pd.DataFrame, suffix=None):
