@@ -496,10 +496,11 @@ def _print_kpis(result: PlanResult, limit: int = 60) -> None:
     )
     console.print(table)
     console.print(
-        f"Balance on {s['balance_measure']}: max deviation {s['max_deviation']:.1%}, "
+        f"Balance on {escape(str(s['balance_measure']))}: "
+        f"max deviation {formatting.percent(s['max_deviation'])}, "
         f"Gini {s['gini']:.3f}; compactness mean {s['compactness_mean']:.2f}, "
         f"min {s['compactness_min']:.2f}"
-        + (f"; attainment {s['attainment']:.1%}" if "attainment" in s else "")
+        + (f"; attainment {formatting.percent(s['attainment'])}" if "attainment" in s else "")
     )
 
 
