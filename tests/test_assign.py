@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import box
 
 import territory
@@ -169,3 +170,85 @@ def test_distances_in_a_foot_based_crs_are_converted_to_km():
     rows = by_id(territory.assign(accounts, layer))
     assert rows.loc["a0", "method"] == "nearest"
     assert rows.loc["a0", "distance_km"] == pytest.approx(5.55, abs=0.1)
+
+
+def _grid_territories(crs="EPSG:3857") -> gpd.GeoDataFrame:
+    """A 3 x 2 grid of 10 km squares with a number id and a name."""
+    cells = [box(i * 10_000, j * 10_000, (i + 1) * 10_000, (j + 1) * 10_000)
+             for i in range(3) for j in range(2)]  # fmt: skip
+    return gpd.GeoDataFrame(
+        {"territory_id": [f"T{k}" for k in range(6)], "label": list("abcdef")},
+        geometry=cells,
+        crs=crs,
+    )
+
+
+def _strictly_inside(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points at least 100 m from every grid line, so 'within' has one answer."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, n) * 10_000 + rng.uniform(100, 9_900, n)
+    y = rng.integers(0, 2, n) * 10_000 + rng.uniform(100, 9_900, n)
+    return x, y
+
+
+def test_assign_returns_the_users_geodataframe_with_columns_added():
+    terr = _grid_territories()
+    x, y = _strictly_inside(300, 11)
+    accounts = gpd.GeoDataFrame(
+        {
+            "Customer": [f"c{i}" for i in range(300)],
+            "revenue": np.arange(300, dtype="int64"),
+            "tier": pd.Categorical(np.where(np.arange(300) % 3, "B", "A")),
+            "note": ["kept"] * 300,
+        },
+        geometry=shapely.points(x, y),
+        crs="EPSG:3857",
+        index=pd.Index(np.arange(300)[::-1] * 7 + 5, name="row_key"),
+    )
+    before = accounts.copy()
+    out = territory.assign(accounts, terr, account_id="Customer")
+    assert isinstance(out, gpd.GeoDataFrame)
+    assert out.crs == accounts.crs
+    assert list(out.columns) == [*accounts.columns, "territory_id", "method", "distance_km",
+                                 "reason"]  # fmt: skip
+    assert_geodataframe_equal(out[list(accounts.columns)], before)
+    assert_geodataframe_equal(accounts, before)  # the input is not modified
+    joined = gpd.sjoin(accounts, terr[["territory_id", "geometry"]], predicate="within")
+    assert joined.index.is_unique and len(joined) == len(accounts)
+    expected = joined["territory_id"].reindex(accounts.index)
+    np.testing.assert_array_equal(out["territory_id"].astype(str), expected.astype(str))
+    assert (out["method"] == "inside").all()
+    assert out["reason"].eq("").all()
+
+
+def test_assign_returns_the_users_dataframe_located_by_lat_lon():
+    terr = _grid_territories().to_crs(4326)
+    x, y = _strictly_inside(200, 12)
+    lonlat = gpd.GeoSeries(shapely.points(x, y), crs="EPSG:3857").to_crs(4326)
+    accounts = pd.DataFrame(
+        {
+            "account_id": np.arange(200) + 1000,
+            "Latitude": lonlat.y.to_numpy(),
+            "lon": lonlat.x.to_numpy(),
+            "owner": ["x"] * 200,
+        },
+        index=pd.RangeIndex(200, 400),
+    )
+    out = territory.assign(accounts, terr)
+    assert type(out) is pd.DataFrame
+    pd.testing.assert_frame_equal(out[list(accounts.columns)], accounts)
+    points = gpd.GeoDataFrame(accounts, geometry=lonlat.to_numpy(), crs=4326)
+    joined = gpd.sjoin(points, terr[["territory_id", "geometry"]], predicate="within")
+    expected = joined["territory_id"].reindex(accounts.index)
+    assert expected.notna().all()
+    np.testing.assert_array_equal(out["territory_id"].astype(str), expected.astype(str))
+
+
+def test_assign_refuses_a_clashing_column_unless_a_suffix_is_given(two_squares):
+    accounts = point_accounts([(0.5, 0.5), (1.5, 0.5)], territory_id=["old-1", "old-2"])
+    with pytest.raises(ValidationError, match=r"already have column\(s\) 'territory_id'.*suffix"):
+        territory.assign(accounts, two_squares)
+    out = territory.assign(accounts, two_squares, suffix="_new")
+    assert out["territory_id"].tolist() == ["old-1", "old-2"]  # the user's column, untouched
+    assert out["territory_id_new"].astype(str).tolist() == ["A", "B"]
+    assert "method" in out.columns and "method_new" not in out.columns

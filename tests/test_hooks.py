@@ -148,3 +148,27 @@ def test_broken_register_commands_is_a_warning_not_a_crash(monkeypatch):
     group = TerritoryGroup(name="territory", commands=dict(cli.commands))
     out = CliRunner().invoke(group, ["--help"])
     assert out.exit_code == 0 and "assign" in out.output
+
+
+def test_hook_names_come_from_the_spec_markers():
+    import types
+
+    import pluggy
+
+    from territory.plugins import hook_names
+
+    specs = types.ModuleType("specs")
+
+    @hookspecs.hookspec
+    def register_widgets(register):
+        """A new hook."""
+
+    def helper():  # not a hook: no spec marker
+        pass
+
+    specs.register_widgets, specs.helper = register_widgets, helper
+    specs.register_kpis = hookspecs.register_kpis
+    assert hook_names(specs) == ("register_widgets", "register_kpis")
+    manager = pluggy.PluginManager("territory")
+    manager.add_hookspecs(hookspecs)
+    assert sorted(HOOKS) == sorted(n for n in vars(manager.hook) if not n.startswith("_"))

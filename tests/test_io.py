@@ -61,9 +61,14 @@ def test_territory_formats_agree(tmp_path, accounts_frame, two_squares, suffix):
 )
 def test_column_detection_and_explicit_names(accounts_frame, two_squares, columns, options):
     renamed = accounts_frame.rename(columns=columns)
-    got = territory.assign(renamed, two_squares, **options)
+    # the assignments table names the detected id account_id (assign() keeps the user's names)
+    got = territory.make_plan(renamed, two_squares, **options).assign_only()[2]
     assert got["account_id"].tolist() == accounts_frame["account_id"].tolist()
     assert got["territory_id"].tolist()[:2] == ["A", "B"]
+    kept = territory.assign(renamed, two_squares, **options)
+    assert list(kept.columns) == [*renamed.columns, "territory_id", "method", "distance_km",
+                                  "reason"]  # fmt: skip
+    assert kept["territory_id"].tolist() == got["territory_id"].tolist()
 
 
 def test_postal_code_normalisation():

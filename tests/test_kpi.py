@@ -170,3 +170,25 @@ def test_vectorised_ellipsoid_measures_agree_with_pyproj_geod():
     np.testing.assert_allclose(perim, ref_perim, rtol=1e-2)
     assert np.median(np.abs(area / ref_area - 1)) < 2e-4
     assert np.median(np.abs(perim / ref_perim - 1)) < 2e-4
+
+
+def test_deviation_from_the_mean_or_from_given_targets():
+    from territory.quality import deviation
+
+    np.testing.assert_allclose(deviation([110.0, 90.0, 100.0]), [0.1, -0.1, 0.0])
+    # the designer's balance targets: one per territory; a zero target is not "off"
+    got = deviation([110.0, 45.0, 7.0], target=[100.0, 50.0, 0.0])
+    np.testing.assert_allclose(got, [0.1, -0.1, 0.0])
+    np.testing.assert_allclose(deviation([0.0, 0.0]), [0.0, 0.0])
+
+
+def test_design_search_polsby_popper_is_the_kpi_one_with_zero_for_no_perimeter():
+    from territory.geometry import polsby_popper_or_zero
+
+    area = np.array([np.pi, 1.0, 0.0, 5.0])
+    perimeter = np.array([2 * np.pi, 4.0, 0.0, 0.0])
+    scores = [polsby_popper_or_zero(a, p) for a, p in zip(area, perimeter, strict=True)]
+    np.testing.assert_allclose(scores[:2], [1.0, np.pi / 4])  # circle, unit square
+    np.testing.assert_allclose(scores[:2], polsby_popper(area[:2], perimeter[:2]))
+    assert scores[2:] == [0.0, 0.0]
+    assert np.isnan(polsby_popper(area[2:], perimeter[2:])).all()

@@ -79,6 +79,9 @@ def test_product_line_mix_mode(tmp_path):
                 "mode": "mix",
                 "min_share": 0.3,
                 "orders": str(DATA / "superstore_orders.parquet"),
+                "customer": "Customer ID",
+                "category": "Category",
+                "amount": "Sales",
             }
         ]  # fmt: skip
     )
@@ -444,3 +447,31 @@ def test_plugins_listing_builtins():
     assert result.exit_code == 0
     for name in ("value_tier", "product_line", "regional_economics", "revenue_per_account"):
         assert name in result.output
+
+
+def test_order_line_columns_default_to_the_conventions(tmp_path, two_squares):
+    from territory import accounts_from_orders
+    from territory.errors import InputError
+
+    lines = pd.DataFrame(
+        {
+            "account_id": ["a", "a", "b", "b", "b"],
+            "date": ["2024-01-05", "2024-03-01", "2023-02-01", "2024-02-01", "2024-02-02"],
+            "amount": [10.0, 30.0, 500.0, 5.0, 7.0],
+            "postal_code": ["10001", "10001", "94105", "94105", "60601"],
+            "product_line": ["Tools", "Paint", "Paint", "Tools", "Tools"],
+        }
+    )
+    accounts = accounts_from_orders(lines).set_index("account_id")
+    assert accounts["revenue"].to_dict() == {"a": 40.0, "b": 12.0}  # 12 months to 2024-03-01
+    assert accounts["lifetime_revenue"].to_dict() == {"a": 40.0, "b": 512.0}
+    assert accounts["postal_code"].to_dict() == {"a": "10001", "b": "94105"}
+    with pytest.raises(InputError, match="Customer ID"):
+        accounts_from_orders(lines.rename(columns={"account_id": "Customer ID"}))
+
+    path = tmp_path / "orders.csv"
+    lines.to_csv(path, index=False)
+    frame = pd.DataFrame({"account_id": ["a", "b"], "lat": [0.5, 0.5], "lon": [0.5, 1.5]})
+    result = territory.run(frame, two_squares, axes=[{"axis": "product_line", "orders": str(path)}])
+    got = result.assignments.set_index("account_id")["product_line"].to_dict()
+    assert got == {"a": "Paint", "b": "Paint"}  # a: 30 Paint vs 10 Tools; b: 500 vs 12

@@ -98,33 +98,81 @@ def _spec(value, kind, key):
     return kind(value[key], value.get("name"), params)
 
 
-def assign(accounts: Any, territories: Any = None, **options) -> pd.DataFrame:
-    """Assign every account to exactly one territory.
+#: The columns :func:`assign` appends to the accounts frame, in this order (``block_id`` only
+#: with building blocks).
+ASSIGNED_COLUMNS = ("territory_id", "block_id", "method", "distance_km", "reason")
+
+
+def assign(accounts: Any, territories: Any = None, *, suffix: str | None = None, **options):
+    """Assign every account to exactly one territory: the accounts frame with columns added.
+
+    Like :func:`geopandas.sjoin`, the result is the accounts frame itself (same index, same
+    columns and dtypes, geometry and CRS kept: a GeoDataFrame stays a GeoDataFrame) with the
+    assignment columns appended.
 
     Parameters
     ----------
-    accounts : path, DataFrame or GeoDataFrame
-        Located by Point geometry, lat/lon columns or a postal code column.
+    accounts : DataFrame, GeoDataFrame or path
+        Located by Point geometry, lat/lon columns or a postal code column. A path has no
+        frame of the caller's to extend (a CSV is read as text): for a path the result is the
+        assignments table ``territory assign`` writes (``account_id``, the columns below and
+        the measures, parsed as numbers), one row per account in file order.
     territories : path or GeoDataFrame
         Territory polygons, or building blocks when ``alignment`` is given.
+    suffix : str, optional
+        Appended to the name of an added column the accounts already have (e.g. ``"_new"``
+        gives ``territory_id_new`` beside an existing ``territory_id``). Without it such a
+        clash raises :class:`~territory.errors.ValidationError` naming the columns.
     **options
         Any argument of :func:`make_plan` (``alignment``, ``max_distance_km``, ``overlap``,
         column names ...).
 
     Returns
     -------
-    DataFrame
-        One row per account in input order: ``account_id``, ``territory_id`` (None when
-        unassigned), ``block_id`` (with blocks), ``method``, ``distance_km``, ``reason`` and
-        the measures. Join it back with ``accounts.join(result.set_index("account_id"),
-        on=...)`` or by position.
+    DataFrame or GeoDataFrame
+        The accounts frame with ``territory_id`` (missing when unassigned), ``block_id`` (with
+        blocks), ``method`` (inside, boundary, overlap, nearest, unassigned), ``distance_km``
+        (to the territory, for nearest) and ``reason`` appended (:data:`ASSIGNED_COLUMNS`).
 
     Examples
     --------
     >>> result = territory.assign(accounts_gdf, territories_gdf)  # doctest: +SKIP
     >>> result.method.value_counts()  # doctest: +SKIP
     """
-    return make_plan(accounts, territories, **options).assign_only()[2]
+    plan = make_plan(accounts, territories, **options)
+    assignments = plan.assign_only()[2]
+    if not isinstance(accounts, pd.DataFrame):
+        return assignments
+    return with_assignment_columns(accounts, assignments, suffix)
+
+
+def with_assignment_columns(frame: pd.DataFrame, assignments: pd.DataFrame, suffix=None):
+    """``frame`` (one row per account, in order) with the columns of ``assignments`` added."""
+    from territory.errors import ValidationError
+
+    if len(assignments) != len(frame):  # assignment keeps every row; never join silently
+        raise ValidationError(
+            f"{len(assignments):,} assignments for {len(frame):,} accounts; expected one each."
+        )
+    added = [c for c in ASSIGNED_COLUMNS if c in assignments.columns]
+    names = {c: c for c in added}
+    clash = [c for c in added if c in frame.columns]
+    if clash and suffix is None:
+        raise ValidationError(
+            f"The accounts already have column(s) {', '.join(map(repr, clash))}, which "
+            "territory.assign adds. Rename or drop them, or pass suffix='_new' to name the "
+            "added columns e.g. 'territory_id_new'."
+        )
+    for c in clash:
+        names[c] = f"{c}{suffix}"
+        if names[c] in frame.columns:
+            raise ValidationError(
+                f"The accounts have both '{c}' and '{names[c]}'; choose another suffix."
+            )
+    out = frame.copy()
+    for c in added:
+        out[names[c]] = assignments[c].set_axis(frame.index)
+    return out
 
 
 def run(accounts: Any, territories: Any = None, *, plugins=None, **options) -> PlanResult:

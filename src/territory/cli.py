@@ -13,12 +13,10 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
-import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from territory import __version__, cli_design
+from territory import __version__, cli_design, formatting
 from territory.api import demo_plan, make_plan
 from territory.cli_common import (
     account_options,
@@ -351,15 +349,7 @@ def _print_tracking(tracked, name: str) -> None:
     for c in cols:
         table.add_column(c, justify="left" if c in ("territory_id", "name", "status") else "right")
     for row in tracked.territories[cols].itertuples(index=False):
-        cells = []
-        for c, v in zip(cols, row, strict=True):
-            if c in ("attainment", "pacing", "trend") and isinstance(v, float):
-                cells.append(
-                    "–" if not np.isfinite(v) else (f"{v:+.1%}" if c == "trend" else f"{v:.1%}")
-                )
-            else:
-                cells.append(_cell(c, v))
-        table.add_row(*cells)
+        table.add_row(*(_cell(c, v) for c, v in zip(cols, row, strict=True)))
     console.print(table)
     if len(tracked.issues):
         kinds = tracked.issues["problem"].value_counts()
@@ -506,27 +496,16 @@ def _print_kpis(result: PlanResult, limit: int = 60) -> None:
     )
     console.print(table)
     console.print(
-        f"Balance on {s['balance_measure']}: max deviation {s['max_deviation']:.1%}, "
+        f"Balance on {escape(str(s['balance_measure']))}: "
+        f"max deviation {formatting.percent(s['max_deviation'])}, "
         f"Gini {s['gini']:.3f}; compactness mean {s['compactness_mean']:.2f}, "
         f"min {s['compactness_min']:.2f}"
-        + (f"; attainment {s['attainment']:.1%}" if "attainment" in s else "")
+        + (f"; attainment {formatting.percent(s['attainment'])}" if "attainment" in s else "")
     )
 
 
 def _cell(column: str, value) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "–"
-    if isinstance(value, (int, np.integer)):
-        return f"{value:,}"
-    if isinstance(value, (float, np.floating)):
-        if column in ("attainment", "share"):
-            return f"{value:.1%}"
-        if column == "deviation":
-            return f"{value:+.1%}"
-        if column in ("compactness", "density"):
-            return f"{value:.3f}"
-        return f"{value:,.0f}"
-    return escape(str(value)) if not pd.isna(value) else ""
+    return escape(formatting.cell(column, value))
 
 
 @cli.command()

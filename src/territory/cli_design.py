@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from territory.cli_common import account_options, console, err_console, handle_errors
+from territory.formatting import figure
 
 
 def design_options(func):
@@ -263,7 +264,8 @@ def compare(a, b, blocks, accounts, balance, block_id, out, measures=(), crs=Non
     for col in ("figure", "A", "B", "delta"):
         table.add_column(col, justify="left" if col == "figure" else "right")
     for row in result.summary.itertuples(index=False):
-        table.add_row(escape(str(row.figure)), *(_fmt(v) for v in (row.a, row.b, row.delta)))
+        values = (row.a, row.b, row.delta)
+        table.add_row(escape(str(row.figure)), *(escape(figure(v)) for v in values))
     console.print(table)
     console.print(
         f"{len(result.blocks_moved):,} blocks and {len(result.accounts_moved):,} "
@@ -274,18 +276,6 @@ def compare(a, b, blocks, accounts, balance, block_id, out, measures=(), crs=Non
             for name in names:
                 files.add_table(name, getattr(result, name.removesuffix(".csv")))
         console.print(f"Wrote {escape(str(out))}/")
-
-
-def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return f"{int(value):,}"
-    if isinstance(value, float):
-        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def _print_quality(table, summary: dict, limit: int = 60) -> None:
@@ -330,7 +320,7 @@ def _print_quality(table, summary: dict, limit: int = 60) -> None:
     for c in cols:
         view.add_column(c, justify="left" if c in ("territory_id", "parent") else "right")
     for row in table[cols].head(limit).itertuples(index=False):
-        view.add_row(*(escape(_fmt(v)) for v in row))
+        view.add_row(*(escape(figure(v)) for v in row))
     console.print(view)
     if len(table) > limit:
         console.print(f"... {len(table) - limit} more territories in the quality table.")
@@ -347,7 +337,7 @@ def _print_reps(reps, limit: int = 60) -> None:
     for c in cols:
         view.add_column(c, justify="left" if c in ("rep", "territories") else "right")
     for row in reps[cols].head(limit).itertuples(index=False):
-        view.add_row(*(escape(_fmt(v)) for v in row))
+        view.add_row(*(escape(figure(v)) for v in row))
     console.print(view)
 
 

@@ -124,6 +124,16 @@ def polsby_popper(area_km2: np.ndarray, perimeter_km: np.ndarray) -> np.ndarray:
     return np.where(perimeter_km > 0, pp, np.nan)
 
 
+def polsby_popper_or_zero(area_km2: float, perimeter_km: float) -> float:
+    """:func:`polsby_popper` of one shape, 0 (not NaN) when it has no perimeter.
+
+    For the design search, which sums the scores of territories that can be empty for a move
+    (a NaN would make every sum and comparison false) and calls it once per candidate move
+    (a scalar, not an array).
+    """
+    return 4 * np.pi * area_km2 / (perimeter_km * perimeter_km) if perimeter_km > 0 else 0.0
+
+
 def equal_area_crs(geoms: np.ndarray, crs: pyproj.CRS) -> pyproj.CRS:
     """A Lambert azimuthal equal-area CRS centred on the layer.
 

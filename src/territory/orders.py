@@ -10,15 +10,21 @@ from territory.errors import InputError
 def accounts_from_orders(
     orders: pd.DataFrame,
     *,
-    customer: str = "Customer ID",
-    amount: str = "Sales",
-    date: str = "Order Date",
-    postal_code: str | None = "Postal Code",
+    customer: str = "account_id",
+    amount: str = "amount",
+    date: str = "date",
+    postal_code: str | None = "postal_code",
     attributes: tuple[str, ...] = (),
     place: tuple[str, ...] = (),
     as_of: str | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Aggregate order lines into accounts.
+
+    The column arguments name the order-line columns; their defaults are the conventions of
+    order lines everywhere in territory (``account_id``, ``amount``, ``date``,
+    ``postal_code``, as ``[tracking]`` reads them). Pass ``postal_code=None`` for lines without
+    one. Data with other names passes them, e.g. Sample Superstore: ``customer="Customer ID",
+    amount="Sales", date="Order Date", postal_code="Postal Code"``.
 
     Rules (documented so a planner can reproduce them):
 

@@ -33,13 +33,16 @@ DEFAULT_PLUGINS = (
     "territory.default_plugins.kpis",
     "territory.default_plugins.map_layers",
 )
-HOOKS = (
-    "register_segment_axes",
-    "register_adjustments",
-    "register_kpis",
-    "register_map_layers",
-    "register_commands",
-)
+
+
+def hook_names(specs=hookspecs) -> tuple[str, ...]:
+    """The hooks a spec module declares, in its order: the functions pluggy's HookspecMarker
+    marked (it sets a ``<project>_spec`` attribute), so the names are never listed twice."""
+    marker = f"{hookspecs.hookspec.project_name}_spec"
+    return tuple(n for n, fn in vars(specs).items() if callable(fn) and hasattr(fn, marker))
+
+
+HOOKS = hook_names()
 
 
 @dataclass

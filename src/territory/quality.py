@@ -1,7 +1,13 @@
-"""Plan quality measures: balance, inequality and shape.
+"""Plan quality measures: balance, inequality and shape, for the plan KPIs and the designer.
 
 Areas, perimeters and compactness come from :mod:`territory.geometry`, the one place both the
-KPIs and the designer measure shapes.
+KPIs and the designer measure shapes; balance and inequality are computed here for both.
+
+Units in the outputs (both names are public and stay): the plan KPIs (``kpis.csv``,
+``summary.json``) give ``deviation`` and ``max_deviation`` as fractions (0.1 = 10 % above the
+mean territory); the designer's quality table and summary (``territory design`` /
+``quality``) give ``deviation_pct`` and ``max_deviation_pct`` in percent (10.0 = 10 % above
+the territory's balance target). Both come from :func:`deviation`.
 """
 
 from __future__ import annotations
@@ -25,10 +31,17 @@ def gini(values) -> float:
     return float((2 * np.sum(ranks * v) / (n * v.sum())) - (n + 1) / n)
 
 
-def deviation(values) -> np.ndarray:
-    """Relative deviation of each value from the mean (0.1 = 10 % above the mean)."""
+def deviation(values, target=None) -> np.ndarray:
+    """Relative deviation of each value from its target (0.1 = 10 % above it).
+
+    ``target`` is one value per territory or a scalar; by default the mean of ``values``. A
+    territory whose target is zero or not finite has deviation 0 (nothing to be off from).
+    """
     v = np.asarray(values, dtype=float)
-    mean = v.mean() if len(v) else np.nan
-    if not np.isfinite(mean) or mean == 0:
-        return np.zeros_like(v)
-    return v / mean - 1.0
+    if target is None:
+        target = v.mean() if len(v) else np.nan
+    t = np.broadcast_to(np.asarray(target, dtype=float), v.shape)
+    ok = np.isfinite(t) & (t != 0)
+    out = np.zeros_like(v)
+    np.divide(v, t, out=out, where=ok)
+    return np.where(ok, out - 1.0, 0.0)

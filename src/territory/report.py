@@ -13,16 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from territory.formatting import MISSING, cell, is_missing, money, percent, status_colour
 from territory.outputs import OutputSet
 
-STATUS_COLOURS = {"ahead": "#1a9850", "on track": "#91bfdb", "behind": "#d73027",
-                  "no target": "#bbbbbb"}  # fmt: skip
-MONEY = (
-    "actual", "target", "expected_to_date", "run_rate_forecast", "weighted_pipeline", "pipeline",
-    "forecast_with_pipeline", "prior_period", "prior_same_point", "old_target", "new_target",
-    "change", "territory_target", "sum_of_segment_targets", "difference",
-)  # fmt: skip
-PERCENT = ("attainment", "pacing", "coverage", "trend")
 SHOWN = ["territory_id", "name", "target", "actual", "attainment", "expected_to_date", "pacing",
          "run_rate_forecast", "weighted_pipeline", "coverage", "trend", "status"]  # fmt: skip
 # Territory tooltip of the tracking maps: tracking's own figures, in the dashboard's words.
@@ -98,7 +91,7 @@ def tracking_maps(tracking, result) -> dict:
             figures[c] = result.kpis[c].to_numpy()
     for c in TRACKING_TOOLTIP:
         if c in rows.columns and c not in figures.columns and c != "status":
-            figures[c] = [_fmt(c, v) for v in rows[c]]  # the dashboard's text
+            figures[c] = [cell(c, v) for v in rows[c]]  # the dashboard's text
     figures["status"] = rows["status"].fillna("no target").to_numpy()
     figures["attainment_vs_pace"] = rows["pacing"].to_numpy(dtype=float)  # colour: 1 = on pace
     day = f"{tracking.as_of:%Y-%m-%d}"
@@ -139,8 +132,8 @@ def dashboard_html(tracking, title: str) -> str:
                    f"{tracking.period.end:%Y-%m-%d})"),
         ("As of", f"{tracking.as_of:%Y-%m-%d}"),
         ("Expected by now", f"{elapsed:.0%} of target ({tracking.pace_basis})"),
-        ("Actual / target", f"{total_actual:,.0f} / {total_target:,.0f} "
-                            f"({total_actual / total_target:.1%})" if total_target else "–"),
+        ("Actual / target", f"{money(total_actual)} / {money(total_target)} "
+                            f"({percent(total_actual / total_target)})" if total_target else "–"),
         ("Territories", ", ".join(f"{counts.get(s, 0)} {s}" for s in ("ahead", "on track",
                                                                       "behind"))),
     ]  # fmt: skip
@@ -186,11 +179,11 @@ def _table(frame: pd.DataFrame, columns: list[str], elapsed: float) -> str:
             if c == "attainment":
                 cells.append(f"<td>{_bar(value, elapsed)}</td>")
             elif c == "status":
-                colour = STATUS_COLOURS.get(value, "#bbb")
+                colour = status_colour(value)
                 cells.append(f"<td><span class='chip' style='background:{colour}'>"
                              f"{_e(value)}</span></td>")  # fmt: skip
             else:
-                cells.append(f"<td>{_e(_fmt(c, value))}</td>")
+                cells.append(f"<td>{_e(cell(c, value))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -202,24 +195,14 @@ def _heading(column: str) -> str:
 
 def _bar(value, elapsed: float) -> str:
     """Attainment bar with a marker at the expected pace."""
-    if value is None or not np.isfinite(value):
-        return "–"
+    if is_missing(value):
+        return MISSING
     width = min(max(value, 0), 1.5) / 1.5 * 100
     mark = min(elapsed, 1.5) / 1.5 * 100
     return (
         f"<div class='bar'><div class='fill' style='width:{width:.1f}%'></div>"
-        f"<div class='mark' style='left:{mark:.1f}%'></div></div> {value:.1%}"
+        f"<div class='mark' style='left:{mark:.1f}%'></div></div> {percent(value)}"
     )
-
-
-def _fmt(column: str, value) -> str:
-    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
-        return "–"
-    if column in MONEY and isinstance(value, (int, float, np.number)):
-        return f"{value:,.0f}"
-    if column in PERCENT and isinstance(value, (int, float, np.number)):
-        return f"{value:+.1%}" if column == "trend" else f"{value:.1%}"
-    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
 def _e(text) -> str:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from territory.columns import find_column
 from territory.errors import ValidationError
+from territory.formatting import money
 from territory.io import Source, as_frame
 from territory.validate import id_text, parse_numbers
 
@@ -506,7 +507,7 @@ def revise(tracking: Tracking, keep_total: bool = True, reason: str | None = Non
         new = terr["run_rate_forecast"].where(live, terr["target"])
     why = reason or (
         f"as of {tracking.as_of:%Y-%m-%d}: actuals kept, remaining "
-        f"{remaining_total:,.0f} reallocated by expected remaining sales"
+        f"{money(remaining_total)} reallocated by expected remaining sales"
         + ("" if keep_total else "; total follows the run rate")
     )
     revisions = pd.DataFrame(

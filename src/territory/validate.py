@@ -24,7 +24,6 @@ from territory.errors import CRSMismatchError, InputError, ValidationError
 from territory.io import Source, as_frame
 
 WGS84 = pyproj.CRS.from_epsg(4326)
-POLYGONAL = {"Polygon", "MultiPolygon"}
 POLYGON_TYPES = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 
 
@@ -675,12 +674,13 @@ def _split_antimeridian(geoms, shaped, frame, id_name, source, kind, notes) -> N
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i in crossing:
-            if geoms[i].geom_type not in POLYGONAL:
+            kind = shapely.get_type_id(geoms[i])
+            if kind not in POLYGON_TYPES:
                 continue  # reported as not polygonal below
             fix = (
                 antimeridian.fix_polygon
-                if geoms[i].geom_type == "Polygon"
-                else (antimeridian.fix_multi_polygon)
+                if kind == shapely.GeometryType.POLYGON
+                else antimeridian.fix_multi_polygon
             )
             geoms[i] = fix(geoms[i], fix_winding=True, great_circle=False)
     notes.append(

@@ -223,9 +223,9 @@ def register_segment_axes(register):
         "product_line", product_line_axis,
         {
             "orders": Param("path", REQUIRED, "Order lines file (CSV, Parquet ...)."),
-            "customer": Param("str", "Customer ID", "Order column holding the account id."),
-            "category": Param("str", "Category", "Order column holding the product line."),
-            "amount": Param("str", "Sales", "Order column holding the amount."),
+            "customer": Param("str", "account_id", "Order column holding the account id."),
+            "category": Param("str", "product_line", "Order column holding the product line."),
+            "amount": Param("str", "amount", "Order column holding the amount."),
             "mode": Param("str", "dominant", "Label by the top line or the mix.",
                           ("dominant", "mix")),
             "min_share": Param("float", 0.25, "With mode = mix, lines at or above this share."),

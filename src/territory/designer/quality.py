@@ -14,7 +14,7 @@ import pandas as pd
 from territory.designer.blocks import BlockGraph
 from territory.designer.solver import components
 from territory.geometry import polsby_popper
-from territory.quality import gini
+from territory.quality import deviation, gini
 
 
 def territory_shapes(graph: BlockGraph, labels: np.ndarray, k: int) -> pd.DataFrame:
@@ -59,8 +59,7 @@ def plan_quality(
     table["balance"] = load
     target = np.full(k, load.sum() / k) if targets is None else np.asarray(targets, float)
     table["balance_target"] = target
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dev = np.where(target > 0, load / target - 1, 0.0)
+    dev = deviation(load, target)  # a fraction; reported in percent (deviation_pct)
     table["deviation_pct"] = 100 * dev
     shapes = territory_shapes(graph, labels, k)
     table = pd.concat([table, shapes], axis=1)

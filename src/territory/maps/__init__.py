@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from territory.formatting import NO_DATA, STATUS_COLOURS, cell
 from territory.maps.editor import AlignmentEditor, source_alignment
 from territory.maps.elements import LayerControl, Legend, OfflineMap, TitleBox
 from territory.maps.points import PointsLayer, PointSource
@@ -39,11 +40,9 @@ TOOLTIP_FIELDS = {
     "deviation": "Deviation from mean",
     "status": "Status",
 }
-PERCENT = {"attainment", "share", "deviation", "attainment_vs_pace"}
 # Ratios drawn on a diverging scale centred at 100 % (attainment of the plan's target; tracked
 # actuals against the sales expected by the as-of date).
 DIVERGING = {"attainment", "attainment_vs_pace"}
-NO_DATA = "#d9d9d9"
 
 
 def build_map(
@@ -207,13 +206,13 @@ def _sequential(values: pd.Series, kpi: str) -> tuple[list[str], list[tuple[str,
     edges = np.linspace(lo, hi, 6)
     if kpi in DIVERGING:  # 100% is the step that matters: always one, none crowding it
         edges = np.union1d(edges[np.abs(edges - 1.0) > (hi - lo) / 20], [1.0])
-    steps = [(scale(v), _fmt(kpi, v)) for v in edges[::-1]]
+    steps = [(scale(v), cell(kpi, v)) for v in edges[::-1]]
     if len(finite) < len(values):
         steps.append((NO_DATA, "no data"))
     return colours, steps
 
 
-STATUS = {"ahead": "#1a9850", "on track": "#91bfdb", "behind": "#d73027", "no target": NO_DATA}
+STATUS = STATUS_COLOURS  # the one status palette (also the dashboard's)
 CATEGORIES = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
               "#666666"]  # fmt: skip
 
@@ -264,18 +263,10 @@ def _display_properties(table: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
             continue
         col = table[f]
         if pd.api.types.is_numeric_dtype(col.dtype):
-            out[f] = [_fmt(f, v) for v in col]
+            out[f] = [cell(f, v) for v in col]
         else:
             out[f] = [text(v) if pd.notna(v) else "" for v in col]
     return out
-
-
-def _fmt(field: str, value) -> str:
-    if value is None or not np.isfinite(value):
-        return "–"
-    if field in PERCENT:
-        return f"{value:+.1%}" if field == "deviation" else f"{value:.1%}"
-    return f"{value:,.0f}"
 
 
 def _label(kpi: str) -> str:
@@ -373,7 +364,7 @@ class AccountPoints:
         unassigned = pd.isna(self.territory)
         fields["Territory"] = np.where(unassigned, "(unassigned)", self.territory.astype(str))
         if "revenue" in frame.columns:
-            fields["Revenue"] = [_fmt("revenue", v) for v in frame["revenue"]]
+            fields["Revenue"] = [cell("revenue", v) for v in frame["revenue"]]
         self.source = PointSource(frame.geometry.y.to_numpy(), frame.geometry.x.to_numpy(), fields)
 
     @property

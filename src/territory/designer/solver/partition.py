@@ -7,6 +7,7 @@ from collections import deque
 import numpy as np
 
 from territory.designer.solver.problem import Problem
+from territory.geometry import polsby_popper_or_zero
 
 
 class Partition:
@@ -59,9 +60,6 @@ class Partition:
 
     def max_dev(self) -> float:
         return float(np.max(np.abs(self.dev())))
-
-    def polsby_popper(self, area, perim):
-        return 4 * np.pi * area / (perim * perim) if perim > 0 else 0.0
 
     def labels(self) -> np.ndarray:
         return np.asarray(self.owner)
@@ -128,13 +126,13 @@ class Partition:
         i = self.owner[b]
         g = self.problem.graph
         si, sj = self.shared_with(b, i), self.shared_with(b, j)
-        before = self.polsby_popper(self.area[i], self.perim[i]) + self.polsby_popper(
+        before = polsby_popper_or_zero(self.area[i], self.perim[i]) + polsby_popper_or_zero(
             self.area[j], self.perim[j]
         )
-        after = self.polsby_popper(
+        after = polsby_popper_or_zero(
             self.area[i] - g.area[b], self.perim[i] + 2 * si - g.perimeter[b]
         )
-        after += self.polsby_popper(
+        after += polsby_popper_or_zero(
             self.area[j] + g.area[b], self.perim[j] + g.perimeter[b] - 2 * sj
         )
         return after - before
