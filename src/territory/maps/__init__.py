@@ -81,6 +81,7 @@ def build_map(
     tooltip : dict, optional
         KPI column -> label of the territory tooltip, in order (default
         :data:`TOOLTIP_FIELDS`). Text columns are shown as given (escaped), numbers formatted.
+        The region (``parent``) and ``rep`` are added when the territories have them.
     caption : str, optional
         Legend title (default: the KPI's label).
     """

@@ -74,6 +74,8 @@
       this._list = el('div', 'tt-results', box);
       this._list.id = 'territory-tools-results';
       this._list.setAttribute('role', 'listbox');
+      this._note = el('div', 'tt-note', box);
+      this._note.style.display = 'none';
       this._status = el('div', 'tt-status', box);
       this._status.setAttribute('aria-live', 'polite');
       if (this.d.reps) this._repFilter(box);
@@ -88,6 +90,7 @@
         timer = setTimeout(function () { self.search(input.value); }, 120);
       });
       L.DomEvent.on(input, 'keydown', this._key, this);
+      L.DomEvent.on(input, 'focus', this._prepare, this);
       L.DomEvent.on(this._list, 'keydown', this._listKey, this);
       this._marks = L.layerGroup().addTo(map);
       var pane = map.createPane('territoryHighlight');
@@ -126,6 +129,20 @@
     },
 
     // ---- search ----------------------------------------------------------------------------
+    _prepare: function () {  // many accounts: index them when the box gets focus, not on a key
+      var src = this.layers.source, self = this;
+      if (this._acc !== undefined || !src) return;
+      if (src.count < 20000) return this._accountColumns();
+      this._note.textContent = 'Preparing the search of ' + src.count.toLocaleString() +
+        ' accounts…';
+      this._note.style.display = '';
+      setTimeout(function () {  // after the note is painted
+        self._accountColumns();
+        self._note.style.display = 'none';
+        if (self._input.value) self.search(self._input.value);
+      }, 50);
+    },
+
     _accountColumns: function () {  // built on the first search, from the shared point texts
       if (this._acc !== undefined) return this._acc;
       var src = this.layers.source, f = this.d.accountFields;
