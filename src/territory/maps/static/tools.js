@@ -204,14 +204,19 @@
     search: function (query) {
       var list = this._list, found = this._found = this.matches(query), self = this;
       list.textContent = '';
+      var q = String(query).trim();
+      if (q && this.d.sampled && this.layers.source) {
+        el('div', 'tt-sample', list, 'Accounts: only the ' +
+           this.layers.source.count.toLocaleString() + ' drawn (a sample) are searched');
+      }
       found.forEach(function (m, k) {
         var b = el('button', 'tt-result', list);
         b.type = 'button'; b.setAttribute('role', 'option');
+        b.title = m.kind + ': ' + m.label;  // the whole text where the row cuts it
         el('span', 'tt-kind', b, m.kind);
         b.appendChild(document.createTextNode(m.label));
         L.DomEvent.on(b, 'click', function () { self.choose(k); });
       });
-      var q = String(query).trim();
       if (q && !found.length) el('div', 'tt-none', list, 'No match');
       list.style.display = q ? '' : 'none';
       return found;
@@ -235,7 +240,8 @@
       if (e.key === 'ArrowDown' && t.nextElementSibling) {
         e.preventDefault(); t.nextElementSibling.focus();
       } else if (e.key === 'ArrowUp') {
-        e.preventDefault(); (t.previousElementSibling || this._input).focus();
+        var up = t.previousElementSibling;
+        e.preventDefault(); (up && up.classList.contains('tt-result') ? up : this._input).focus();
       } else if (e.key === 'Escape') {
         this.clear(); this._input.focus();
       }
