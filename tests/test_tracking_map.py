@@ -109,6 +109,7 @@ def test_tracking_map_tooltips_show_the_dashboard_figures(browser, tracked, name
         assert tip.get("Id") == tid, tip
         row = dashboard[tid]
         assert tip["Territory"] == row["name"]
+        assert tip["Rep"] == f"Rep {k + 1}"  # who, from the alignment (see grid_plan)
         compared = set()
         for label, value in tip.items():
             column = next((c for s, c in TOOLTIP_TO_DASHBOARD.items() if label.startswith(s)),
@@ -120,7 +121,7 @@ def test_tracking_map_tooltips_show_the_dashboard_figures(browser, tracked, name
         # the plan's target) is mixed in
         assert {"target", "actual", "expected to date", "pacing", "run rate forecast",
                 "status"} <= compared, tip  # fmt: skip
-        assert set(tip) <= {"Territory", "Id", "Region"} | {
+        assert set(tip) <= {"Territory", "Id", "Region", "Rep"} | {
             label for label in tip if any(label.startswith(s) for s in TOOLTIP_TO_DASHBOARD)
         }, tip
     assert page.errors == []

@@ -171,6 +171,9 @@ def _from_blocks(blocks: Polygons, align: pd.DataFrame) -> TerritoryLayer:
         terr["name"] = info["name"].to_numpy()
     if "parent" in info.columns:
         terr["parent"] = info["parent"].to_numpy()
+    if "rep" in align.columns:  # a territory's rep: its one non-blank rep (checked)
+        reps = align.dropna(subset=["territory_id", "rep"]).drop_duplicates("territory_id")
+        terr["rep"] = reps.set_index("territory_id")["rep"].reindex(terr["territory_id"]).to_numpy()
     terr = _standard(
         terr,
         "name" if "name" in terr.columns else None,

@@ -23,6 +23,7 @@ from territory.maps.editor import AlignmentEditor, source_alignment
 from territory.maps.elements import LayerControl, Legend, OfflineMap, TitleBox
 from territory.maps.points import PointsLayer, PointSource
 from territory.maps.safe import text
+from territory.maps.tools import add_map_tools, postal_texts, with_hierarchy
 
 if TYPE_CHECKING:
     from territory.model import PlanResult
@@ -79,6 +80,7 @@ def build_map(
     tooltip : dict, optional
         KPI column -> label of the territory tooltip, in order (default
         :data:`TOOLTIP_FIELDS`). Text columns are shown as given (escaped), numbers formatted.
+        The region (``parent``) and ``rep`` are added when the territories have them.
     caption : str, optional
         Legend title (default: the KPI's label).
     """
@@ -102,17 +104,19 @@ def build_map(
         folium.TileLayer(tiles, attr="tiles", name="Background").add_to(fmap)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
 
-    layer, steps = _territory_layer(table, kpi, TOOLTIP_FIELDS if tooltip is None else tooltip)
+    table, labels = with_hierarchy(table, result, TOOLTIP_FIELDS if tooltip is None else tooltip)
+    layer, steps = _territory_layer(table, kpi, labels)
     layer.add_to(fmap)
 
     if result.layer.blocks is not None:
         _blocks_layer(result, table, simplify_m).add_to(fmap)
-    _labels_layer(territories, bounds).add_to(fmap)
+    names = _labels_layer(territories, bounds).add_to(fmap)
     if len(points.rows):
         _accounts_layer(points).add_to(fmap)
 
     _plugin_layers(result, fmap)
     _legend_and_title(fmap, result, kpi, steps, caption, title, source, len(kpis))
+    add_map_tools(fmap, result, table, layer, steps, names, points)  # search, filters, regions
     LayerControl(collapsed=False, collapse_below=(1400, 860)).add_to(fmap)
     return fmap
 
@@ -361,6 +365,9 @@ class AccountPoints:
         fields = {"Account": ids.astype(str).to_numpy()}
         if "name" in frame.columns:
             fields["Name"] = frame["name"].astype(str).to_numpy()
+        postal = postal_texts(frame, result)
+        if postal is not None:
+            fields["Postal code"] = postal
         unassigned = pd.isna(self.territory)
         fields["Territory"] = np.where(unassigned, "(unassigned)", self.territory.astype(str))
         if "revenue" in frame.columns:

@@ -91,15 +91,48 @@ L.TerritoryPoints = L.Layer.extend({
       var e = L.DomUtil.create(tag, cls, el); e.textContent = text; return e;
     };
     add('div', 'territory-legend-title', spec.title);
+    // each entry is a button that hides or shows the points of its colour
+    this._hide = this._hide || new Uint8Array(spec.items.length);
+    this._rows = [];
     for (var k = 0; k < spec.items.length; k++) {
-      var row = L.DomUtil.create('div', 'territory-legend-item', el);
+      var row = L.DomUtil.create('button', 'territory-legend-item territory-legend-toggle', el);
+      row.type = 'button';
+      row.title = 'Hide or show these accounts';
       var sw = L.DomUtil.create('span', 'territory-swatch', row);
       sw.style.background = spec.items[k][0];
       row.appendChild(document.createTextNode(spec.items[k][1]));
+      L.DomEvent.on(row, 'click', this.toggle.bind(this, k));
+      this._rows.push(row);
     }
+    this._all = add('button', 'territory-legend-reset', 'Show all');
+    this._all.type = 'button';
+    L.DomEvent.on(this._all, 'click', this.showAll, this);
+    L.DomEvent.disableClickPropagation(el);
+    this._legendState();
     for (var k = 0; k < spec.notes.length; k++) add('div', 'territory-legend-note', spec.notes[k]);
     this._modeNote = add('div', 'territory-legend-note territory-legend-mode', '');
     box.appendChild(el);
+  },
+  toggle: function (k) {  // hide (or show again) the points of legend colour k
+    this._hide[k] = this._hide[k] ? 0 : 1;
+    this._legendState();
+    if (this._map) this._redraw();
+  },
+  showAll: function () {
+    if (!this._hide) return;
+    this._hide.fill(0);
+    this._legendState();
+    if (this._map) this._redraw();
+  },
+  _legendState: function () {
+    var any = false;
+    for (var k = 0; k < this._rows.length; k++) {
+      var off = !!this._hide[k];
+      any = any || off;
+      this._rows[k].classList.toggle('territory-legend-off', off);
+      this._rows[k].setAttribute('aria-pressed', off ? 'false' : 'true');
+    }
+    this._all.style.display = any ? '' : 'none';
   },
   _schedule: function () {
     var self = this;
@@ -140,7 +173,10 @@ L.TerritoryPoints = L.Layer.extend({
       this._vx = new Float32Array(this.count); this._vy = new Float32Array(this.count);
     }
     var view = this._view, vx = this._vx, vy = this._vy, drawn = 0;
+    var hide = this._hide, tone = this._data.tone, code = this.code, mask = this.source.mask;
     for (var i = 0; i < this.count; i++) {
+      if (hide && hide[tone[code[i]]]) continue;  // a label hidden from the legend
+      if (mask && mask[i]) continue;  // filtered out with its territory (source.mask, 1 = hide)
       var x = (this._px[i] + half) * scale - origin.x;
       var y = (half - this._py[i]) * scale - origin.y;
       if (x < -r || y < -r || x > size.x + r || y > size.y + r) continue;
@@ -152,7 +188,7 @@ L.TerritoryPoints = L.Layer.extend({
     if (dense) this._density(pix, w, h, ratio, size, drawn);
     else this._dots(pix, w, h, ratio, drawn);
     ctx.putImageData(img, 0, 0);
-    c.setAttribute('data-drawn', String(drawn));  // points in view, for tests and debugging
+    c.setAttribute('data-drawn', String(drawn));  // points shown in view, for tests
     c.setAttribute('data-mode', this._mode);
     if (this._modeNote) {
       this._modeNote.textContent = dense
@@ -321,6 +357,7 @@ class PointSource(Element):
         if lat.shape != lon.shape:
             raise ValueError("a point source takes as many longitudes as latitudes")
         self.count = len(lat)
+        self.fields = [str(f) for f in text]
         texts = [[str(v) for v in values] for values in text.values()]
         if any(len(t) != self.count for t in texts):
             raise ValueError("a point source takes one text per point in each field")
