@@ -11,12 +11,15 @@ benchmarks/design.py); ``territory design`` and ``territory rebalance`` on the d
 ``territory track --revise`` on the demo plan. Writes {case/relative path: sha256} for every
 file written under ``--work`` (kept, so two runs can be compared numerically).
 
-Normalised before hashing (and only these): manifests lose ``run_id`` and ``created``, and the
-input paths and file hashes they list (the files are hashed themselves); HTML loses the
-random 32-hex element ids folium/branca generate (renumbered in order of appearance) and the
-build date in the map's credits; .xlsx is hashed member by member without the timestamps in
-docProps/core.xml. ``--compare`` lists differing files and, given the two work folders, checks
-differing tables (CSV, Parquet, JSON) for equality within 1e-9.
+Normalised before hashing (and only these): the paths of this checkout and of the work folder
+(written into maps and manifests) become ``<ROOT>`` / ``<WORK>``; JSON loses ``run_id``,
+``created`` and ``runtime_s`` (the design's wall time), manifests the input paths and file
+hashes they list (the files are hashed themselves); HTML loses the random 32-hex element ids
+folium/branca generate (renumbered in order of appearance) and the build date in the map's
+credits; .xlsx is hashed member by member without the timestamps in docProps/core.xml.
+``--compare`` lists differing files and, given the two work folders, checks differing tables
+(CSV, Parquet, JSON) for equality within 1e-9. ``--rehash WORK`` hashes a kept work folder
+again (e.g. after changing the normalisation).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = ("demo", "run", "bench_assign", "bench_scale", "bench_design", "design", "track")
 HEX_ID = re.compile(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
 DATE = re.compile(rb" \xc2\xb7 20\d\d-\d\d-\d\d")  # " · YYYY-MM-DD" appended to map credits
+VOLATILE = {"run_id", "created", "runtime_s"}  # dropped from JSON outputs
 CORE_TIMES = re.compile(rb"<dcterms:(created|modified)[^>]*>[^<]*</dcterms:\1>")
 
 
@@ -123,11 +127,17 @@ def case_bench_scale(work: Path) -> None:
 
 
 def case_bench_design(work: Path) -> None:
+    import geopandas as gpd
+
     import territory
     from territory.designer.inputs import load_inputs
 
     assign, design = bench()
-    blocks, _ = design.load_blocks()
+    # design.load_blocks() without the full-resolution layer it prefers when present
+    blocks = gpd.read_parquet(data("us_counties.parquet"))
+    state = blocks["GEOID"].str[:2]
+    blocks = blocks.loc[~state.isin(design.CONTINENTAL_EXCLUDED), ["GEOID", "geometry"]]
+    blocks = blocks.rename(columns={"GEOID": "block_id"}).reset_index(drop=True)
     accounts = assign.make_accounts(10_000, seed=1)
     plan = territory.design(blocks, accounts, k=10, balance="revenue", tolerance=0.02, seed=0)
     plan.write(work / "fresh")
@@ -153,14 +163,23 @@ def case_track(work: Path) -> None:
     cli("track", data("demo_plan.toml"), "--as-of", "2017-06-30", "--out", str(work), "--revise")
 
 
-def normalised(path: Path) -> bytes:
+def _drop_volatile(doc):
+    if isinstance(doc, dict):
+        return {k: _drop_volatile(v) for k, v in doc.items() if k not in VOLATILE}
+    if isinstance(doc, list):
+        return [_drop_volatile(v) for v in doc]
+    return doc
+
+
+def normalised(path: Path, work: Path) -> bytes:
     raw = path.read_bytes()
-    if "manifest" in path.name and path.suffix == ".json":
-        doc = json.loads(raw)
-        for key in ("run_id", "created"):
-            doc.pop(key, None)
-        doc["inputs"] = [Path(i["path"]).name for i in doc.get("inputs", [])]
-        doc["files"] = [f["name"] for f in doc.get("files", [])]
+    if path.suffix not in (".parquet", ".xlsx"):  # paths written into maps and manifests
+        raw = raw.replace(str(work).encode(), b"<WORK>").replace(str(ROOT).encode(), b"<ROOT>")
+    if path.suffix == ".json":
+        doc = _drop_volatile(json.loads(raw))
+        if "manifest" in path.name:
+            doc["inputs"] = [Path(i["path"]).name for i in doc.get("inputs", [])]
+            doc["files"] = [f["name"] for f in doc.get("files", [])]
         return json.dumps(doc, sort_keys=True).encode()
     if path.suffix == ".html":
         ids: dict[bytes, bytes] = {}
@@ -183,8 +202,13 @@ def fingerprint(work: Path, cases) -> dict[str, str]:
     for name in cases:
         print(f"case {name} ...", flush=True)
         globals()[f"case_{name}"](work / name)
+    return hashes(work)
+
+
+def hashes(work: Path) -> dict[str, str]:
+    """{case/relative path: sha256 of the normalised file} for every output under ``work``."""
     return {
-        str(p.relative_to(work)): hashlib.sha256(normalised(p)).hexdigest()
+        str(p.relative_to(work)): hashlib.sha256(normalised(p, work)).hexdigest()
         for p in sorted(work.rglob("*"))
         if p.is_file() and "input" not in p.relative_to(work).parts[1:2]
     }
@@ -238,11 +262,15 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     parser.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"))
     parser.add_argument("--dirs", nargs=2, metavar=("WORK_BEFORE", "WORK_AFTER"))
+    parser.add_argument("--rehash", metavar="WORK", help="Hash the outputs already in WORK")
     args = parser.parse_args()
     if args.compare:
         raise SystemExit(compare(Path(args.compare[0]), Path(args.compare[1]), args.dirs))
     if not args.output:
         parser.error("give the output JSON path (or --compare)")
+    if args.rehash:
+        Path(args.output).write_text(json.dumps(hashes(Path(args.rehash)), indent=1) + "\n")
+        return
     import tempfile
 
     work = Path(args.work or tempfile.mkdtemp(prefix="territory-fp-"))
