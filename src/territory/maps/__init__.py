@@ -24,7 +24,7 @@ from territory.maps.points import PointsLayer, PointSource
 from territory.maps.safe import text
 
 if TYPE_CHECKING:
-    from territory.model import PlanResult
+    from territory.result import PlanResult
 
 TOOLTIP_FIELDS = {
     "name": "Territory",
