@@ -15,9 +15,3 @@ from __future__ import annotations
 
 ENGINES = ("local", "dask")
 
-
-def run_plan(plan, engine: str = "local", plugins=None, **options):
-    """Run ``plan`` on ``engine`` (the same as :func:`territory.runner.run`)."""
-    from territory.runner import run
-
-    return run(plan, engine, plugins, **options)
