@@ -14,4 +14,3 @@ on the workers until written. Both produce identical results.
 from __future__ import annotations
 
 ENGINES = ("local", "dask")
-
