@@ -49,3 +49,21 @@ def test_no_function_is_longer_than_80_lines():
                 if lines > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines})")
     assert long == []
+
+
+def test_engines_only_split_map_and_combine():
+    """The engines import no plan, result or runner code (at load time or in a function): the
+    stages and the one ``runner.finish`` do the rest for both engines."""
+    banned = ("territory.model", "territory.plan", "territory.result", "territory.runner")
+    found = []
+    for path in sorted((ROOT / "src" / "territory" / "engines").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                if name.startswith(banned) and not name.startswith("territory.planfile"):
+                    found.append(f"{path.name}:{node.lineno} {name}")
+    assert found == []

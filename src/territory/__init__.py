@@ -30,16 +30,10 @@ from territory.extensions import (
     SegmentAxis,
 )
 from territory.hookspecs import hookimpl
-from territory.model import (
-    AccountsSpec,
-    OutputsSpec,
-    Plan,
-    PlanResult,
-    TargetsSpec,
-    TerritoriesSpec,
-)
 from territory.orders import accounts_from_orders
+from territory.plan import AccountsSpec, OutputsSpec, Plan, TargetsSpec, TerritoriesSpec
 from territory.plugins import Plugins, get_plugins
+from territory.result import PlanResult
 from territory.segments import AxisSpec
 from territory.targets import TargetRule
 from territory.territories import TerritoryLayer, load_territories

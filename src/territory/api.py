@@ -12,7 +12,8 @@ import pandas as pd
 
 from territory.adjust import AdjustmentSpec
 from territory.assignment import AssignOptions
-from territory.model import AccountsSpec, Plan, PlanResult, TargetsSpec, TerritoriesSpec
+from territory.plan import AccountsSpec, Plan, TargetsSpec, TerritoriesSpec
+from territory.result import PlanResult
 from territory.segments import AxisSpec
 from territory.targets import TargetRule
 

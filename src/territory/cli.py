@@ -27,7 +27,8 @@ from territory.cli_common import (
     territory_options,
 )
 from territory.errors import TerritoryError
-from territory.model import Plan, PlanResult
+from territory.plan import Plan
+from territory.result import PlanResult
 
 
 # Pipes and CI logs get a wide console so KPI tables are not squeezed into 80 columns.

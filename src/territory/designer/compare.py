@@ -11,7 +11,7 @@ import pandas as pd
 from territory.designer.inputs import load_inputs
 from territory.designer.quality import plan_quality
 from territory.errors import ValidationError
-from territory.validate import prepare_alignment
+from territory.stages.read import read_alignment
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Comparison:
 
 
 def _labels(alignment, inputs) -> tuple[np.ndarray, list[str], list | None]:
-    align = prepare_alignment(alignment, inputs.polygons)
+    align = read_alignment(alignment, inputs.polygons)
     terr = align.set_index("block_id")["territory_id"].reindex(inputs.graph.ids)
     names = list(pd.unique(terr.dropna()))
     index = pd.Series(np.arange(len(names)), index=names)

@@ -1,4 +1,8 @@
-"""Design inputs: blocks with their graph and measures, rep homes, locked blocks, reach."""
+"""Design inputs: blocks with their graph and measures, rep homes, locked blocks, reach.
+
+Blocks, the current alignment, accounts and rep homes are read and checked by the plan's read
+stage (:mod:`territory.stages.read`); accounts go to blocks by its assign stage.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ from territory.designer.measures import (
 )
 from territory.errors import ValidationError
 from territory.io import as_frame
-from territory.validate import Polygons, prepare_accounts, prepare_alignment, prepare_polygons
+from territory.stages.read import read_accounts_from, read_alignment, read_blocks, read_points
+from territory.validate import Polygons
 
 
 @dataclass
@@ -47,12 +52,12 @@ def load_inputs(
     max_account_km=10.0,
     strict=False,
 ):
-    polygons = prepare_polygons(blocks, kind="block", id=block_id, crs=crs, strict=strict)
+    polygons = read_blocks(blocks, id=block_id, crs=crs, strict=strict)
     notes = list(polygons.notes)
     align = None
     left_out = pd.Series(shapely.is_empty(polygons.frame.geometry.to_numpy()))
     if current is not None:
-        align = prepare_alignment(current, polygons)
+        align = read_alignment(current, polygons)
         blank = align["territory_id"].isna().to_numpy()
         if blank.any():
             notes.append(f"{blank.sum()} blocks the alignment leaves blank stay unaligned.")
@@ -75,7 +80,7 @@ def load_inputs(
     unassigned = pd.DataFrame(columns=["account_id", "method", "reason"])
     rows = None
     if accounts is not None:
-        acc = prepare_accounts(accounts, **account_options)
+        acc = read_accounts_from(accounts, **account_options)
         notes += acc.notes
         sums, rows = account_measures(acc, polygons, max_account_km)
         unassigned = rows.loc[rows["block_id"].isna()].drop(columns=["block_id"])
@@ -106,9 +111,7 @@ def read_homes(homes, polygons: Polygons, pos: pd.Series) -> pd.DataFrame:
         source=source,
         option="homes territory column",
     )
-    acc = prepare_accounts(
-        frame.assign(**{"__home": frame[tcol]}), id="__home", measures=[], source=source
-    )
+    acc = read_points(frame.assign(**{"__home": frame[tcol]}), id="__home", source=source)
     _, rows = account_measures(acc, polygons, max_distance_km=25.0)
     missing = rows["block_id"].isna().to_numpy()
     if missing.any():

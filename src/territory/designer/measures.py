@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from territory.assignment import AssignOptions, assign_polygons
 from territory.designer.blocks import BlockGraph
 from territory.errors import ValidationError
+from territory.stages.assign import assign_to_blocks
 from territory.validate import Accounts, Polygons
 
 
@@ -23,8 +23,7 @@ def account_measures(
     accounts: Accounts, blocks: Polygons, max_distance_km: float = 10.0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Assign accounts to blocks; returns (per-block sums incl. ``accounts``, assignments)."""
-    options = AssignOptions(max_distance_km=max_distance_km)
-    rows = assign_polygons(accounts, blocks.frame, blocks.id, options, noun="block")
+    rows = assign_to_blocks(accounts, blocks, max_distance_km)
     inside = rows["block_id"].notna()
     sums = rows.loc[inside].groupby("block_id", observed=True)[accounts.measures].sum()
     sums.insert(0, "accounts", rows.loc[inside].groupby("block_id", observed=True).size())

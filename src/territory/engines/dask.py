@@ -1,9 +1,10 @@
 """The Dask engine: the same plan on dask-geopandas partitions on a ``distributed`` cluster.
 
 Workers read their partition, check, assign, label (per-partition axes) and sum it; only the
-additive sums travel to the client, which computes targets and KPIs exactly as the local engine
-does. The assignments stay on the workers, partitioned, until written (``PlanResult.write``
-writes them as a Parquet dataset, one file per partition, from the workers).
+additive sums travel to the client, where :func:`territory.runner.finish` computes targets and
+KPIs exactly as for the local engine. The assignments stay on the workers, partitioned, until
+written (``PlanResult.write`` writes them as a Parquet dataset, one file per partition, from
+the workers).
 
 Plugins run where their hook allows it: axes run per partition unless they declare
 ``whole_table``; KPI columns with ``from_sums`` need only the sums. Whole-table axes, KPI columns
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from territory.engines.parts import merge_notes, run_part, split_axes, whole_table_labels
+from territory.engines.parts import run_part
 from territory.io import (
     CSV_OPTIONS,
     PARQUET_SUFFIXES,
@@ -38,20 +39,22 @@ from territory.io import (
     is_utf8,
     sniff_separator,
 )
-from territory.kpi import summary
+from territory.stages.adjust import accounts_with_location
 
 _WORKER_PLUGINS = None
 
 
-def run(
+def map_parts(
     plan,
-    plugins=None,
+    layer,
+    plugins,
+    axes,
     *,
     scheduler: str | None = None,
     client=None,
     partition_rows: int = 1_000_000,
 ):
-    """Run ``plan`` on Dask.
+    """Run the parts on Dask.
 
     Parameters
     ----------
@@ -72,9 +75,6 @@ def run(
         raise TerritoryError(
             "The Dask engine needs the dask extra: pip install 'territory[dask]'."
         ) from exc
-    from territory.plugins import get_plugins
-
-    plugins = plugins or get_plugins()
     if client is None:
         if scheduler:
             client = Client(scheduler)
@@ -82,8 +82,6 @@ def run(
             cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
                                    dashboard_address=None)  # fmt: skip
             client = Client(cluster)
-    layer = plan.territories.load()
-    per_part, whole = split_axes(plan, plugins)
     frames, name = partitions(plan.accounts.source, partition_rows)
     source = plan.accounts.source
     text = isinstance(source, (str, os.PathLike)) and is_text_table(source)
@@ -92,67 +90,66 @@ def run(
     [layer_future] = client.scatter([layer], broadcast=True)
     frame_futures = client.compute(frames)
     results = [
-        client.submit(
-            _run_partition, f, light, layer_future, per_part, name, i, decimal, pure=False
-        )  # fmt: skip
+        client.submit(_run_partition, f, light, layer_future, axes, name, i, decimal, pure=False)
         for i, f in enumerate(frame_futures)
     ]
-    aggs = client.gather([client.submit(_pick, r, "aggregates") for r in results])
-    notes = sum(client.gather([client.submit(_pick, r, "notes") for r in results]), [])
-    assigned = [client.submit(_pick, r, "assignments") for r in results]
-    agg = aggs[0]
-    for part in aggs[1:]:
-        agg = agg + part
+    return DaskParts(client, results)
 
-    @functools.cache
-    def gather(what: str) -> pd.DataFrame:
+
+class DaskParts:
+    """The partitions, on the workers; only their sums and notes on the client (see
+    :class:`~territory.engines.parts.Parts`). Columns are gathered once, when first needed."""
+
+    accounts = None
+
+    def __init__(self, client, results):
+        self.client, self.engine, self.results = client, client, results
+        aggs = client.gather([client.submit(_pick, r, "aggregates") for r in results])
+        self.notes = sum(client.gather([client.submit(_pick, r, "notes") for r in results]), [])
+        self.assigned = [client.submit(_pick, r, "assignments") for r in results]
+        self.sizes = [int(a.totals["accounts"]) for a in aggs]
+        self.agg = aggs[0]
+        for part in aggs[1:]:
+            self.agg = self.agg + part
+        self._gathered: dict[str, pd.DataFrame] = {}
+
+    def gather(self, what: str) -> pd.DataFrame:
         """One column set of every partition, collected to the client once."""
-        frames = client.gather([client.submit(_pick, r, what) for r in results])
-        return pd.concat(frames, ignore_index=True)
+        if what not in self._gathered:
+            client = self.client
+            frames = client.gather([client.submit(_pick, r, what) for r in self.results])
+            self._gathered[what] = pd.concat(frames, ignore_index=True)
+        return self._gathered[what]
 
-    if whole:
-        labels = whole_table_labels(plan, plugins, layer, whole, gather("accounts"),
-                                    gather("assignments"), agg)  # fmt: skip
-        sizes = [int(a.totals["accounts"]) for a in aggs]
-        offsets = [0, *list(pd.Series(sizes).cumsum())]
-        assigned = [
-            client.submit(_join_labels, fut, labels.iloc[a:b].reset_index(drop=True))
-            for fut, a, b in zip(assigned, offsets[:-1], offsets[1:], strict=True)
+    def whole_table_inputs(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return self.gather("accounts"), self.gather("assignments")
+
+    def add_labels(self, labels: pd.DataFrame) -> None:
+        offsets = [0, *list(pd.Series(self.sizes).cumsum())]
+        self.assigned = [
+            self.client.submit(_join_labels, fut, labels.iloc[a:b].reset_index(drop=True))
+            for fut, a, b in zip(self.assigned, offsets[:-1], offsets[1:], strict=True)
         ]
-    return finish_distributed(plan, layer, plugins, agg, assigned, gather, notes, client)
 
+    def result(self):
+        import dask.dataframe as dd
 
-def finish_distributed(plan, layer, plugins, agg, assigned, gather, notes, client):
-    import dask.dataframe as dd
+        meta = self.client.submit(lambda df: df.iloc[:0], self.assigned[0]).result()
+        return dd.from_delayed(self.assigned, meta=meta, verify_meta=False), None
 
-    from territory.model import PlanResult, agg_balance, measure_aggregates
+    @functools.cached_property
+    def labelled(self) -> pd.DataFrame:
+        return pd.concat(self.client.gather(self.assigned), ignore_index=True)
 
-    @functools.cache
-    def labelled() -> pd.DataFrame:
-        return pd.concat(client.gather(assigned), ignore_index=True)
-
-    def rows() -> pd.DataFrame:
-        assignments = labelled()
-        attributes = gather("accounts")
+    def rows(self) -> pd.DataFrame:
+        assignments = self.labelled
+        attributes = self.gather("accounts")
         return assignments.join(
             attributes.drop(columns=[c for c in assignments if c in attributes])
         )
 
-    def accounts_for_adjustments() -> pd.DataFrame:
-        return gather("accounts").assign(territory_id=labelled()["territory_id"].to_numpy())
-
-    kpis, segments, adjustments = measure_aggregates(
-        plan, layer, agg, plugins, rows, accounts_for_adjustments
-    )
-    meta = client.submit(lambda df: df.iloc[:0], assigned[0]).result()
-    assignments = dd.from_delayed(assigned, meta=meta, verify_meta=False)
-    result = PlanResult(
-        plan, None, layer, assignments, kpis, segments,
-        summary(agg, kpis, agg_balance(plan, agg)), merge_notes([*notes, *layer.notes]),
-        None, adjustments, plugins,
-    )  # fmt: skip
-    result.engine = client
-    return result
+    def located(self) -> pd.DataFrame:
+        return self.gather("accounts").assign(territory_id=self.labelled["territory_id"].to_numpy())
 
 
 def partitions(source, partition_rows: int):
@@ -211,8 +208,6 @@ def _run_partition(frame, plan, layer, axes, name, index, decimal="."):
     source = Source(f"{name} (partition {index + 1})", decimal=decimal)
     part = run_part(plan, layer, _plugins(), axes, data=frame, source=source)
     accounts = part.accounts
-    from territory.model import accounts_with_location
-
     located = accounts_with_location(accounts, part.assignments)
     return {
         "assignments": part.assignments,
@@ -230,4 +225,4 @@ def _join_labels(assignments: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFram
     return assignments.join(labels)
 
 
-__all__ = ["run", "partitions"]
+__all__ = ["map_parts", "partitions"]

@@ -2,35 +2,33 @@
 
 Each batch is checked, assigned, labelled and summed on its own (see :mod:`.parts`), so peak
 memory follows the batch size rather than the file; whole-table axes, adjustments and KPIs run
-once on the combined result. Other inputs (CSV, compressed CSV, .xlsx, GeoJSON, DataFrames)
-are read whole by :func:`territory.io.read_source`, as one batch.
+once on the combined result (:func:`territory.runner.finish`). Other inputs (CSV, compressed
+CSV, .xlsx, GeoJSON, DataFrames) are read whole by :func:`territory.io.read_source`, as one
+batch.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from territory.engines.parts import merge_notes, run_part, split_axes, whole_table_labels
+from territory.engines.parts import run_part
 from territory.io import PARQUET_SUFFIXES, Source, file_type
-from territory.kpi import summary
+from territory.kpi import Aggregates
+from territory.stages.adjust import accounts_with_location
 from territory.validate import Accounts
 
 
-def run(plan, plugins=None, *, batch_rows: int = 2_000_000, progress: bool = False):
-    """Run ``plan`` here. ``batch_rows`` bounds a Parquet batch; ``progress`` shows a bar."""
-    from territory.plugins import get_plugins
-
-    plugins = plugins or get_plugins()
-    layer = plan.territories.load()
-    per_part, whole = split_axes(plan, plugins)
+def map_parts(plan, layer, plugins, axes, *, batch_rows: int = 2_000_000, progress: bool = False):
+    """Run the parts here. ``batch_rows`` bounds a Parquet batch; ``progress`` shows a bar."""
     batches = parquet_batches(plan.accounts.source, batch_rows)
     if batches is None:
-        parts = [run_part(plan, layer, plugins, per_part)]
+        parts = [run_part(plan, layer, plugins, axes)]
     else:
         total, frames = batches
         parts = []
@@ -40,40 +38,49 @@ def run(plan, plugins=None, *, batch_rows: int = 2_000_000, progress: bool = Fal
         ) as bar:  # fmt: skip
             task = bar.add_task("assign", total=total)
             for frame, source in frames:
-                parts.append(run_part(plan, layer, plugins, per_part, data=frame, source=source))
+                parts.append(run_part(plan, layer, plugins, axes, data=frame, source=source))
                 bar.advance(task, len(frame))
     accounts = Accounts.concat([p.accounts for p in parts])
     assignments = pd.concat([p.assignments for p in parts], ignore_index=True)
     agg = parts[0].aggregates
     for part in parts[1:]:
         agg = agg + part.aggregates
-    if whole:
-        labels = whole_table_labels(plan, plugins, layer, whole, accounts.frame, assignments, agg)
-        assignments = assignments.join(labels)
-    return finish(plan, layer, plugins, accounts, assignments, agg)
+    return LocalParts(accounts, assignments, agg, [spec.column for spec in plan.all_axes])
 
 
-def finish(plan, layer, plugins, accounts, assignments, agg):
-    """Targets, adjustments and KPIs from the sums; the PlanResult."""
-    from territory.model import PlanResult, accounts_with_location, agg_balance, measure_aggregates
+@dataclass
+class LocalParts:
+    """The combined batches, in memory (see :class:`~territory.engines.parts.Parts`)."""
 
-    axis_columns = [spec.column for spec in plan.all_axes]
-    base = [c for c in assignments.columns if c not in axis_columns]
-    assignments = assignments[base + axis_columns]
-    labels = assignments[axis_columns]
+    accounts: Accounts
+    assignments: pd.DataFrame
+    agg: Aggregates
+    axis_columns: list[str]
+    engine: None = None
 
-    def rows() -> pd.DataFrame:
+    @property
+    def notes(self) -> list[str]:
+        return self.accounts.notes
+
+    def whole_table_inputs(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return self.accounts.frame, self.assignments
+
+    def add_labels(self, labels: pd.DataFrame) -> None:
+        self.assignments = self.assignments.join(labels)
+
+    def result(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Assignments with the label columns last, in the plan's axis order; the labels."""
+        base = [c for c in self.assignments.columns if c not in self.axis_columns]
+        self.assignments = self.assignments[base + self.axis_columns]
+        return self.assignments, self.assignments[self.axis_columns]
+
+    def rows(self) -> pd.DataFrame:
+        accounts, assignments = self.accounts, self.assignments
         attributes = accounts.frame.drop(columns=[c for c in assignments if c in accounts.frame])
         return assignments.join(attributes)
 
-    kpis, segments, adjustments = measure_aggregates(
-        plan, layer, agg, plugins, rows, lambda: accounts_with_location(accounts, assignments)
-    )
-    notes = merge_notes([*accounts.notes, *layer.notes])
-    return PlanResult(
-        plan, accounts, layer, assignments, kpis, segments,
-        summary(agg, kpis, agg_balance(plan, agg)), notes, labels, adjustments, plugins,
-    )  # fmt: skip
+    def located(self) -> pd.DataFrame:
+        return accounts_with_location(self.accounts, self.assignments)
 
 
 def parquet_batches(source, batch_rows: int):

@@ -1,14 +1,16 @@
-"""What every engine does to one part of the accounts (a batch or a partition)."""
+"""What every engine does to one part of the accounts (a batch or a partition), and what an
+engine hands back to :func:`territory.runner.finish` after combining the parts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import pandas as pd
 
-from territory.extensions import AxisContext
 from territory.kpi import Aggregates, aggregate
-from territory.segments import AxisSpec, label_accounts
+from territory.stages.assign import read_and_assign
+from territory.stages.segment import label_part
 from territory.validate import Accounts
 
 
@@ -21,51 +23,39 @@ class PartResult:
     accounts: Accounts
 
 
-def split_axes(plan, plugins) -> tuple[tuple[AxisSpec, ...], tuple[AxisSpec, ...]]:
-    """Axes that can run per part, and axes that need the whole table (``whole_table``)."""
-    per_part, whole = [], []
-    for spec in plan.all_axes:
-        registered = plugins.axes.get(spec.axis)
-        (whole if registered and registered[1].whole_table else per_part).append(spec)
-    return tuple(per_part), tuple(whole)
-
-
 def run_part(plan, layer, plugins, axes, data=None, source=None) -> PartResult:
-    """Check, assign and label one part; ``data`` is the part (None: the plan's whole source)."""
-    accounts, assignments = plan.load_and_assign(layer, data, source)
-    territories = pd.DataFrame(layer.territories.drop(columns="geometry"))
-    context = AxisContext(accounts.frame, assignments, territories, tuple(accounts.measures))
-    labels = label_accounts(axes, plugins, context, plan.base)
-    check_label_names(labels, assignments)
+    """Read, check, assign, label and sum one part; ``data`` is the part (None: the plan's
+    whole source)."""
+    accounts, assignments = read_and_assign(plan, layer, data, source)
+    labels = label_part(plan, layer, plugins, axes, accounts, assignments)
     agg = aggregate(assignments, labels, accounts.measures)
     return PartResult(assignments.join(labels), agg, accounts)
 
 
-def whole_table_labels(plan, plugins, layer, axes, accounts, assignments, agg) -> pd.DataFrame:
-    """Run the ``whole_table`` axes on all accounts; add their sums to ``agg``; the labels.
+class Parts(Protocol):
+    """The combined parts an engine returns: summed ``agg``, the parts' ``notes``, the checked
+    ``accounts`` (None when they stay on the workers) and the ``engine`` resource to keep (the
+    Dask client, or None)."""
 
-    ``accounts`` is the full account table (attributes and measures), ``assignments`` the full
-    assignments in the same order.
-    """
-    territories = pd.DataFrame(layer.territories.drop(columns="geometry"))
-    context = AxisContext(accounts, assignments, territories, tuple(agg.measures))
-    labels = label_accounts(axes, plugins, context, plan.base)
-    check_label_names(labels, assignments)
-    extra = aggregate(assignments, labels, list(agg.measures))
-    agg.cells.update(extra.cells)
-    agg.label_totals.update(extra.label_totals)
-    return labels
+    agg: Aggregates
+    notes: list[str]
+    accounts: Accounts | None
+    engine: Any
 
+    def whole_table_inputs(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """All accounts (attributes, measures) and all assignments, in the same order."""
 
-def check_label_names(labels: pd.DataFrame, assignments: pd.DataFrame) -> None:
-    from territory.errors import ValidationError
+    def add_labels(self, labels: pd.DataFrame) -> None:
+        """Join the whole-table axes' labels (all accounts, in order) to the assignments."""
 
-    clash = set(labels.columns) & set(assignments.columns)
-    if clash:
-        raise ValidationError(
-            f"Segment name(s) {', '.join(sorted(clash))} clash with assignment columns; rename "
-            "them (name = ... in [[segments]])."
-        )
+    def result(self) -> tuple[Any, pd.DataFrame | None]:
+        """The assignments the result keeps (pandas or dask) and the labels table, if any."""
+
+    def rows(self) -> pd.DataFrame:
+        """Assignments joined with the account attributes (plugin KPIs without sums)."""
+
+    def located(self) -> pd.DataFrame:
+        """Accounts with ``territory_id`` and lon/lat (adjustments)."""
 
 
 def merge_notes(notes: list[str], limit: int = 12) -> list[str]:

@@ -26,7 +26,7 @@ from territory.maps.safe import text
 from territory.maps.tools import add_map_tools, postal_texts, with_hierarchy
 
 if TYPE_CHECKING:
-    from territory.model import PlanResult
+    from territory.result import PlanResult
 
 TOOLTIP_FIELDS = {
     "name": "Territory",

@@ -300,7 +300,7 @@ var {{ this.get_name() }} = window.territoryEditor = new L.TerritoryEditor({{ th
 def source_alignment(spec) -> tuple[pd.DataFrame, dict] | None:
     """The alignment table a plan's territories were read from, and its columns by role.
 
-    ``spec`` is a :class:`territory.model.TerritoriesSpec`; None when it has no alignment.
+    ``spec`` is a :class:`territory.plan.TerritoriesSpec`; None when it has no alignment.
     """
     if getattr(spec, "alignment", None) is None:
         return None

@@ -1,0 +1,325 @@
+"""Plan files: TOML -> :class:`~territory.plan.Plan`, every value type-checked.
+
+A plan file looks like this::
+
+    name = "FY2017 plan"
+    credits = "Data: CRM export 2017-12-31"   # source line shown on the map
+
+    [accounts]                 # path, id, lat, lon, postal_code, postal_table, measures, crs
+    path = "accounts.csv"
+
+    [blocks]                   # or [territories] with path, id, crs, strict (refuse empty
+    path = "counties.parquet"  # shapes instead of keeping and reporting them)
+    id = "GEOID"
+
+    [alignment]                # path, block, territory, parent
+    path = "alignment.csv"
+
+    [targets]                  # path = "targets.csv", or from = "revenue_2016", growth = 0.1
+    from = "revenue_2016"
+    growth = 0.10              # a fraction, or a percentage in quotes: "10%"
+
+    [assign]                   # max_distance_km, overlap ("smallest" | "first")
+    max_distance_km = 10
+
+    [kpis]                     # balance, segments (account columns to break KPIs down by)
+    segments = ["segment"]
+
+    [outputs]                  # dir, assignments, kpis, segments, summary, map ("" = skip),
+    dir = "out"                # manifest (the set's manifest file, default manifest.json)
+
+Relative paths are resolved from the plan file's folder. Every value is type-checked when the
+plan is loaded; a wrong type names the key, the value and the expected type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import tomllib
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from territory.adjust import AdjustmentSpec
+from territory.assignment import AssignOptions
+from territory.errors import InputError, ValidationError
+from territory.plan import AccountsSpec, OutputsSpec, Plan, TargetsSpec, TerritoriesSpec
+from territory.segments import AxisSpec
+from territory.targets import TargetRule
+from territory.tracking import TrackingSpec
+
+
+def read_plan_file(path: str | Path) -> Plan:
+    """Load a plan from a TOML file (see the module docstring for the format)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"Plan file not found: {p}.")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"Plan file {p} is not valid TOML: {exc}. Fix the syntax.") from exc
+    return plan_from_dict(data, base=p.parent, source=str(p))
+
+
+def plan_from_dict(data: dict, *, base: Path = Path("."), source: str = "the plan") -> Plan:
+    """Build a plan from a dict shaped like the TOML file; paths relative to ``base``."""
+    return _PlanReader(data, base, source).plan()
+
+
+def _toml_type(value: Any) -> str:
+    names = {bool: "true/false", int: "a whole number", float: "a number", str: "text",
+             list: "a list", dict: "a table"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
+
+
+def _toml_repr(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, default=str) if not isinstance(value, dict) else "a table"
+
+
+class _PlanReader:
+    """Reads the TOML dict with strict keys, so a typo is an error and not a silent default."""
+
+    SECTIONS = {
+        "name",
+        "credits",
+        "accounts",
+        "territories",
+        "blocks",
+        "alignment",
+        "targets",
+        "assign",
+        "kpis",
+        "outputs",
+        "segments",
+        "adjustments",
+        "tracking",
+    }
+
+    def __init__(self, data: dict, base: Path, source: str):
+        self.data, self.base, self.source = data, base, source
+
+    def section(self, name: str, allowed: set[str]) -> dict:
+        value = self.data.get(name, {})
+        if not isinstance(value, dict):
+            raise ValidationError(f"[{name}] in {self.source} must be a table of settings.")
+        unknown = set(value) - allowed
+        if unknown:
+            raise ValidationError(
+                f"Unknown setting(s) {', '.join(sorted(unknown))} in [{name}] of {self.source}. "
+                f"Known settings: {', '.join(sorted(allowed))}."
+            )
+        return value
+
+    def value(self, table: dict, section: str | None, key: str, kind: str, default=None):
+        """``table[key]`` checked against ``kind``: str, number, int, bool, strings or growth.
+
+        A wrong type is a :class:`ValidationError` naming the key, the value and the type.
+        """
+        if key not in table:
+            return default
+        value = table[key]
+        where = f"[{section}] {key}" if section else key
+        ok = {
+            "str": isinstance(value, str),
+            "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "bool": isinstance(value, bool),
+            "strings": isinstance(value, list) and all(isinstance(v, str) for v in value),
+            "growth": isinstance(value, (int, float, str)) and not isinstance(value, bool),
+        }[kind]
+        if ok and kind == "growth" and isinstance(value, str):
+            text = value.replace(" ", "")
+            ok = bool(re.fullmatch(r"[+-]?\d+(\.\d+)?%", text))
+            if ok:
+                return float(text[:-1]) / 100
+        if ok and kind == "number":
+            return float(value)
+        if not ok:
+            expected = {
+                "str": 'text in quotes, e.g. "name"',
+                "number": "a number, e.g. 10 or 2.5",
+                "int": "a whole number, e.g. 7",
+                "bool": "true or false",
+                "strings": 'a list of texts, e.g. ["segment"]',
+                "growth": 'a fraction or a percentage, e.g. 0.1 or "10%"',
+            }[kind]
+            raise ValidationError(
+                f"{where} in {self.source} is {_toml_repr(value)} ({_toml_type(value)}); "
+                f"expected {expected}."
+            )
+        return value
+
+    def text(self, table: dict, section: str | None, key: str, default=None):
+        return self.value(table, section, key, "str", default)
+
+    def path(self, value: Any, what: str):
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise ValidationError(
+                f"{what} in {self.source} is {_toml_repr(value)} ({_toml_type(value)}); "
+                'expected a file path in quotes, e.g. "accounts.csv".'
+            )
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base / p
+
+    def plan(self) -> Plan:
+        unknown = set(self.data) - self.SECTIONS
+        if unknown:
+            raise ValidationError(
+                f"Unknown section(s) {', '.join(sorted(unknown))} in {self.source}. "
+                f"Known: {', '.join(sorted(self.SECTIONS))}."
+            )
+        return Plan(
+            accounts=self.accounts(),
+            territories=self.territories(),
+            name=self.text(self.data, None, "name", "Territory plan"),
+            targets=self.targets(),
+            assign=self.assign(),
+            **self.kpis(),
+            axes=tuple(
+                AxisSpec(axis, name, params)
+                for axis, name, params in self.entries("segments", "axis")
+            ),
+            adjustments=tuple(
+                AdjustmentSpec(adj, name, params)
+                for adj, name, params in self.entries("adjustments", "adjustment")
+            ),
+            outputs=self.outputs(),
+            credits=self.text(self.data, None, "credits"),
+            source=self.source,
+            base=self.base,
+            tracking=self.tracking(),
+        )
+
+    def accounts(self) -> AccountsSpec:
+        """``[accounts]``: the path and how to read it."""
+        acc = self.section(
+            "accounts", {f.name for f in fields(AccountsSpec)} - {"source"} | {"path"}
+        )
+        if "path" not in acc:
+            raise ValidationError(f"[accounts] in {self.source} needs a path.")
+        acc_text = {
+            k: self.text(acc, "accounts", k) for k in ("id", "lat", "lon", "postal_code", "crs")
+        }
+        measures = self.value(acc, "accounts", "measures", "strings")
+        return AccountsSpec(
+            source=self.path(acc["path"], "[accounts] path"),
+            postal_table=self.path(acc.get("postal_table"), "[accounts] postal_table"),
+            measures=tuple(measures) if measures is not None else None,
+            **acc_text,
+        )
+
+    def territories(self) -> TerritoriesSpec:
+        """``[territories]`` or ``[blocks]`` with ``[alignment]``."""
+        terr = self.section("territories", {"path", "id", "crs", "strict"})
+        blocks = self.section("blocks", {"path", "id", "crs", "strict"})
+        align = self.section("alignment", {"path", "block", "territory", "parent"})
+        if bool(terr) == bool(blocks):
+            raise ValidationError(
+                f"{self.source} needs exactly one of [territories] (polygons) or [blocks] "
+                "(with [alignment])."
+            )
+        return TerritoriesSpec(
+            territories=self.path(terr.get("path"), "[territories] path"),
+            blocks=self.path(blocks.get("path"), "[blocks] path"),
+            alignment=self.path(align.get("path"), "[alignment] path"),
+            territory_id=self.text(terr, "territories", "id"),
+            block_id=self.text(blocks, "blocks", "id"),
+            alignment_block=self.text(align, "alignment", "block"),
+            alignment_territory=self.text(align, "alignment", "territory"),
+            alignment_parent=self.text(align, "alignment", "parent"),
+            crs=self.text(terr, "territories", "crs") or self.text(blocks, "blocks", "crs"),
+            strict=bool(
+                self.value(terr, "territories", "strict", "bool", False)
+                or self.value(blocks, "blocks", "strict", "bool", False)
+            ),
+        )
+
+    def targets(self) -> TargetsSpec:
+        """``[targets]``: a table, or a growth rule over a measure."""
+        tgt = self.section("targets", {"path", "from", "growth"})
+        if "path" in tgt and "from" in tgt:
+            raise ValidationError(f"[targets] in {self.source}: give either path or from.")
+        spec = TargetsSpec(
+            table=self.path(tgt.get("path"), "[targets] path"),
+            rule=TargetRule(
+                self.text(tgt, "targets", "from"),
+                self.value(tgt, "targets", "growth", "growth", 0.0),
+            )
+            if "from" in tgt
+            else None,
+        )
+        if "growth" in tgt and "from" not in tgt:
+            raise ValidationError(
+                f'[targets] growth in {self.source} needs from = "<measure>" (the measure it '
+                "grows)."
+            )
+        return spec
+
+    def assign(self) -> AssignOptions:
+        """``[assign]``: the nearest-rule distance and the overlap rule."""
+        asg = self.section("assign", {"max_distance_km", "overlap"})
+        return AssignOptions(
+            max_distance_km=self.value(asg, "assign", "max_distance_km", "number", 10.0),
+            overlap=self.text(asg, "assign", "overlap", "smallest"),
+        )
+
+    def kpis(self) -> dict:
+        """``[kpis]``: the balance measure and the segment columns, as Plan arguments."""
+        kp = self.section("kpis", {"balance", "segments"})
+        return {
+            "balance": self.text(kp, "kpis", "balance"),
+            "segments": tuple(self.value(kp, "kpis", "segments", "strings", [])),
+        }
+
+    def outputs(self) -> OutputsSpec:
+        """``[outputs]``: the folder and file names."""
+        outs = self.section("outputs", {f.name for f in fields(OutputsSpec)})
+        names = {k: self.text(outs, "outputs", k) for k in outs if k != "dir"}
+        return OutputsSpec(**{**names, "dir": self.path(outs.get("dir", "out"), "[outputs] dir")})
+
+    def tracking(self) -> TrackingSpec | None:
+        """``[tracking]``: order lines, opportunities, periods, target setting, thresholds."""
+        allowed = {f.name for f in fields(TrackingSpec)}
+        section = self.section("tracking", allowed)
+        if not section:
+            return None
+        if "orders" not in section:
+            raise ValidationError(f'[tracking] in {self.source} needs orders = "<file>".')
+        kinds = {"fiscal_year_start": "int", "growth": "growth", "ahead": "number",
+                 "behind": "number"}  # fmt: skip
+        values = {}
+        for key, value in section.items():
+            if key in ("orders", "opportunities", "weights", "targets"):
+                values[key] = self.path(value, f"[tracking] {key}")
+            elif key == "as_of" and isinstance(value, dt.date):
+                values[key] = value.isoformat()  # a TOML date: 2017-06-30 without quotes
+            else:
+                values[key] = self.value(section, "tracking", key, kinds.get(key, "str"))
+        return TrackingSpec(**values)
+
+    def entries(self, section: str, key: str) -> list[tuple[str, str | None, dict]]:
+        """``[[segments]]`` / ``[[adjustments]]``: (registered name, output name, parameters).
+
+        Parameters are checked against what the plugin declares when the plan runs.
+        """
+        value = self.data.get(section, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise ValidationError(
+                f"{section} in {self.source} must be written as [[{section}]] tables."
+            )
+        out = []
+        for i, entry in enumerate(value, 1):
+            if not isinstance(entry.get(key), str):
+                raise ValidationError(
+                    f'[[{section}]] number {i} in {self.source} needs {key} = "..." (the '
+                    f"registered name; `territory plugins --all` lists them)."
+                )
+            params = {k: v for k, v in entry.items() if k not in (key, "name")}
+            out.append((entry[key], entry.get("name"), params))
+        return out

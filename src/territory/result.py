@@ -1,0 +1,117 @@
+"""PlanResult: what a plan run computed, and :meth:`PlanResult.write` to publish it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from territory.outputs import json_text
+from territory.plugins import Plugins
+
+if TYPE_CHECKING:
+    from territory.plan import OutputsSpec, Plan
+    from territory.territories import TerritoryLayer
+    from territory.validate import Accounts
+
+
+@dataclass
+class PlanResult:
+    """Output of :meth:`Plan.run` (built by :func:`territory.runner.finish`).
+
+    Attributes
+    ----------
+    assignments : DataFrame
+        One row per input account: territory_id, method, distance_km, reason, measures and one
+        label column per segment axis. A dask DataFrame with the Dask engine.
+    kpis : DataFrame
+        The common KPI set per territory.
+    segments : dict of str -> DataFrame
+        The KPI set per territory x segment, one table per segment column.
+    summary : dict
+        Plan-level figures (counts by method, conserved totals, balance, compactness).
+    notes : list of str
+        Everything that was repaired or worth knowing (reprojections, blank cells, overlaps).
+    labels : DataFrame
+        One column per segment axis, one row per account.
+    adjustments : DataFrame
+        One row per territory and adjustment: multiplier, reason and regional attributes.
+    """
+
+    plan: Plan
+    accounts: Accounts
+    layer: TerritoryLayer
+    assignments: pd.DataFrame
+    kpis: pd.DataFrame
+    segments: dict[str, pd.DataFrame]
+    summary: dict
+    notes: list[str]
+    labels: pd.DataFrame | None = None
+    adjustments: pd.DataFrame | None = None
+    plugins: Plugins | None = None
+    engine: Any = None
+
+    def close(self) -> None:
+        """Release the engine's resources (the Dask client and a cluster it started)."""
+        if self.engine is not None:
+            cluster = getattr(self.engine, "cluster", None)
+            self.engine.close()
+            if cluster is not None:
+                cluster.close()
+            self.engine = None
+
+    @property
+    def unassigned(self) -> pd.DataFrame:
+        """Accounts without a territory, with the reason (computed from Dask if needed)."""
+        rows = self.assignments[self.assignments["territory_id"].isna()]
+        return rows if isinstance(rows, pd.DataFrame) else rows.compute()
+
+    def to_map(self, **options):
+        """Render the sales-by-territory map (see :func:`territory.maps.build_map`)."""
+        from territory.maps import build_map
+
+        return build_map(self, **options)
+
+    def write(self, outputs: OutputsSpec | None = None) -> list[Path]:
+        """Write the outputs configured in the plan as one set; returns the paths written.
+
+        Everything is rendered first, then published with a manifest (see
+        :mod:`territory.outputs`): after an error or an interruption the folder holds the
+        whole previous set or the whole new one.
+        """
+        out = outputs or self.plan.outputs
+        jobs: list[tuple[str, Any]] = []
+        dask = out.assignments and not isinstance(self.assignments, pd.DataFrame)
+        if dask:
+            # Dask: the workers write one Parquet file per partition into a folder.
+            jobs.append((Path(out.assignments).stem + ".parquet", self.assignments))
+        elif out.assignments:
+            jobs.append((out.assignments, self.assignments))
+        if out.kpis:
+            jobs.append((out.kpis, self.kpis))
+        if out.segments:
+            for seg, table in self.segments.items():
+                stem = Path(out.segments)
+                jobs.append((f"{stem.stem}-{_slug(seg)}{stem.suffix}", table))
+        if out.adjustments and self.adjustments is not None and len(self.adjustments):
+            jobs.append((out.adjustments, self.adjustments))
+        if out.summary:
+            summary = {"plan": self.plan.name, **self.summary, "notes": self.notes}
+            jobs.append((out.summary, json_text(summary)))
+        if out.map:
+            jobs.append((out.map, self.to_map().get_root().render()))
+        with self.plan.output_set(out) as files:
+            for name, payload in jobs:
+                if isinstance(payload, str):
+                    files.add_text(name, payload)
+                elif isinstance(payload, pd.DataFrame):
+                    files.add_table(name, payload)
+                else:
+                    payload.to_parquet(str(files.path(name)), write_index=False, overwrite=True)
+        return files.written
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in str(text).lower()).strip("-") or "segment"

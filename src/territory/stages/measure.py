@@ -1,0 +1,53 @@
+"""Measure stage: targets and the KPI tables from the additive sums of any engine."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from territory.kpi import add_extra_kpis, balance_measure, segment_kpis, territory_kpis
+from territory.stages.adjust import adjust_targets
+from territory.targets import read_targets, resolve_targets
+
+if TYPE_CHECKING:
+    from territory.plan import Plan
+    from territory.plugins import Plugins
+    from territory.territories import TerritoryLayer
+
+
+def agg_balance(plan: Plan, agg) -> str:
+    return balance_measure(list(agg.measures), plan.balance)
+
+
+def measure_aggregates(plan: Plan, layer: TerritoryLayer, agg, plugins: Plugins, rows, accounts):
+    """KPI tables from additive sums (any engine): ``(kpis, segments, adjustments)``.
+
+    ``rows`` and ``accounts`` are callables returning the joined account rows (for plugin KPIs
+    without ``from_sums``) and the accounts with location (for adjustments); they are called
+    only when needed.
+    """
+    balance = agg_balance(plan, agg)
+    ids = pd.Index(layer.territories["territory_id"])
+    sums = agg.territory[list(agg.measures)] if agg.measures else pd.DataFrame(index=ids)
+    table = read_targets(plan.targets.table) if plan.targets.table is not None else None
+    layer_target = layer.territories.set_index("territory_id").get("target")
+    targets = resolve_targets(ids, sums, table=table, rule=plan.targets.rule, layer=layer_target)
+
+    adjustments = pd.DataFrame()
+    if plan.adjustments:
+        base_targets = targets
+        adjustments, targets = adjust_targets(plan, layer, targets, sums, agg.measures, plugins,
+                                              accounts)  # fmt: skip
+
+    kpis = territory_kpis(agg, layer, targets=targets, balance=balance)
+    if plan.adjustments:
+        kpis.insert(kpis.columns.get_loc("target"), "target_before_adjustments",
+                    base_targets.to_numpy())  # fmt: skip
+    kpis = add_extra_kpis(kpis, agg.territory, rows, ["territory_id"], plugins)
+    segments = {}
+    for axis in agg.cells:
+        cells = segment_kpis(agg, axis, layer, balance=balance)
+        segments[axis] = add_extra_kpis(cells, agg.cells[axis], rows, ["territory_id", axis],
+                                        plugins)  # fmt: skip
+    return kpis, segments, adjustments
