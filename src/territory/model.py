@@ -4,6 +4,7 @@ A plan is built in Python or loaded from TOML::
 
     name = "FY2017 plan"
     credits = "Data: CRM export 2017-12-31"   # source line shown on the map
+    as_of = 2017-12-31                         # date the data describes (map subtitle)
 
     [accounts]                 # path, id, lat, lon, postal_code, postal_table, measures, crs
     path = "accounts.csv"
@@ -22,8 +23,9 @@ A plan is built in Python or loaded from TOML::
     [assign]                   # max_distance_km, overlap ("smallest" | "first")
     max_distance_km = 10
 
-    [kpis]                     # balance, segments (account columns to break KPIs down by)
-    segments = ["segment"]
+    [kpis]                     # balance, segments (account columns to break KPIs down by),
+    segments = ["segment"]     # currency (ISO 4217 code of the money figures; default none)
+    currency = "EUR"
 
     [outputs]                  # dir, assignments, kpis, segments, summary, map ("" = skip),
     dir = "out"                # manifest (the set's manifest file, default manifest.json)
@@ -46,6 +48,7 @@ import pandas as pd
 
 from territory.adjust import AdjustmentSpec, apply_adjustments
 from territory.assignment import AssignOptions, assign_accounts
+from territory.currency import currency_code
 from territory.errors import InputError, ValidationError
 from territory.extensions import AdjustmentContext
 from territory.kpi import (
@@ -162,6 +165,12 @@ class Plan:
     source: str | None = None
     base: Path | None = None
     tracking: TrackingSpec | None = None
+    currency: str | None = None
+    as_of: str | None = None
+
+    def __post_init__(self):
+        where = f"currency of {self.source or 'the plan'}"
+        object.__setattr__(self, "currency", currency_code(self.currency, where))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Plan:
@@ -406,6 +415,14 @@ def _toml_repr(value: Any) -> str:
     return json.dumps(value, default=str) if not isinstance(value, dict) else "a table"
 
 
+def _iso_day(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in str(text).lower()).strip("-") or "segment"
 
@@ -416,6 +433,7 @@ class _PlanReader:
     SECTIONS = {
         "name",
         "credits",
+        "as_of",
         "accounts",
         "territories",
         "blocks",
@@ -521,6 +539,7 @@ class _PlanReader:
             ),
             outputs=self.outputs(),
             credits=self.text(self.data, None, "credits"),
+            as_of=self.day(self.data, None, "as_of"),
             source=self.source,
             base=self.base,
             tracking=self.tracking(),
@@ -601,11 +620,27 @@ class _PlanReader:
 
     def kpis(self) -> dict:
         """``[kpis]``: the balance measure and the segment columns, as Plan arguments."""
-        kp = self.section("kpis", {"balance", "segments"})
+        kp = self.section("kpis", {"balance", "segments", "currency"})
+        currency = self.text(kp, "kpis", "currency")
         return {
             "balance": self.text(kp, "kpis", "balance"),
             "segments": tuple(self.value(kp, "kpis", "segments", "strings", [])),
+            "currency": currency_code(currency, f"[kpis] currency in {self.source}"),
         }
+
+    def day(self, table: dict, section: str | None, key: str) -> str | None:
+        """A date setting: a TOML date (2017-12-31) or ISO text ("2017-12-31"), as ISO text."""
+        value = table.get(key)
+        if isinstance(value, dt.date):
+            return value.isoformat()[:10]
+        text = self.text(table, section, key)
+        if text is not None and not _iso_day(text.strip()):
+            where = f"[{section}] {key}" if section else key
+            raise ValidationError(
+                f"{where} in {self.source} is {text!r}; expected a date YYYY-MM-DD, e.g. "
+                "2017-12-31."
+            )
+        return None if text is None else text.strip()
 
     def outputs(self) -> OutputsSpec:
         """``[outputs]``: the folder and file names."""

@@ -8,7 +8,6 @@ opens with no network; tiles are optional (a blank background still shows every 
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import TYPE_CHECKING
 
 import branca.colormap as cm
@@ -20,8 +19,11 @@ import shapely
 
 from territory.maps.editor import AlignmentEditor, source_alignment
 from territory.maps.elements import LayerControl, Legend, OfflineMap, TitleBox
+from territory.maps.export import ExportControl
 from territory.maps.points import PointsLayer, PointSource
+from territory.maps.reference import ReferenceLayer
 from territory.maps.safe import text
+from territory.maps.units import Money, as_of_line
 
 if TYPE_CHECKING:
     from territory.model import PlanResult
@@ -58,6 +60,8 @@ def build_map(
     figures: pd.DataFrame | None = None,
     tooltip: dict[str, str] | None = None,
     caption: str | None = None,
+    as_of=None,
+    reference: bool = True,
 ) -> folium.Map:
     """Render a plan result as a folium map.
 
@@ -82,6 +86,12 @@ def build_map(
         :data:`TOOLTIP_FIELDS`). Text columns are shown as given (escaped), numbers formatted.
     caption : str, optional
         Legend title (default: the KPI's label).
+    as_of : date or str, optional
+        The date the figures describe, shown in the subtitle (default: the plan's as-of date,
+        else the newest date in the accounts, else "built <today>"; see
+        :func:`territory.maps.units.as_of_line`).
+    reference : bool
+        Add the "Reference" overlay: country (and US state) lines and major cities.
     """
     kpis = result.kpis if figures is None else figures
     kpi = kpi or ("revenue" if "revenue" in kpis.columns else "accounts")
@@ -103,7 +113,9 @@ def build_map(
         folium.TileLayer(tiles, attr="tiles", name="Background").add_to(fmap)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
 
-    layer, steps = _territory_layer(table, kpi, TOOLTIP_FIELDS if tooltip is None else tooltip)
+    money = Money(result, table["territory_id"])
+    labels = TOOLTIP_FIELDS if tooltip is None else tooltip
+    layer, steps = _territory_layer(table, kpi, labels, money)
     layer.add_to(fmap)
 
     if result.layer.blocks is not None:
@@ -113,13 +125,19 @@ def build_map(
         _accounts_layer(points).add_to(fmap)
 
     _plugin_layers(result, fmap)
-    _legend_and_title(fmap, result, kpi, steps, caption, title, source, len(kpis))
+    if kpi != "territory":
+        caption = caption or money.caption(kpi, _label(kpi))
+    _legend_and_title(fmap, result, kpi, steps, caption, title, source, len(kpis), as_of)
+    if reference:
+        ReferenceLayer(bounds).add_to(fmap)
+    ExportControl().add_to(fmap)
     LayerControl(collapsed=False, collapse_below=(1400, 860)).add_to(fmap)
     return fmap
 
 
-def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict) -> tuple:
-    """``(layer, legend steps)``: the territories coloured by ``kpi``, tooltip ``labels``."""
+def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict, money=None) -> tuple:
+    """``(layer, legend steps)``: the territories coloured by ``kpi``, tooltip ``labels``
+    (money figures with their currency, see :class:`~territory.maps.units.Money`)."""
     if kpi == "territory":
         colours = [IDENTITY[c] for c in neighbour_colours(table.geometry.to_numpy())]
         steps = []
@@ -128,6 +146,10 @@ def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict) -> tuple:
     else:
         colours, steps = _categorical(table[kpi])
     props = _display_properties(table, list(labels))
+    if money is not None:
+        for f in props.columns:
+            props[f] = money.values(f, table["territory_id"], props[f])
+        labels = {f: money.caption(f, label) for f, label in labels.items()}
     props["_fill"] = colours
     shapes = gpd.GeoDataFrame(props, geometry=table.geometry.to_numpy(), crs=4326)
     fields = [f for f in labels if f in props.columns]
@@ -149,7 +171,9 @@ def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict) -> tuple:
     return layer, steps
 
 
-def _legend_and_title(fmap, result, kpi, steps, caption, title, source, n_territories) -> None:
+def _legend_and_title(
+    fmap, result, kpi, steps, caption, title, source, n_territories, as_of=None
+) -> None:
     """The legend of the territory colours and the title box."""
     if kpi == "territory":
         note = "Colours only tell neighbours apart (neighbours differ); hover for the figures"
@@ -162,7 +186,7 @@ def _legend_and_title(fmap, result, kpi, steps, caption, title, source, n_territ
         f"{what} · {n_territories} territories · "
         f"{result.summary['accounts']:,} accounts"
         + (f" ({n_un:,} unassigned)" if n_un else "")
-        + f" · {date.today():%Y-%m-%d}"
+        + f" · {as_of_line(result, as_of)}"
     )
     credits = source or result.plan.credits or _source_line(result)
     TitleBox(title or result.plan.name, subtitle, credits).add_to(fmap)
@@ -373,7 +397,11 @@ class AccountPoints:
         unassigned = pd.isna(self.territory)
         fields["Territory"] = np.where(unassigned, "(unassigned)", self.territory.astype(str))
         if "revenue" in frame.columns:
-            fields["Revenue"] = [_fmt("revenue", v) for v in frame["revenue"]]
+            money = Money(result, result.kpis["territory_id"])
+            revenue = money.values(
+                "revenue", self.territory, [_fmt("revenue", v) for v in frame["revenue"]]
+            )
+            fields[money.caption("revenue", "Revenue")] = revenue
         self.source = PointSource(frame.geometry.y.to_numpy(), frame.geometry.x.to_numpy(), fields)
 
     @property
