@@ -4,7 +4,7 @@
 
 Writes ``src/territory/data/reference_lines.parquet`` (country outlines and the borders between
 US states, each shared border once, simplified for overview maps) and ``world_cities.parquet``
-(cities of 1 million people or more). Provenance and licences are in
+(cities of 1 million people or more, one per place). Provenance and licences are in
 ``src/territory/data/README.md``.
 """
 
@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -21,6 +22,7 @@ DATA = Path(__file__).resolve().parents[1] / "src" / "territory" / "data"
 TOLERANCE = 0.1  # degrees (~10 km): lines for context, not boundaries to measure against
 STATE_TOLERANCE = 0.05
 MIN_POPULATION = 1_000_000
+SAME_PLACE_KM = 15.0
 
 
 def _edges(geoms):
@@ -62,7 +64,18 @@ def cities(shared: Path) -> pd.DataFrame:
             "lat": big["latitude"].round(4),
         }
     )
-    return out.sort_values("population", ascending=False, kind="stable").reset_index(drop=True)
+    out = out.sort_values("population", ascending=False, kind="stable").reset_index(drop=True)
+    # one label per place: drop a city within SAME_PLACE_KM of a more populous one (e.g. a
+    # city and one of its districts, both listed by GeoNames)
+    lon, lat = np.radians(out["lon"].to_numpy()), np.radians(out["lat"].to_numpy())
+    keep = np.ones(len(out), dtype=bool)
+    for i in range(1, len(out)):
+        a = np.sin((lat[:i] - lat[i]) / 2) ** 2 + np.cos(lat[i]) * np.cos(lat[:i]) * np.sin(
+            (lon[:i] - lon[i]) / 2
+        ) ** 2
+        km = 2 * 6371.0 * np.arcsin(np.sqrt(a))
+        keep[i] = not np.any(keep[:i] & (km < SAME_PLACE_KM))
+    return out[keep].reset_index(drop=True)
 
 
 def main() -> None:
