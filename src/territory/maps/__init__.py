@@ -87,9 +87,7 @@ def build_map(
     caption : str, optional
         Legend title (default: the KPI's label).
     as_of : date or str, optional
-        The date the figures describe, shown in the subtitle (default: the plan's as-of date,
-        else the newest date in the accounts, else "built <today>"; see
-        :func:`territory.maps.units.as_of_line`).
+        The date the figures describe, in the subtitle (default: see :func:`.units.as_of_line`).
     reference : bool
         Add the "Reference" overlay: country (and US state) lines and major cities.
     """
@@ -114,8 +112,7 @@ def build_map(
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
 
     money = Money(result, table["territory_id"])
-    labels = TOOLTIP_FIELDS if tooltip is None else tooltip
-    layer, steps = _territory_layer(table, kpi, labels, money)
+    layer, steps = _territory_layer(table, kpi, tooltip, money)  # tooltip None: TOOLTIP_FIELDS
     layer.add_to(fmap)
 
     if result.layer.blocks is not None:
@@ -125,9 +122,7 @@ def build_map(
         _accounts_layer(points).add_to(fmap)
 
     _plugin_layers(result, fmap)
-    if kpi != "territory":
-        caption = caption or money.caption(kpi, _label(kpi))
-    _legend_and_title(fmap, result, kpi, steps, caption, title, source, len(kpis), as_of)
+    _legend_and_title(fmap, result, kpi, steps, caption, title, source, len(kpis), as_of, money)
     if reference:
         ReferenceLayer(bounds).add_to(fmap)
     ExportControl().add_to(fmap)
@@ -135,9 +130,11 @@ def build_map(
     return fmap
 
 
-def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict, money=None) -> tuple:
+def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict | None, money=None) -> tuple:
     """``(layer, legend steps)``: the territories coloured by ``kpi``, tooltip ``labels``
-    (money figures with their currency, see :class:`~territory.maps.units.Money`)."""
+    (default :data:`TOOLTIP_FIELDS`; money figures with their currency, see
+    :class:`~territory.maps.units.Money`)."""
+    labels = TOOLTIP_FIELDS if labels is None else labels
     if kpi == "territory":
         colours = [IDENTITY[c] for c in neighbour_colours(table.geometry.to_numpy())]
         steps = []
@@ -148,7 +145,7 @@ def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict, money=None
     props = _display_properties(table, list(labels))
     if money is not None:
         for f in props.columns:
-            props[f] = money.values(f, table["territory_id"], props[f])
+            props[f] = money.values(f, table["territory_id"], props[f], escape=text)
         labels = {f: money.caption(f, label) for f, label in labels.items()}
     props["_fill"] = colours
     shapes = gpd.GeoDataFrame(props, geometry=table.geometry.to_numpy(), crs=4326)
@@ -172,14 +169,15 @@ def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict, money=None
 
 
 def _legend_and_title(
-    fmap, result, kpi, steps, caption, title, source, n_territories, as_of=None
+    fmap, result, kpi, steps, caption, title, source, n_territories, as_of=None, money=None
 ) -> None:
-    """The legend of the territory colours and the title box."""
+    """The legend of the territory colours (money with its currency) and the title box."""
     if kpi == "territory":
         note = "Colours only tell neighbours apart (neighbours differ); hover for the figures"
         Legend(caption or "Territories", [], note).add_to(fmap)
     else:
-        Legend(caption or _label(kpi), steps).add_to(fmap)
+        unit = money.caption(kpi, _label(kpi)) if money is not None else _label(kpi)
+        Legend(caption or unit, steps).add_to(fmap)
     n_un = result.summary["unassigned"]
     what = "Territories" if kpi == "territory" else f"{_label(kpi)} by territory"
     subtitle = (

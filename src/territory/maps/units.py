@@ -18,7 +18,7 @@ from datetime import date
 
 import pandas as pd
 
-from territory.currency import MONEY, currency_code
+from territory.currency import MONEY
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}([ T].*)?")
 
@@ -98,30 +98,31 @@ class Money:
             return f"{label} (territory currency)"
         return label
 
-    def values(self, field: str, territory_ids, texts) -> list[str]:
-        """Formatted ``texts`` of ``field``, each with its territory's code when codes differ."""
+    def values(self, field: str, territory_ids, texts, escape=str) -> list[str]:
+        """Formatted ``texts`` of ``field``, each with its territory's code when codes differ
+        (the code passed through ``escape``: :func:`~territory.maps.safe.text` for HTML)."""
         texts = list(texts)
         if field not in MONEY or not self.mixed:
             return texts
         codes = self.by_territory.reindex(pd.Index(territory_ids, dtype=object)).to_numpy()
         return [
-            f"{t} {c}" if isinstance(c, str) and t not in ("", "–") else t
+            f"{t} {escape(c)}" if isinstance(c, str) and t not in ("", "–") else t
             for t, c in zip(texts, codes, strict=True)
         ]
 
 
 def _regional_currencies(result) -> pd.Series | None:
-    """territory_id -> currency from the adjustments (their ``currency`` column), or None."""
+    """territory_id -> currency from the adjustments (their ``currency`` column), or None.
+
+    A code is shown as the adjustment gives it (upper case, stripped): it is the territory's
+    own attribute, not checked against ISO 4217 as the plan's setting is.
+    """
     adjustments = result.adjustments
     if not isinstance(adjustments, pd.DataFrame) or "currency" not in adjustments.columns:
         return None
     rows = adjustments.dropna(subset=["currency"])
-    rows = rows[rows["currency"].astype(str).str.strip() != ""]
+    codes = rows["currency"].astype(str).str.strip().str.upper()
+    rows, codes = rows[codes != ""], codes[codes != ""]
     if rows.empty:
         return None
-    names = rows["adjustment"] if "adjustment" in rows.columns else pd.Series("", rows.index)
-    codes = {}
-    for tid, value, name in zip(rows["territory_id"], rows["currency"], names, strict=True):
-        where = f"The currency of territory {tid!r} from adjustment '{name or 'regional'}'"
-        codes[tid] = currency_code(str(value), where)
-    return pd.Series(codes, dtype=object)
+    return pd.Series(codes.to_numpy(), index=rows["territory_id"].to_numpy(), dtype=object)
