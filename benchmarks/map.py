@@ -105,7 +105,6 @@ def folium_map(result, path: Path, fast: bool) -> None:
             raise RuntimeError(f"folium wrote these markers differently: {missing[0][:200]}")
         at = html.index(bulk.anchor) + len(bulk.anchor)
         path.write_text(html[:at] + "\n" + bulk + html[at:], encoding="utf-8")
-    fmap.save(str(path))
     # point the CDN links at local copies, so the page loads offline like ours
     html = path.read_text(encoding="utf-8")
     leaflet = resources.files("territory.maps") / "vendor" / "leaflet"
