@@ -70,9 +70,10 @@ def cities(shared: Path) -> pd.DataFrame:
     lon, lat = np.radians(out["lon"].to_numpy()), np.radians(out["lat"].to_numpy())
     keep = np.ones(len(out), dtype=bool)
     for i in range(1, len(out)):
-        a = np.sin((lat[:i] - lat[i]) / 2) ** 2 + np.cos(lat[i]) * np.cos(lat[:i]) * np.sin(
-            (lon[:i] - lon[i]) / 2
-        ) ** 2
+        a = (
+            np.sin((lat[:i] - lat[i]) / 2) ** 2
+            + np.cos(lat[i]) * np.cos(lat[:i]) * np.sin((lon[:i] - lon[i]) / 2) ** 2
+        )
         km = 2 * 6371.0 * np.arcsin(np.sqrt(a))
         keep[i] = not np.any(keep[:i] & (km < SAME_PLACE_KM))
     return out[keep].reset_index(drop=True)
