@@ -10,8 +10,11 @@ segment axes (value tier, size tier, territory).
   block layer, the accounts and one layer per segment axis on canvases (one shared copy of the
   coordinates), Leaflet inlined (opens offline).
 - ``MarkerCluster``: ``folium.GeoJson`` of the same territories plus a
-  ``folium.plugins.MarkerCluster`` of the same accounts (one ``folium.Marker`` each), as folium
-  writes it.
+  ``folium.plugins.MarkerCluster`` of the same accounts (one ``folium.Marker`` with a tooltip
+  each), as folium writes it. The marker scripts are rendered from folium's own templates in
+  bulk (folium's per-element page render takes minutes at 100,000); the first markers are
+  rendered by folium and checked to be the same text. ``--marker-cluster-max`` skips the page
+  above that many accounts.
 - ``FastMarkerCluster``: the same with ``folium.plugins.FastMarkerCluster`` (coordinates as one
   array, markers made in the browser).
 
@@ -90,12 +93,18 @@ def folium_map(result, path: Path, fast: bool) -> None:
         # awesome-markers plugin from a CDN)
         callback = "function (row) { return L.marker(new L.LatLng(row[0], row[1])); }"
         FastMarkerCluster([[y, x] for y, x in xy], callback=callback, name="Accounts").add_to(fmap)
+        bulk = ""
     else:
         cluster = MarkerCluster(name="Accounts").add_to(fmap)
-        for x, y, a in zip(accounts.geometry.x, accounts.geometry.y, accounts["account_id"],
-                           strict=True):  # fmt: skip
-            folium.Marker([y, x], tooltip=str(a)).add_to(cluster)
+        bulk = _markers(cluster, accounts)
     fmap.save(str(path))
+    if bulk:
+        html = path.read_text(encoding="utf-8")
+        missing = [c for c in bulk.checks if c not in html]
+        if missing:  # the bulk text must be what folium writes
+            raise RuntimeError(f"folium wrote these markers differently: {missing[0][:200]}")
+        at = html.index(bulk.anchor) + len(bulk.anchor)
+        path.write_text(html[:at] + "\n" + bulk + html[at:], encoding="utf-8")
     # point the CDN links at local copies, so the page loads offline like ours
     html = path.read_text(encoding="utf-8")
     leaflet = resources.files("territory.maps") / "vendor" / "leaflet"
@@ -110,6 +119,46 @@ def folium_map(result, path: Path, fast: bool) -> None:
     for pattern, local in swaps.items():
         html = re.sub(pattern, local, html)
     path.write_text(html, encoding="utf-8")
+
+
+SAMPLE = 3  # markers that folium renders itself in the MarkerCluster page
+
+
+class _Bulk(str):
+    anchor: str
+    checks: list[str]
+
+
+def _markers(cluster, accounts) -> _Bulk:
+    """folium's Marker (tooltip: the account id) for every account, written in bulk.
+
+    The script of each marker is what folium writes, from folium's own ``Marker`` and
+    ``Tooltip`` templates and objects; only branca's per-element render (which compiles every
+    output again as a template, minutes at 100,000 markers) is skipped. The first
+    :data:`SAMPLE` markers are added to the map as usual, and their scripts in folium's page
+    are checked to equal the bulk text (see ``folium_map``); the rest goes in after them.
+    """
+    import folium
+
+    texts, markers = [], []
+    for x, y, a in zip(accounts.geometry.x, accounts.geometry.y, accounts["account_id"],
+                       strict=True):  # fmt: skip
+        marker = folium.Marker([y, x], tooltip=str(a))
+        if len(markers) < SAMPLE:
+            marker.add_to(cluster)
+            markers.append(marker)
+            continue
+        marker._parent = cluster
+        (tooltip,) = marker._children.values()
+        texts.append(_script(marker) + _script(tooltip))
+    bulk = _Bulk("\n".join(texts))
+    bulk.anchor = _script(markers[-1]._children[next(iter(markers[-1]._children))]).strip()
+    bulk.checks = [_script(e).strip() for m in markers for e in (m, *m._children.values())]
+    return bulk
+
+
+def _script(element) -> str:
+    return element._template.module.script(element, {})
 
 
 OURS_READY = """() => {
@@ -149,6 +198,8 @@ def main():
     parser.add_argument("--only", nargs="+", choices=list(MAPS), default=list(MAPS),
                         help="Maps to build and time (default: all three).")  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / ".cache" / "maps")
+    parser.add_argument("--marker-cluster-max", type=int, default=None,
+                        help="Skip the MarkerCluster page above this many accounts.")  # fmt: skip
     args = parser.parse_args()
     import pandas as pd
     from playwright.sync_api import sync_playwright
@@ -172,17 +223,22 @@ def main():
             )
             row = {"accounts": n, "axes": len(result.labels.columns)}
             for name in args.only:
+                if name == "MarkerCluster" and n > (args.marker_cluster_max or n):
+                    print(f"MarkerCluster at {n:,} skipped (--marker-cluster-max)", flush=True)
+                    continue
                 build, ready = MAPS[name]
                 path = args.out / f"{name}-{n}.html"
                 t = time.perf_counter()
                 build(result, path)
                 row[f"{name} build_s"] = round(time.perf_counter() - t, 2)
+                print(f"{name} at {n:,} accounts: page built in {row[f'{name} build_s']} s",
+                      flush=True)  # fmt: skip
                 row[f"{name} MB"] = round(path.stat().st_size / 1e6, 2)
                 if not rows and name == args.only[0]:
                     render_ms(browser, path, ready)  # warm the browser up: not counted
                 row[f"{name} paint_s"] = round(render_ms(browser, path, ready) / 1e3, 2)
             for name in args.only:
-                if name != "territory" and "territory" in args.only:
+                if name != "territory" and "territory" in args.only and f"{name} MB" in row:
                     row[f"{name}/ours paint"] = round(
                         row[f"{name} paint_s"] / row["territory paint_s"], 1
                     )

@@ -21,6 +21,8 @@ VENDOR = Path(__file__).resolve().parents[1] / "src" / "territory" / "maps" / "v
 PACKAGES = {
     # npm package@version: files to keep (relative to the package root)
     "leaflet@1.9.4": ["dist/leaflet.js", "dist/leaflet.css", "LICENSE"],
+    # the map's PNG button (DOM to image, offline); MIT
+    "html-to-image@1.11.13": ["dist/html-to-image.js", "LICENSE"],
 }
 
 
@@ -67,5 +69,9 @@ def vendor(spec: str, keep: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    import sys
+
+    wanted = sys.argv[1:]  # package names to refresh (default all)
     for spec, keep in PACKAGES.items():
-        vendor(spec, keep)
+        if not wanted or spec.rsplit("@", 1)[0] in wanted:
+            vendor(spec, keep)

@@ -43,6 +43,7 @@ def make_plan(
     axes: list[dict | AxisSpec] = (),
     adjustments: list[dict | AdjustmentSpec] = (),
     name: str = "Territory plan",
+    currency: str | None = None,
 ) -> Plan:
     """Build a :class:`Plan` from paths or (Geo)DataFrames.
 
@@ -54,7 +55,8 @@ def make_plan(
     KPIs down by; ``axes`` and ``adjustments`` are plugin axes and adjustments, given as
     specs or dicts such as ``{"axis": "value_tier", "column": "revenue"}`` /
     ``{"adjustment": "regional_economics"}`` (the same keys as ``[[segments]]`` /
-    ``[[adjustments]]`` in a plan).
+    ``[[adjustments]]`` in a plan). ``currency`` is the ISO 4217 code of the money figures
+    (shown as their unit on maps; default none shown).
     """
     return Plan(
         accounts=AccountsSpec(
@@ -85,6 +87,7 @@ def make_plan(
         segments=tuple(segments),
         axes=tuple(_spec(a, AxisSpec, "axis") for a in axes),
         adjustments=tuple(_spec(a, AdjustmentSpec, "adjustment") for a in adjustments),
+        currency=currency,
     )
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from territory.adjust import AdjustmentSpec
 from territory.assignment import AssignOptions
+from territory.currency import currency_code
 from territory.errors import ValidationError
 from territory.outputs import OutputSet, plan_inputs
 from territory.plugins import Plugins
@@ -110,6 +111,12 @@ class Plan:
     source: str | None = None
     base: Path | None = None
     tracking: TrackingSpec | None = None
+    currency: str | None = None
+    as_of: str | None = None
+
+    def __post_init__(self):
+        where = f"currency of {self.source or 'the plan'}"
+        object.__setattr__(self, "currency", currency_code(self.currency, where))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Plan:

@@ -4,6 +4,7 @@ A plan file looks like this::
 
     name = "FY2017 plan"
     credits = "Data: CRM export 2017-12-31"   # source line shown on the map
+    as_of = 2017-12-31                         # date the data describes (map subtitle)
 
     [accounts]                 # path, id, lat, lon, postal_code, postal_table, measures, crs
     path = "accounts.csv"
@@ -22,8 +23,9 @@ A plan file looks like this::
     [assign]                   # max_distance_km, overlap ("smallest" | "first")
     max_distance_km = 10
 
-    [kpis]                     # balance, segments (account columns to break KPIs down by)
-    segments = ["segment"]
+    [kpis]                     # balance, segments (account columns to break KPIs down by),
+    segments = ["segment"]     # currency (ISO 4217 code of the money figures; default none)
+    currency = "EUR"
 
     [outputs]                  # dir, assignments, kpis, segments, summary, map ("" = skip),
     dir = "out"                # manifest (the set's manifest file, default manifest.json)
@@ -44,6 +46,7 @@ from typing import Any
 
 from territory.adjust import AdjustmentSpec
 from territory.assignment import AssignOptions
+from territory.currency import currency_code
 from territory.errors import InputError, ValidationError
 from territory.plan import AccountsSpec, OutputsSpec, Plan, TargetsSpec, TerritoriesSpec
 from territory.segments import AxisSpec
@@ -68,6 +71,14 @@ def plan_from_dict(data: dict, *, base: Path = Path("."), source: str = "the pla
     return _PlanReader(data, base, source).plan()
 
 
+def _iso_day(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
+
+
 def _toml_type(value: Any) -> str:
     names = {bool: "true/false", int: "a whole number", float: "a number", str: "text",
              list: "a list", dict: "a table"}  # fmt: skip
@@ -86,6 +97,7 @@ class _PlanReader:
     SECTIONS = {
         "name",
         "credits",
+        "as_of",
         "accounts",
         "territories",
         "blocks",
@@ -191,6 +203,7 @@ class _PlanReader:
             ),
             outputs=self.outputs(),
             credits=self.text(self.data, None, "credits"),
+            as_of=self.day(self.data, None, "as_of"),
             source=self.source,
             base=self.base,
             tracking=self.tracking(),
@@ -271,11 +284,27 @@ class _PlanReader:
 
     def kpis(self) -> dict:
         """``[kpis]``: the balance measure and the segment columns, as Plan arguments."""
-        kp = self.section("kpis", {"balance", "segments"})
+        kp = self.section("kpis", {"balance", "segments", "currency"})
+        currency = self.text(kp, "kpis", "currency")
         return {
             "balance": self.text(kp, "kpis", "balance"),
             "segments": tuple(self.value(kp, "kpis", "segments", "strings", [])),
+            "currency": currency_code(currency, f"[kpis] currency in {self.source}"),
         }
+
+    def day(self, table: dict, section: str | None, key: str) -> str | None:
+        """A date setting: a TOML date (2017-12-31) or ISO text ("2017-12-31"), as ISO text."""
+        value = table.get(key)
+        if isinstance(value, dt.date):
+            return value.isoformat()[:10]
+        text = self.text(table, section, key)
+        if text is not None and not _iso_day(text.strip()):
+            where = f"[{section}] {key}" if section else key
+            raise ValidationError(
+                f"{where} in {self.source} is {text!r}; expected a date YYYY-MM-DD, e.g. "
+                "2017-12-31."
+            )
+        return None if text is None else text.strip()
 
     def outputs(self) -> OutputsSpec:
         """``[outputs]``: the folder and file names."""

@@ -108,6 +108,7 @@ def tracking_maps(tracking, result) -> dict:
             title=f"{title}: attainment against pace {when}",
             tooltip=labels,
             caption=f"Actual / expected by {day} (100% = on pace)",
+            as_of=tracking.as_of,
         ),
         "tracking-status-map.html": build_map(
             result,
@@ -116,6 +117,7 @@ def tracking_maps(tracking, result) -> dict:
             title=f"{title}: on track? {when}",
             tooltip=labels,
             caption="Status (run-rate forecast against target)",
+            as_of=tracking.as_of,
         ),
     }
 

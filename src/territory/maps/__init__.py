@@ -8,7 +8,6 @@ opens with no network; tiles are optional (a blank background still shows every 
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import TYPE_CHECKING
 
 import branca.colormap as cm
@@ -21,9 +20,12 @@ import shapely
 from territory.formatting import NO_DATA, STATUS_COLOURS, cell
 from territory.maps.editor import AlignmentEditor, source_alignment
 from territory.maps.elements import LayerControl, Legend, OfflineMap, TitleBox
+from territory.maps.export import ExportControl
 from territory.maps.points import PointsLayer, PointSource
+from territory.maps.reference import ReferenceLayer
 from territory.maps.safe import text
 from territory.maps.tools import add_map_tools, postal_texts, with_hierarchy
+from territory.maps.units import Money, as_of_line
 
 if TYPE_CHECKING:
     from territory.result import PlanResult
@@ -58,6 +60,8 @@ def build_map(
     figures: pd.DataFrame | None = None,
     tooltip: dict[str, str] | None = None,
     caption: str | None = None,
+    as_of=None,
+    reference: bool = True,
 ) -> folium.Map:
     """Render a plan result as a folium map.
 
@@ -83,6 +87,10 @@ def build_map(
         The region (``parent``) and ``rep`` are added when the territories have them.
     caption : str, optional
         Legend title (default: the KPI's label).
+    as_of : date or str, optional
+        The date the figures describe, in the subtitle (default: see :func:`.units.as_of_line`).
+    reference : bool
+        Add the "Reference" overlay: country (and US state) lines and major cities.
     """
     kpis = result.kpis if figures is None else figures
     kpi = kpi or ("revenue" if "revenue" in kpis.columns else "accounts")
@@ -105,7 +113,8 @@ def build_map(
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
 
     table, labels = with_hierarchy(table, result, TOOLTIP_FIELDS if tooltip is None else tooltip)
-    layer, steps = _territory_layer(table, kpi, labels)
+    money = Money(result, table["territory_id"])
+    layer, steps = _territory_layer(table, kpi, labels, money)
     layer.add_to(fmap)
 
     if result.layer.blocks is not None:
@@ -115,14 +124,20 @@ def build_map(
         _accounts_layer(points).add_to(fmap)
 
     _plugin_layers(result, fmap)
-    _legend_and_title(fmap, result, kpi, steps, caption, title, source, len(kpis))
+    _legend_and_title(fmap, result, kpi, steps, caption, title, source, len(kpis), as_of, money)
     add_map_tools(fmap, result, table, layer, steps, names, points)  # search, filters, regions
+    if reference:
+        ReferenceLayer(bounds).add_to(fmap)
+    ExportControl().add_to(fmap)
     LayerControl(collapsed=False, collapse_below=(1400, 860)).add_to(fmap)
     return fmap
 
 
-def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict) -> tuple:
-    """``(layer, legend steps)``: the territories coloured by ``kpi``, tooltip ``labels``."""
+def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict | None, money=None) -> tuple:
+    """``(layer, legend steps)``: the territories coloured by ``kpi``, tooltip ``labels``
+    (default :data:`TOOLTIP_FIELDS`; money figures with their currency, see
+    :class:`~territory.maps.units.Money`)."""
+    labels = TOOLTIP_FIELDS if labels is None else labels
     if kpi == "territory":
         colours = [IDENTITY[c] for c in neighbour_colours(table.geometry.to_numpy())]
         steps = []
@@ -131,6 +146,10 @@ def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict) -> tuple:
     else:
         colours, steps = _categorical(table[kpi])
     props = _display_properties(table, list(labels))
+    if money is not None:
+        for f in props.columns:
+            props[f] = money.values(f, table["territory_id"], props[f], escape=text)
+        labels = {f: money.caption(f, label) for f, label in labels.items()}
     props["_fill"] = colours
     shapes = gpd.GeoDataFrame(props, geometry=table.geometry.to_numpy(), crs=4326)
     fields = [f for f in labels if f in props.columns]
@@ -152,20 +171,23 @@ def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict) -> tuple:
     return layer, steps
 
 
-def _legend_and_title(fmap, result, kpi, steps, caption, title, source, n_territories) -> None:
-    """The legend of the territory colours and the title box."""
+def _legend_and_title(
+    fmap, result, kpi, steps, caption, title, source, n_territories, as_of=None, money=None
+) -> None:
+    """The legend of the territory colours (money with its currency) and the title box."""
     if kpi == "territory":
         note = "Colours only tell neighbours apart (neighbours differ); hover for the figures"
         Legend(caption or "Territories", [], note).add_to(fmap)
     else:
-        Legend(caption or _label(kpi), steps).add_to(fmap)
+        unit = money.caption(kpi, _label(kpi)) if money is not None else _label(kpi)
+        Legend(caption or unit, steps).add_to(fmap)
     n_un = result.summary["unassigned"]
     what = "Territories" if kpi == "territory" else f"{_label(kpi)} by territory"
     subtitle = (
         f"{what} · {n_territories} territories · "
         f"{result.summary['accounts']:,} accounts"
         + (f" ({n_un:,} unassigned)" if n_un else "")
-        + f" · {date.today():%Y-%m-%d}"
+        + f" · {as_of_line(result, as_of)}"
     )
     credits = source or result.plan.credits or _source_line(result)
     TitleBox(title or result.plan.name, subtitle, credits).add_to(fmap)
@@ -371,7 +393,11 @@ class AccountPoints:
         unassigned = pd.isna(self.territory)
         fields["Territory"] = np.where(unassigned, "(unassigned)", self.territory.astype(str))
         if "revenue" in frame.columns:
-            fields["Revenue"] = [cell("revenue", v) for v in frame["revenue"]]
+            money = Money(result, result.kpis["territory_id"])
+            revenue = money.values(
+                "revenue", self.territory, [cell("revenue", v) for v in frame["revenue"]]
+            )
+            fields[money.caption("revenue", "Revenue")] = revenue
         self.source = PointSource(frame.geometry.y.to_numpy(), frame.geometry.x.to_numpy(), fields)
 
     @property
