@@ -93,13 +93,7 @@ def build_map(
         Add the "Reference" overlay: country (and US state) lines and major cities.
     """
     kpis = result.kpis if figures is None else figures
-    kpi = kpi or ("revenue" if "revenue" in kpis.columns else "accounts")
-    if kpi not in kpis.columns and kpi != "territory":
-        from territory.errors import ValidationError
-
-        raise ValidationError(
-            f"Cannot colour the map by '{kpi}': not a KPI. KPIs: {', '.join(kpis.columns)}."
-        )
+    kpi = _colour_column(kpis, kpi)
     shaped = result.layer.territories[~result.layer.territories.geometry.is_empty]
     territories = _web_shapes(shaped, simplify_m)  # a territory with no shape has nothing to draw
     table = territories[["territory_id", "geometry"]].merge(kpis, on="territory_id", how="left")
@@ -131,6 +125,18 @@ def build_map(
     ExportControl().add_to(fmap)
     LayerControl(collapsed=False, collapse_below=(1400, 860)).add_to(fmap)
     return fmap
+
+
+def _colour_column(kpis: pd.DataFrame, kpi: str | None) -> str:
+    """The KPI to colour by: ``kpi`` checked against the table, default revenue, else accounts."""
+    kpi = kpi or ("revenue" if "revenue" in kpis.columns else "accounts")
+    if kpi not in kpis.columns and kpi != "territory":
+        from territory.errors import ValidationError
+
+        raise ValidationError(
+            f"Cannot colour the map by '{kpi}': not a KPI. KPIs: {', '.join(kpis.columns)}."
+        )
+    return kpi
 
 
 def _territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict | None, money=None) -> tuple:
