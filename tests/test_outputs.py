@@ -603,3 +603,54 @@ def test_kpis_output_is_a_set_and_never_an_input(tmp_path, accounts_csv, squares
     assert report.ok and report.sets[0].files == ["kpis.csv", "kpis-segment.csv"]
     result = CliRunner().invoke(cli, [*args, str(squares_geojson)])
     assert result.exit_code == 1 and "is the input file" in result.output, result.output
+
+
+def test_a_folder_output_is_replaced_whole_or_not_at_all(tmp_path):
+    """A partitioned Parquet output (``assign --engine dask``): a write that fails half-way
+    leaves the previous dataset exactly as it was; one that succeeds replaces it whole (no part
+    of the previous run left inside), with no temporary entry left beside it."""
+    from territory.io import atomic_folder
+
+    target = tmp_path / "assignments.parquet"
+    old = pd.DataFrame({"account_id": ["a", "b"], "territory_id": ["T1", "T2"]})
+    target.mkdir()
+    for k in range(3):
+        old.to_parquet(target / f"part.{k}.parquet", index=False)
+    before = sorted(p.name for p in target.iterdir())
+
+    with pytest.raises(RuntimeError), atomic_folder(target) as folder:
+        folder.mkdir()
+        old.head(1).to_parquet(folder / "part.0.parquet", index=False)
+        raise RuntimeError("worker lost")
+    assert sorted(p.name for p in target.iterdir()) == before
+    assert len(pd.read_parquet(target)) == 6
+
+    new = pd.DataFrame({"account_id": ["c"], "territory_id": ["T3"]})
+    with atomic_folder(target) as folder:
+        new.to_parquet(folder, index=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(target), new)
+    assert [p.name for p in tmp_path.iterdir()] == ["assignments.parquet"]
+
+
+def test_dask_outputs_are_checked_as_the_folder_they_will_be(tmp_path):
+    """With the Dask engine the assignments are written as ``assignments.parquet/``: a plan
+    reading its accounts from that very folder is refused before any work, and a folder left by
+    an earlier Dask run is not mistaken for a file output."""
+    out = tmp_path / "out"
+    book = out / "assignments.parquet"
+    book.mkdir(parents=True)
+    pd.DataFrame({"account_id": ["a"], "lat": [40.0], "lon": [-100.0]}).to_parquet(
+        book / "part.0.parquet", index=False
+    )
+    states = str(DATA / "us_states.parquet")
+    plan = territory.make_plan(str(book), states)
+    plan = plan.with_outputs(dir=str(out))
+    with pytest.raises(TerritoryError, match="input"):
+        plan.check_outputs(engine="dask")
+    plan.check_outputs(engine="local")  # assignments.csv: another file
+
+    other = territory.make_plan(str(tmp_path / "book.csv"), states)
+    pd.DataFrame({"account_id": ["a"], "lat": [40.0], "lon": [-100.0]}).to_csv(
+        tmp_path / "book.csv", index=False
+    )
+    other.with_outputs(dir=str(out)).check_outputs(engine="dask")  # the old run's folder is fine

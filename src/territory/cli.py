@@ -118,7 +118,10 @@ def assign(accounts, territories, output, engine, scheduler, **kw):
     result = _run(plan, engine, scheduler)
     _print_notes(result)
     if engine == "dask":
-        result.assignments.to_parquet(output, write_index=False, overwrite=True)
+        from territory.io import atomic_folder
+
+        with atomic_folder(output) as folder:
+            result.assignments.to_parquet(str(folder), write_index=False)
     else:
         write_table(result.assignments, output)
     _print_methods(result)
@@ -428,7 +431,7 @@ def check_outputs(folder, manifest, repair):
 
 
 def _run_and_write(plan: Plan, engine: str = "local", scheduler: str | None = None) -> PlanResult:
-    plan.check_outputs()
+    plan.check_outputs(engine=engine)
     result = _run(plan, engine, scheduler)
     _print_notes(result)
     _print_kpis(result)

@@ -21,6 +21,7 @@ import csv
 import gzip
 import io
 import os
+import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -561,6 +562,42 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             finally:
                 if tmp_path.exists():
                     tmp_path.unlink()
+    except OSError as exc:
+        raise write_error(exc, target, kept) from exc
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path`` that replaces it only if the block succeeds.
+
+    For outputs that are folders (a partitioned Parquet dataset): an interrupted or failed
+    write leaves ``path`` as it was, never half a dataset. The old folder is moved aside,
+    the new one moved in, then the old one removed; leftovers of a killed process are
+    temporary entries that the next write (or ``territory check-outputs --repair``) removes.
+    """
+    from territory.outputs import active, check_folder, clean_stale, temp_name, write_error
+
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise OutputError(
+            f"Output {target} is a file; the output is a folder. Choose another name."
+        )
+    check_folder(target.parent)
+    kept = f"{target} is unchanged" if target.exists() else f"{target} was not created"
+    stage = target.parent / temp_name(target.name)
+    old = target.parent / temp_name(target.name + "-old")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(target.parent)
+        with active(stage), active(old):
+            try:
+                yield stage
+                if target.exists():
+                    os.replace(target, old)
+                os.replace(stage, target)
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)
+                shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         raise write_error(exc, target, kept) from exc
 

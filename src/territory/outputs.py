@@ -369,11 +369,14 @@ class OutputSet:
         self.stage: Path | None = None
         self.written: list[Path] = []
 
-    def check(self, names: Iterable[str] = ()) -> None:
-        """Fail now (before any work) if these outputs cannot be written."""
-        for name in names:
+    def check(self, names: Iterable[str] = (), folders: Iterable[str] = ()) -> None:
+        """Fail now (before any work) if these outputs cannot be written (``folders``: outputs
+        that are folders themselves, a partitioned Parquet dataset)."""
+        names, folders = list(names), list(folders)
+        for name in (*names, *folders):
             self._check_name(name)
-        check_targets([self.folder / n for n in (*names, self.manifest)], self.inputs)
+        targets = [self.folder / n for n in (*names, *folders, self.manifest)]
+        check_targets(targets, self.inputs, folders=[self.folder / f for f in folders])
         check_folder(self.folder)
 
     def _check_name(self, name: str) -> None:

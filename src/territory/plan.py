@@ -182,14 +182,20 @@ class Plan:
         return OutputSet(out.dir, out.manifest, command="run", inputs=plan_inputs(self),
                          plan=self.source)  # fmt: skip
 
-    def check_outputs(self, outputs: OutputsSpec | None = None) -> None:
+    def check_outputs(self, outputs: OutputsSpec | None = None, engine: str = "local") -> None:
         """Fail before any work if the outputs cannot be written: the folder is a file or not
-        writable, an output is a folder, or an output is one of the plan's input files."""
+        writable, an output is a folder, or an output is one of the plan's input files. With
+        the Dask engine the assignments are a folder of Parquet files, ``<stem>.parquet``."""
         out = outputs or self.outputs
-        names = [out.assignments, out.kpis, out.summary, out.map]
+        names = [out.kpis, out.summary, out.map]
+        folders = []
+        if engine == "dask" and out.assignments:
+            folders.append(Path(out.assignments).stem + ".parquet")
+        else:
+            names.append(out.assignments)
         if self.adjustments:
             names.append(out.adjustments)
-        self.output_set(out).check([n for n in names if n])
+        self.output_set(out).check([n for n in names if n], folders)
 
     def with_outputs(self, **changes) -> Plan:
         """A copy of this plan with some output settings changed (e.g. ``dir=...``)."""
