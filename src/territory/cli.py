@@ -533,12 +533,17 @@ for _command in cli_design.COMMANDS:  # design, rebalance, quality, compare
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: click's own handling, except that Ctrl-C outside a command
+    (while plugin commands load, say) is "Aborted", exit 130, as inside one."""
     try:
-        cli(standalone_mode=True)
-    except KeyboardInterrupt:  # outside a command (e.g. while importing)
+        code = cli.main(standalone_mode=False)
+    except (KeyboardInterrupt, EOFError, click.exceptions.Abort):
         err_console.print("Aborted")
         sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
