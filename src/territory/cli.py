@@ -267,16 +267,15 @@ def plugins(show_all, as_json, show_params, check):
     TERRITORY_LOAD_PLUGINS (comma-separated entry point or distribution names, or empty for
     none) restricts which installed plugins load.
     """
-    group = click.get_current_context().find_root().command
-    if isinstance(group, TerritoryGroup):
-        loaded = group.plugin_commands()
-        found, helps, errors = loaded.plugins, loaded.helps, loaded.errors
-    else:  # the command used outside its group
-        from territory.plugins import get_plugins
+    from territory import plugins as plugin_module
+    from territory.cli_common import add_plugin_commands
 
-        found, helps, errors = get_plugins(), {}, {}
-    rows = found.describe(include_builtin=show_all, params=show_params, commands=helps,
-                          errors=errors)  # fmt: skip
+    found = plugin_module.get_plugins()
+    group = click.get_current_context().find_root().command
+    builtin = group.commands if isinstance(group, click.Group) else {}
+    added = add_plugin_commands(builtin, found, quiet=True)  # problems go into the listing
+    rows = found.describe(include_builtin=show_all, params=show_params, commands=added.helps,
+                          errors=added.errors)  # fmt: skip
     problems = any(row.get("error") or row.get("errors") for row in rows)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

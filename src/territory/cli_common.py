@@ -67,31 +67,34 @@ class PluginCommands:
     errors: dict[str, list[str]] = field(default_factory=dict)
 
 
-def add_plugin_commands(builtin: dict[str, click.Command], plugins) -> PluginCommands:
+def add_plugin_commands(
+    builtin: dict[str, click.Command], plugins, quiet: bool = False
+) -> PluginCommands:
     """Run every ``register_commands`` hook on a group of its own and collect the commands.
 
     A name a built-in command or an earlier plugin already has is an error naming both, and
-    that command is not added; a hook that raises is reported, the other commands still work.
-    Every plugin command gets :func:`command_errors`.
+    that command is not added; a hook that raises is reported (on stderr unless ``quiet``), the
+    other commands still work. Every plugin command gets :func:`command_errors`.
     """
     from territory.extensions import notify_hook_call
 
     out = PluginCommands(plugins)
-    for impl in reversed(plugins.manager.hook.register_commands.get_hookimpls()):
+    for impl in plugins.manager.hook.register_commands.get_hookimpls():  # registration order
         plugin, staging = impl.plugin_name, click.Group(name="territory")
         notify_hook_call("register_commands", plugin, "register")
         try:
             impl.function(cli=staging)
         except Exception as exc:  # one broken plugin must not break the CLI
-            _command_problem(out, plugin, f"Plugin '{plugin}' failed to add commands: "
-                                          f"{type(exc).__name__}: {exc}", "Warning")  # fmt: skip
+            message = f"Plugin '{plugin}' failed to add commands: {type(exc).__name__}: {exc}"
+            _command_problem(out, plugin, message, None if quiet else "Warning")
             continue
         for name, command in staging.commands.items():
             if name in builtin or name in out.commands:
                 other = f"plugin '{out.owners[name]}'" if name in out.owners else "territory"
                 _command_problem(out, plugin, f"Plugin '{plugin}' adds a command '{name}', but "
                                  f"{other} already has a command of that name; the plugin's "
-                                 "command is not added. Rename it.", "Error")  # fmt: skip
+                                 "command is not added. Rename it.",
+                                 None if quiet else "Error")  # fmt: skip
                 continue
             _wrap_errors(command, plugin)
             out.commands[name], out.owners[name] = command, plugin
@@ -99,8 +102,10 @@ def add_plugin_commands(builtin: dict[str, click.Command], plugins) -> PluginCom
     return out
 
 
-def _command_problem(out: PluginCommands, plugin: str, message: str, level: str) -> None:
+def _command_problem(out: PluginCommands, plugin: str, message: str, level: str | None) -> None:
     out.errors.setdefault(plugin, []).append(message)
+    if level is None:
+        return
     colour = "yellow" if level == "Warning" else "bold red"
     err_console.print(f"[{colour}]{level}:[/] {escape(message)}", soft_wrap=True)
 

@@ -140,7 +140,7 @@ class Plugins:
     def _collect(self, hook: str, kind: type, word: str) -> Registry:
         reg = Registry(hook)
         # Call each implementation on its own so every registration is attributed to a plugin.
-        for impl in reversed(getattr(self.manager.hook, hook).get_hookimpls()):
+        for impl in getattr(self.manager.hook, hook).get_hookimpls():  # registration order
             plugin = impl.plugin_name
 
             def register(obj, plugin=plugin):
