@@ -305,8 +305,11 @@ def _print_plugins(rows: list[dict], show_params: bool) -> None:
         if row.get("error"):
             lines.append(f"[red]failed to load: {escape(row['error'])}[/]")
         lines += [f"[red]error: {escape(e)}[/]" for e in row.get("errors", [])]
+        version = str(row.get("version") or "")
+        if "load_seconds" in row:
+            version += f"\nimport {row['load_seconds']:.2f} s"
         table.add_row(
-            escape(row["name"]), escape(str(row.get("version") or "")),
+            escape(row["name"]), escape(version),
             escape(", ".join(row["hooks"])), "\n".join(lines),
         )  # fmt: skip
     console.print(table)
