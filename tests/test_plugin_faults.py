@@ -108,6 +108,27 @@ def test_an_adjustment_changing_its_tables_changes_nothing_for_the_next(
     pd.testing.assert_frame_equal(clean.assignments, dirty.assignments)
 
 
+def test_a_map_layer_changing_the_result_changes_no_output(accounts_frame, two_squares):
+    class VandalLayer:
+        NAME = "vandal-layer"
+
+        @territory.hookimpl
+        def register_map_layers(self, register):
+            def build(result, fmap):
+                result.kpis["revenue"] = 0.0
+                result.assignments["territory_id"] = "A"
+                result.summary["assigned"] = -1
+
+            register(territory.MapLayer("vandal", build))
+
+    res = run(accounts_frame, two_squares, plugins_with(VandalLayer()))
+    before = (res.kpis.copy(), res.assignments.copy(), dict(res.summary))
+    res.to_map()
+    pd.testing.assert_frame_equal(res.kpis, before[0])
+    pd.testing.assert_frame_equal(res.assignments, before[1])
+    assert res.summary["assigned"] == before[2]["assigned"] == 4
+
+
 # ---------------------------------------------------------------- 3: command names
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+import pandas as pd
 import pluggy
 
 from territory import hookspecs
@@ -291,7 +292,7 @@ def result_copy(result: Any) -> Any:
     changes = {}
     for f in ("assignments", "kpis", "labels", "adjustments"):
         value = getattr(result, f)
-        if hasattr(value, "copy") and hasattr(value, "columns"):
+        if isinstance(value, pd.DataFrame):  # dask frames are immutable already
             changes[f] = private(value)
     changes["segments"] = {k: private(v) for k, v in result.segments.items()}
     changes["summary"] = copy.deepcopy(result.summary)
