@@ -55,8 +55,12 @@ class TerritoryGroup(click.Group):
         super().__init__(*args, **kwargs)
         self._plugin_commands = None
 
+    def main(self, *args, **kwargs):
+        self._plugin_commands = None  # each invocation sees the plugins as they are now
+        return super().main(*args, **kwargs)
+
     def plugin_commands(self):
-        """The commands plugins added, their owners and problems (loaded once)."""
+        """The commands plugins added, their owners and problems (loaded once per run)."""
         if self._plugin_commands is None:
             from territory import plugins as plugin_module
             from territory.cli_common import add_plugin_commands
