@@ -16,6 +16,7 @@ from territory.cli import TerritoryGroup, cli, demo_plan
 from territory.plugins import HOOKS, get_plugins
 
 from .conftest import with_plugin
+from .hook_trace import exercised
 
 ROOT = Path(__file__).parents[1]
 
@@ -28,15 +29,45 @@ def spec_names() -> list[str]:
     ]
 
 
-def test_every_hook_is_documented_and_tested():
+@pytest.mark.slow  # runs the hook tests again, traced
+def test_every_hook_is_documented_and_tested(tmp_path):
+    """Every hook is documented, and a real test named test_hook_<hook> makes the core call
+    it and use what it registered (traced while the hook tests run, so a comment or a test
+    that never reaches the hook does not count)."""
     names = spec_names()
     assert sorted(names) == sorted(HOOKS)
     docs = (ROOT / "docs" / "plugins.md").read_text()
-    tests = "\n".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py"))
     for name in names:
         assert re.search(rf"^### {name}$", docs, re.M), f"docs/plugins.md lacks '### {name}'"
-        assert f"def test_hook_{name}" in tests, f"no test named test_hook_{name}"
         assert inspect.getdoc(getattr(hookspecs, name)), f"hook spec {name} has no docstring"
+    traced = exercised(["tests/test_hooks.py", "-k", "test_hook_register"], tmp_path / "t.json")
+    assert unwired(traced, names) == []
+
+
+def unwired(traced: dict[str, list[str]], names) -> list[str]:
+    """Hooks no test_hook_<hook> test both registered through and used."""
+    missing = []
+    for name in names:
+        calls = [set(v) for k, v in traced.items() if k.split("::")[-1].startswith(
+            f"test_hook_{name}")]  # fmt: skip
+        if not any({f"{name}:register", f"{name}:use"} <= c for c in calls):
+            missing.append(name)
+    return missing
+
+
+@pytest.mark.slow
+def test_the_meta_test_is_not_fooled_by_names_or_comments(tmp_path):
+    """A test file with only a comment naming the hook test, and a test of that name that never
+    reaches the hook, leave every hook unwired."""
+    (tmp_path / "test_fake.py").write_text(
+        "# def test_hook_register_kpis\n"
+        "def test_hook_register_map_layers():\n"
+        "    import territory\n"
+        "    territory.get_plugins()  # builds a manager, calls no plugin hook\n"
+    )
+    traced = exercised([str(tmp_path / "test_fake.py")], tmp_path / "t.json", cwd=tmp_path)
+    assert list(traced) == ["test_fake.py::test_hook_register_map_layers"]
+    assert unwired(traced, spec_names()) == sorted(spec_names(), key=spec_names().index)
 
 
 class Everything:

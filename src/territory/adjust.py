@@ -3,7 +3,9 @@
 Each adjustment returns one row per territory it changes (``territory_id``, ``reason``,
 optional ``target_multiplier`` and attribute columns such as ``language``). The core checks the
 rows, records every adjustment per territory with its value and reason, and applies the
-multipliers in order: ``target = base target x product of multipliers``.
+multipliers in order: ``target = base target x product of multipliers``. A multiplier must be
+a number with ``0 < m <= MAX_MULTIPLIER`` (1000); anything else stops the run naming the plugin.
+Every adjustment gets private copies of the tables.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from territory.errors import PluginError
-from territory.extensions import AdjustmentContext, invoke
+from territory.extensions import AdjustmentContext, PluginLog, invoke
 
 HOOK = "register_adjustments"
+MAX_MULTIPLIER = 1000.0  # documented bound: 0 < target_multiplier <= 1000
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class AdjustmentSpec:
     adjustment: str
     name: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    where: str | None = field(default=None, compare=False)  # e.g. "[[adjustments]] number 1 ..."
 
     @property
     def label(self) -> str:
@@ -39,6 +43,7 @@ def apply_adjustments(
     plugins,
     context: AdjustmentContext,
     base: Path | None = None,
+    log: PluginLog | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Run the adjustments; return ``(table, multiplier)``.
 
@@ -51,8 +56,8 @@ def apply_adjustments(
     tables = []
     for spec in specs:
         plugin, rows = invoke(
-            plugins.adjustments, spec.adjustment, spec.params, context,
-            kind="adjustment", plural="adjustments", hook=HOOK, base=base,
+            plugins, HOOK, spec.adjustment, spec.params, context.copy(),
+            kind="adjustment", plural="adjustments", base=base, log=log, where=spec.where,
         )  # fmt: skip
         rows = _check_rows(rows, ids, plugin, spec.adjustment)
         rows.insert(1, "adjustment", spec.label)
@@ -83,8 +88,14 @@ def _check_rows(rows: Any, ids: pd.Index, plugin: str, name: str) -> pd.DataFram
     if "target_multiplier" not in rows.columns:
         rows["target_multiplier"] = 1.0
     mult = pd.to_numeric(rows["target_multiplier"], errors="coerce")
-    if mult.isna().any() or not np.isfinite(mult).all() or (mult < 0).any():
-        raise PluginError(f"{where} returned target multipliers that are not numbers >= 0.")
+    bad = mult.isna() | ~np.isfinite(mult) | (mult <= 0) | (mult > MAX_MULTIPLIER)
+    if bad.any():
+        first = bad.to_numpy().nonzero()[0][0]
+        raise PluginError(
+            f"{where} returned {int(bad.sum())} target multiplier(s) outside 0 < m <= "
+            f"{MAX_MULTIPLIER:g} (first: {rows['target_multiplier'].iloc[first]} for territory "
+            f"'{rows['territory_id'].iloc[first]}'). Return numbers in that range."
+        )
     rows["target_multiplier"] = mult.astype(float)
     if not all(isinstance(r, str) and r for r in rows["reason"]):
         raise PluginError(f"{where} must give a non-empty text reason for every territory.")

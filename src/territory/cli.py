@@ -36,42 +36,45 @@ def _plan(accounts, territories, *, measures=(), **kw) -> Plan:
     return make_plan(accounts, territories, measures=list(measures) or None, **kw)
 
 
-def _run(plan: Plan, engine: str = "local", scheduler: str | None = None) -> PlanResult:
-    """Run with the chosen engine; the local one shows a progress bar for batched input."""
+def _run(plan: Plan, engine: str = "local", scheduler: str | None = None,
+         plugin_kpis: bool = True) -> PlanResult:  # fmt: skip
+    """Run with the chosen engine; the local one shows a progress bar for batched input (and a
+    progress line for slow plugins). ``plugin_kpis=False``: commands that show no KPIs."""
     if engine == "dask":
-        return plan.run(engine="dask", scheduler=scheduler)
+        return plan.run(engine="dask", scheduler=scheduler, plugin_kpis=plugin_kpis)
     if scheduler:
         raise TerritoryError("--scheduler needs --engine dask.")
-    return plan.run(progress=True)
+    return plan.run(progress=True, plugin_kpis=plugin_kpis)
 
 
 class TerritoryGroup(click.Group):
-    """The command group; plugin commands (hook ``register_commands``) are added on first use."""
+    """The command group; plugin commands (hook ``register_commands``) are added on first use,
+    kept apart from the built-in ones (see :func:`territory.cli_common.add_plugin_commands`)."""
 
-    _plugin_commands_loaded = False
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._plugin_commands = None
 
-    def _load_plugin_commands(self) -> None:
-        if self._plugin_commands_loaded:
-            return
-        self._plugin_commands_loaded = True
-        from territory.plugins import get_plugins
+    def main(self, *args, **kwargs):
+        self._plugin_commands = None  # each invocation sees the plugins as they are now
+        return super().main(*args, **kwargs)
 
-        for impl in get_plugins().manager.hook.register_commands.get_hookimpls():
-            try:
-                impl.function(cli=self)
-            except Exception as exc:  # one broken plugin must not break the CLI
-                err_console.print(
-                    f"[yellow]Warning:[/] plugin '{escape(impl.plugin_name)}' failed to add "
-                    f"commands: {escape(str(exc))}"
-                )
+    def plugin_commands(self):
+        """The commands plugins added, their owners and problems (loaded once per run)."""
+        if self._plugin_commands is None:
+            from territory import plugins as plugin_module
+            from territory.cli_common import add_plugin_commands
+
+            self._plugin_commands = add_plugin_commands(self.commands,
+                                                        plugin_module.get_plugins())  # fmt: skip
+        return self._plugin_commands
 
     def list_commands(self, ctx):
-        self._load_plugin_commands()
-        return super().list_commands(ctx)
+        return sorted({*super().list_commands(ctx), *self.plugin_commands().commands})
 
     def get_command(self, ctx, name):
-        self._load_plugin_commands()
-        return super().get_command(ctx, name)
+        command = super().get_command(ctx, name)
+        return command if command is not None else self.plugin_commands().commands.get(name)
 
 
 @click.group(cls=TerritoryGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -115,7 +118,7 @@ def assign(accounts, territories, output, engine, scheduler, **kw):
         output = str(Path(output).with_suffix(".parquet"))
     folders = [Path(output)] if engine == "dask" else []
     check_targets([Path(output)], plan_inputs(plan), folders=folders)
-    result = _run(plan, engine, scheduler)
+    result = _run(plan, engine, scheduler, plugin_kpis=False)
     _print_notes(result)
     if engine == "dask":
         from territory.io import atomic_folder
@@ -198,7 +201,7 @@ def validate(accounts, territories, engine, scheduler, **kw):
     Exits with 0 when the inputs can be planned with (repairs and notes are listed), 1 with the
     first problem to fix otherwise.
     """
-    result = _run(_plan(accounts, territories, **kw), engine, scheduler)
+    result = _run(_plan(accounts, territories, **kw), engine, scheduler, plugin_kpis=False)
     _print_notes(result)
     s = result.summary
     console.print(
@@ -254,37 +257,67 @@ def demo(out):
 @cli.command()
 @click.option("--all", "show_all", is_flag=True, help="Include the built-in plugins.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--params", "show_params", is_flag=True,
+              help="Also list the parameters each axis and adjustment declares.")  # fmt: skip
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit with code 1 when any plugin has a problem (else 0, problems shown).",
+)
 @handle_errors
-def plugins(show_all, as_json):
+def plugins(show_all, as_json, show_params, check):
     """List installed plugins, their version, hooks and what they register.
 
-    Plugins that failed to import are listed with their error. TERRITORY_LOAD_PLUGINS
-    (comma-separated entry point names, or empty for none) restricts which installed plugins
-    load.
+    Lists commands, segment axes, adjustments, KPIs and map layers with their descriptions
+    (and with --params their parameters). A plugin that failed to load, register or add a
+    command is listed with its error beside it; the exit code is 0 unless --check is given.
+    TERRITORY_LOAD_PLUGINS (comma-separated entry point or distribution names, or empty for
+    none) restricts which installed plugins load.
     """
-    from territory.plugins import get_plugins
+    from territory import plugins as plugin_module
+    from territory.cli_common import add_plugin_commands
 
-    rows = get_plugins().describe(include_builtin=show_all)
+    found = plugin_module.get_plugins()
+    group = click.get_current_context().find_root().command
+    builtin = group.commands if isinstance(group, click.Group) else {}
+    added = add_plugin_commands(builtin, found, quiet=True)  # problems go into the listing
+    rows = found.describe(include_builtin=show_all, params=show_params, commands=added.helps,
+                          errors=added.errors)  # fmt: skip
+    problems = any(row.get("error") or row.get("errors") for row in rows)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
+    elif not rows:
         console.print("No plugins installed (use --all to list the built-in ones).")
-        return
+    else:
+        _print_plugins(rows, show_params)
+    if check and problems:
+        sys.exit(1)
+
+
+def _print_plugins(rows: list[dict], show_params: bool) -> None:
     table = Table(title="territory plugins", title_justify="left")
     for col in ("name", "version", "hooks", "registers"):
         table.add_column(col)
     for row in rows:
-        registers = "; ".join(
-            f"{key.replace('_', ' ')}: {', '.join(row[key])}"
-            for key in ("segment_axes", "adjustments", "kpis", "map_layers")
-            if row.get(key)
-        )
+        lines = []
+        for item in row.get("items", []):
+            text = f"{item['kind']} [bold]{escape(item['name'])}[/]"
+            if item.get("description"):
+                text += f": {escape(item['description'])}"
+            lines.append(text)
+            for p in item.get("params", []) if show_params else []:
+                need = "required" if p["required"] else f"default {p['default']!r}"
+                choices = f"; one of {', '.join(map(str, p['choices']))}" if p["choices"] else ""
+                lines.append(escape(f"    {p['name']} ({p['kind']}, {need}{choices}) {p['help']}"))
         if row.get("error"):
-            registers = f"[red]failed to load: {escape(row['error'])}[/]"
+            lines.append(f"[red]failed to load: {escape(row['error'])}[/]")
+        lines += [f"[red]error: {escape(e)}[/]" for e in row.get("errors", [])]
+        version = str(row.get("version") or "")
+        if "load_seconds" in row:
+            version += f"\nimport {row['load_seconds']:.2f} s"
         table.add_row(
-            escape(row["name"]), escape(str(row.get("version") or "")),
-            escape(", ".join(row["hooks"])), registers,
+            escape(row["name"]), escape(version),
+            escape(", ".join(row["hooks"])), "\n".join(lines),
         )  # fmt: skip
     console.print(table)
 
@@ -449,6 +482,13 @@ def _run_and_write(plan: Plan, engine: str = "local", scheduler: str | None = No
 def _print_notes(result: PlanResult) -> None:
     for note in result.notes:
         err_console.print(f"[yellow]Note:[/] {escape(note)}", soft_wrap=True)
+    per_plugin: dict[str, float] = {}
+    for row in result.summary.get("plugin_seconds", []):
+        per_plugin[row["plugin"]] = per_plugin.get(row["plugin"], 0.0) + row["seconds"]
+    if per_plugin:
+        shown = sorted(per_plugin.items(), key=lambda kv: -kv[1])
+        err_console.print("Plugin time: " + ", ".join(f"{escape(p)} {s:.2f} s" for p, s in shown),
+                          soft_wrap=True)  # fmt: skip
 
 
 def _print_methods(result: PlanResult) -> None:

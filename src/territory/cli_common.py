@@ -2,12 +2,18 @@
 
 Command modules (:mod:`territory.cli`, :mod:`territory.cli_design`) import from here; neither
 imports the other's commands, and :mod:`territory.cli` adds the design commands to the group.
+
+Plugin commands use the same error handling through the public :func:`command_errors`
+decorator (and get it anyway when they are added, see :func:`add_plugin_commands`); they print
+with :data:`console` and :data:`err_console`.
 """
 
 from __future__ import annotations
 
 import functools
 import sys
+from dataclasses import dataclass, field
+from typing import Any
 
 import click
 from rich.console import Console
@@ -20,7 +26,16 @@ err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isa
 
 
 def handle_errors(func):
-    """Turn TerritoryError into a one-paragraph message and exit code 1; Ctrl-C into 130."""
+    """Turn TerritoryError into a one-paragraph message and exit code 1; Ctrl-C into 130.
+
+    Public as :func:`command_errors` for plugin commands::
+
+        from territory.cli_common import command_errors
+
+        @cli.command("hello")
+        @command_errors
+        def hello(): ...
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -34,6 +49,81 @@ def handle_errors(func):
             sys.exit(130)
 
     return wrapper
+
+
+command_errors = handle_errors
+
+
+@dataclass
+class PluginCommands:
+    """Commands plugins added: ``owners`` maps command names to plugins, ``helps`` plugins to
+    ``(command, first help line)``, ``errors`` plugins to their problems (a raising hook, a
+    name already taken)."""
+
+    plugins: Any
+    commands: dict[str, click.Command] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
+    helps: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def add_plugin_commands(
+    builtin: dict[str, click.Command], plugins, quiet: bool = False
+) -> PluginCommands:
+    """Run every ``register_commands`` hook on a group of its own and collect the commands.
+
+    A name a built-in command or an earlier plugin already has is an error naming both, and
+    that command is not added; a hook that raises is reported (on stderr unless ``quiet``), the
+    other commands still work. Every plugin command gets :func:`command_errors`.
+    """
+    from territory.extensions import notify_hook_call
+
+    out = PluginCommands(plugins)
+    for impl in plugins.manager.hook.register_commands.get_hookimpls():  # registration order
+        plugin, staging = impl.plugin_name, click.Group(name="territory")
+        notify_hook_call("register_commands", plugin, "register")
+        try:
+            impl.function(cli=staging)
+        except Exception as exc:  # one broken plugin must not break the CLI
+            message = f"Plugin '{plugin}' failed to add commands: {type(exc).__name__}: {exc}"
+            _command_problem(out, plugin, message, None if quiet else "Warning")
+            continue
+        for name, command in staging.commands.items():
+            if name in builtin or name in out.commands:
+                other = f"plugin '{out.owners[name]}'" if name in out.owners else "territory"
+                _command_problem(out, plugin, f"Plugin '{plugin}' adds a command '{name}', but "
+                                 f"{other} already has a command of that name; the plugin's "
+                                 "command is not added. Rename it.",
+                                 None if quiet else "Error")  # fmt: skip
+                continue
+            _wrap_errors(command, plugin)
+            out.commands[name], out.owners[name] = command, plugin
+            out.helps.setdefault(plugin, []).append((name, command.get_short_help_str(80)))
+    return out
+
+
+def _command_problem(out: PluginCommands, plugin: str, message: str, level: str | None) -> None:
+    out.errors.setdefault(plugin, []).append(message)
+    if level is None:
+        return
+    colour = "yellow" if level == "Warning" else "bold red"
+    err_console.print(f"[{colour}]{level}:[/] {escape(message)}", soft_wrap=True)
+
+
+def _wrap_errors(command: click.Command, plugin: str) -> None:
+    if command.callback is not None:
+        callback = handle_errors(command.callback)
+
+        @functools.wraps(callback)
+        def traced(*args, **kwargs):
+            from territory.extensions import notify_hook_call
+
+            notify_hook_call("register_commands", plugin, "use")
+            return callback(*args, **kwargs)
+
+        command.callback = traced
+    for sub in getattr(command, "commands", {}).values():
+        _wrap_errors(sub, plugin)
 
 
 def account_options(func):

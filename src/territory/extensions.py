@@ -7,17 +7,39 @@ axis or adjustment, the parameter and what it expects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from territory.errors import ValidationError
+from territory.errors import PluginError, TerritoryError, ValidationError
 
 REQUIRED = object()
 KINDS = ("str", "int", "float", "bool", "path", "list[str]", "list[float]")
+# pandas 3 copies on write: a shallow copy is then as private as a deep one, at no cost
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+SLOW_SECONDS = 1.0  # plugin calls longer than this show a progress line (with progress on)
+
+
+#: Callables ``observer(hook, plugin, phase)`` told about every hook call the core makes
+#: (``phase`` "register": the registration hook ran; "use": what it registered was used).
+#: For tooling such as the test suite's hook meta-test.
+HOOK_CALL_OBSERVERS: list[Callable[[str, str, str], None]] = []
+
+
+def notify_hook_call(hook: str, plugin: str, phase: str) -> None:
+    for observer in HOOK_CALL_OBSERVERS:
+        observer(hook, plugin, phase)
+
+
+def private(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` a plugin may change freely without changing the run's table."""
+    return frame.copy(deep=not _COPY_ON_WRITE)
 
 
 @dataclass(frozen=True)
@@ -55,6 +77,11 @@ class AxisContext:
     territories: pd.DataFrame
     measures: tuple[str, ...] = ()
 
+    def copy(self) -> AxisContext:
+        """A context with private copies of the tables (each axis gets its own)."""
+        return AxisContext(private(self.accounts), private(self.assignments),
+                           private(self.territories), self.measures)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class AdjustmentContext:
@@ -65,6 +92,11 @@ class AdjustmentContext:
     territories: pd.DataFrame
     accounts: pd.DataFrame
     measures: tuple[str, ...] = ()
+
+    def copy(self) -> AdjustmentContext:
+        """A context with private copies of the tables (each adjustment gets its own)."""
+        return AdjustmentContext(private(self.territories), private(self.accounts),
+                                 self.measures)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -123,12 +155,19 @@ class MapLayer:
 
 
 def check_params(
-    what: str, declared: Mapping[str, Param], given: Mapping[str, Any], base: Path | None = None
+    what: str,
+    declared: Mapping[str, Param],
+    given: Mapping[str, Any],
+    base: Path | None = None,
+    where: str | None = None,
 ) -> dict[str, Any]:
     """Validate ``given`` against ``declared`` and fill defaults.
 
-    ``what`` names the owner in messages (e.g. ``"segment axis 'size_tier'"``).
+    ``what`` names the owner in messages (e.g. ``"segment axis 'size_tier'"``), ``where`` the
+    place it was asked for (e.g. ``"[[segments]] number 2 of plan.toml"``).
     """
+    if where:
+        what = f"{what} in {where}"
     unknown = set(given) - set(declared)
     if unknown:
         known = ", ".join(sorted(declared)) or "none"
@@ -188,26 +227,113 @@ def _convert(what: str, key: str, param: Param, value: Any, base: Path | None) -
     return value
 
 
-def invoke(registry: Mapping, name: str, given: Mapping[str, Any], context: Any, *, kind: str,
-           plural: str, hook: str, base: Path | None = None) -> tuple[str, Any]:  # fmt: skip
+@dataclass
+class PluginLog:
+    """What plugin code did during a run: seconds per ``(plugin, kind, name)`` and the warnings
+    it raised, as notes (one each). Parts of a run (batches, partitions) add up with ``+``."""
+
+    seconds: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    progress: bool = False
+
+    def __add__(self, other: PluginLog) -> PluginLog:
+        seconds = dict(self.seconds)
+        for key, value in other.seconds.items():
+            seconds[key] = seconds.get(key, 0.0) + value
+        return PluginLog(seconds, list(dict.fromkeys([*self.notes, *other.notes])), self.progress)
+
+    def timings(self) -> list[dict[str, Any]]:
+        """Rows ``plugin, kind, name, seconds``, slowest first (for the run summary)."""
+        rows = [{"plugin": p, "kind": k, "name": n, "seconds": round(s, 4)}
+                for (p, k, n), s in self.seconds.items()]  # fmt: skip
+        return sorted(rows, key=lambda r: -r["seconds"])
+
+    def call(self, plugin: str, kind: str, name: str, hook: str, fn: Callable, *args, **kwargs):
+        """``fn(*args, **kwargs)`` timed, its warnings kept as notes, its exceptions (other
+        than a TerritoryError) turned into a :class:`PluginError` naming plugin and hook."""
+        notify_hook_call(hook, plugin, "use")
+        start, caught = time.perf_counter(), []
+        try:
+            with warnings.catch_warnings(record=True) as caught, self._slow(plugin, kind, name):
+                warnings.simplefilter("always")
+                return fn(*args, **kwargs)
+        except TerritoryError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"Plugin '{plugin}' {kind} '{name}' (hook {hook}) raised {type(exc).__name__}: "
+                f"{exc}"
+            ) from exc
+        finally:
+            key = (plugin, kind, name)
+            self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - start
+            for w in caught:
+                note = f"Plugin '{plugin}' {kind} '{name}': {w.category.__name__}: {w.message}"
+                if note not in self.notes:
+                    self.notes.append(note)
+
+    @contextlib.contextmanager
+    def _slow(self, plugin: str, kind: str, name: str) -> Iterator[None]:
+        """A progress line on stderr once the call takes longer than :data:`SLOW_SECONDS`."""
+        if not self.progress:
+            yield
+            return
+        import threading
+
+        from rich.console import Console
+
+        console = Console(stderr=True, highlight=False)
+        text = f"Running {kind} '{name}' (plugin '{plugin}')"
+        state: dict[str, Any] = {}
+
+        def show():
+            state["status"] = console.status(f"{text}...")
+            state["status"].start()
+
+        timer = threading.Timer(SLOW_SECONDS, show)
+        start = time.perf_counter()
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            if "status" in state:
+                state["status"].stop()
+                console.print(f"{text}: {time.perf_counter() - start:.1f} s", markup=False)
+
+
+def resolve(plugins: Any, hook: str, name: str, *, kind: str, plural: str,
+            where: str | None = None) -> tuple[str, Any]:  # fmt: skip
+    """``(plugin, object)`` registered as ``name`` through ``hook``; an unknown name is a
+    :class:`ValidationError` listing the known names and the plugins that did not load."""
+    registry = plugins.registry(hook).strict()
+    if name not in registry:
+        known = ", ".join(sorted(registry)) or "none"
+        at = f" (asked for in {where})" if where else ""
+        raise ValidationError(
+            f"Unknown {kind} '{name}'{at}. Known {plural}: {known}.{plugins.not_loaded_hint()}"
+        )
+    return registry[name]
+
+
+def check_request(plugins: Any, hook: str, name: str, given: Mapping[str, Any], *, kind: str,
+                  plural: str, base: Path | None = None,
+                  where: str | None = None) -> None:  # fmt: skip
+    """Check a requested axis or adjustment and its parameters before any data is read."""
+    _, obj = resolve(plugins, hook, name, kind=kind, plural=plural, where=where)
+    check_params(f"{kind} '{name}'", obj.params, given, base, where)
+
+
+def invoke(plugins: Any, hook: str, name: str, given: Mapping[str, Any], context: Any, *,
+           kind: str, plural: str, base: Path | None = None, log: PluginLog | None = None,
+           where: str | None = None) -> tuple[str, Any]:  # fmt: skip
     """Call the registered ``kind`` named ``name`` with checked parameters.
 
     Returns ``(plugin name, result)``. Unknown names and bad parameters raise
     ``ValidationError``; anything a plugin raises other than a ``TerritoryError`` becomes a
-    ``PluginError`` naming the plugin and ``hook``.
+    ``PluginError`` naming the plugin and ``hook``. ``context`` must be a private copy.
     """
-    from territory.errors import PluginError, TerritoryError
-
-    if name not in registry:
-        known = ", ".join(sorted(registry)) or "none"
-        raise ValidationError(f"Unknown {kind} '{name}'. Known {plural}: {known}.")
-    plugin, obj = registry[name]
-    params = check_params(f"{kind} '{name}'", obj.params, given, base)
-    try:
-        return plugin, obj.compute(context, **params)
-    except TerritoryError:
-        raise
-    except Exception as exc:
-        raise PluginError(
-            f"Plugin '{plugin}' {kind} '{name}' (hook {hook}) raised {type(exc).__name__}: {exc}"
-        ) from exc
+    plugin, obj = resolve(plugins, hook, name, kind=kind, plural=plural, where=where)
+    params = check_params(f"{kind} '{name}'", obj.params, given, base, where)
+    log = log if log is not None else PluginLog()
+    return plugin, log.call(plugin, kind, name, hook, obj.compute, context, **params)

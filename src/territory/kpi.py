@@ -154,43 +154,70 @@ def segment_kpis(
 
 
 def add_extra_kpis(
-    table: pd.DataFrame, sums: pd.DataFrame, rows, keys: list[str], plugins
+    table: pd.DataFrame, sums: pd.DataFrame, rows, keys: list[str], plugins, log=None
 ) -> pd.DataFrame:
     """Append the KPI columns registered by plugins (``register_kpis``) to a KPI table.
 
     KPIs with ``from_sums`` are computed from ``sums`` (the additive sums indexed by ``keys``),
     so they work on any engine. Others need ``rows``, the assigned accounts (assignments joined
     with attributes and segment labels): a callable returning them, called only if needed.
+    Each KPI gets private copies; what it returns is checked (:func:`check_kpi_values`).
+    """
+    from territory.errors import PluginError
+    from territory.extensions import PluginLog, private
+
+    log = log if log is not None else PluginLog()
+    assigned = None
+    index = pd.MultiIndex.from_frame(table[keys]) if len(keys) > 1 else pd.Index(table[keys[0]])
+    for name, (plugin, kpi) in plugins.kpis.items():
+        where = f"Plugin '{plugin}' KPI '{name}' (hook register_kpis)"
+        if name in table.columns:
+            raise PluginError(f"{where} clashes with a core KPI.")
+        if kpi.from_sums is not None:
+            values = log.call(plugin, "KPI", name, "register_kpis", kpi.from_sums, private(sums))
+        else:
+            if assigned is None:
+                everything = rows()
+                assigned = everything[everything["territory_id"].notna()]
+            values = log.call(plugin, "KPI", name, "register_kpis", kpi.compute,
+                              private(assigned), list(keys))  # fmt: skip
+        table[name] = check_kpi_values(values, index, keys, where)
+    return table
+
+
+def check_kpi_values(values, index: pd.Index, keys: list[str], where: str) -> np.ndarray:
+    """A KPI column's values in ``index`` order, after checking what the plugin returned.
+
+    It must be a numeric Series indexed by ``keys``, each key at most once, with no key the
+    table lacks (keys it leaves out, such as territories without accounts, become NaN), and
+    no infinite values.
     """
     from territory.errors import PluginError
 
-    assigned = None
-    for name, (plugin, kpi) in plugins.kpis.items():
-        if name in table.columns:
-            raise PluginError(
-                f"Plugin '{plugin}' KPI '{name}' (hook register_kpis) clashes with a core KPI."
-            )
-        try:
-            if kpi.from_sums is not None:
-                values = kpi.from_sums(sums)
-            else:
-                if assigned is None:
-                    everything = rows()
-                    assigned = everything[everything["territory_id"].notna()]
-                values = kpi.compute(assigned, list(keys))
-        except Exception as exc:
-            raise PluginError(
-                f"Plugin '{plugin}' KPI '{name}' (hook register_kpis) raised "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        if not isinstance(values, pd.Series):
-            raise PluginError(
-                f"Plugin '{plugin}' KPI '{name}' (hook register_kpis) returned "
-                f"{type(values).__name__}; expected a Series indexed by {keys}."
-            )
-        index = pd.MultiIndex.from_frame(table[keys]) if len(keys) > 1 else pd.Index(table[keys[0]])
-        table[name] = pd.to_numeric(values.reindex(index), errors="coerce").to_numpy()
-    return table
+    if not isinstance(values, pd.Series):
+        raise PluginError(f"{where} returned {type(values).__name__}; expected a Series indexed "
+                          f"by {keys}.")  # fmt: skip
+    if values.index.nlevels != len(keys):
+        raise PluginError(
+            f"{where} returned a Series with {values.index.nlevels} index level(s); expected "
+            f"one per key {keys} (e.g. rows.groupby(keys)[...].sum())."
+        )
+    if values.index.has_duplicates:
+        raise PluginError(f"{where} returned some keys {keys} more than once.")
+    positions = index.get_indexer(values.index)
+    unknown = values.index[positions < 0]
+    if len(unknown):
+        shown = ", ".join(map(str, list(unknown[:5])))
+        raise PluginError(
+            f"{where} returned values for {len(unknown)} key(s) the KPI table does not have "
+            f"(first: {shown}); index the Series by {keys} as in the table."
+        )
+    if not (pd.api.types.is_numeric_dtype(values) or values.isna().all()):
+        raise PluginError(f"{where} returned {values.dtype} values; a KPI must be numeric.")
+    numbers = values.astype(float).reindex(index).to_numpy()
+    if np.isinf(numbers).any():
+        raise PluginError(f"{where} returned infinite values; return NaN where it is undefined.")
+    return numbers
 
 
 def summary(agg: Aggregates, kpis: pd.DataFrame, balance: str) -> dict:

@@ -119,18 +119,20 @@ class Plan:
         object.__setattr__(self, "currency", currency_code(self.currency, where))
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Plan:
-        """Load a plan from a TOML file (see :mod:`territory.planfile` for the format)."""
+    def from_file(cls, path: str | Path, plugins: Plugins | None = None) -> Plan:
+        """Load a plan from a TOML file (see :mod:`territory.planfile` for the format); its
+        axes and adjustments are checked against ``plugins`` (default: the installed ones)."""
         from territory.planfile import read_plan_file
 
-        return read_plan_file(path)
+        return read_plan_file(path, plugins)
 
     @classmethod
-    def from_dict(cls, data: dict, *, base: Path = Path("."), source: str = "the plan") -> Plan:
+    def from_dict(cls, data: dict, *, base: Path = Path("."), source: str = "the plan",
+                  plugins: Plugins | None = None) -> Plan:  # fmt: skip
         """Build a plan from a dict shaped like the TOML file; paths relative to ``base``."""
         from territory.planfile import plan_from_dict
 
-        return plan_from_dict(data, base=base, source=source)
+        return plan_from_dict(data, base=base, source=source, plugins=plugins)
 
     @property
     def all_axes(self) -> tuple[AxisSpec, ...]:

@@ -31,7 +31,9 @@ A plan file looks like this::
     dir = "out"                # manifest (the set's manifest file, default manifest.json)
 
 Relative paths are resolved from the plan file's folder. Every value is type-checked when the
-plan is loaded; a wrong type names the key, the value and the expected type.
+plan is loaded; a wrong type names the key, the value and the expected type. ``[[segments]]``
+and ``[[adjustments]]`` entries are checked against what the plugins register and the
+parameters they declare, also at load, before any data is read.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ from territory.targets import TargetRule
 from territory.tracking import TrackingSpec
 
 
-def read_plan_file(path: str | Path) -> Plan:
-    """Load a plan from a TOML file (see the module docstring for the format)."""
+def read_plan_file(path: str | Path, plugins=None) -> Plan:
+    """Load a plan from a TOML file (see the module docstring for the format); axes and
+    adjustments are checked against ``plugins`` (default: the built-ins and installed ones)."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"Plan file not found: {p}.")
@@ -63,12 +66,19 @@ def read_plan_file(path: str | Path) -> Plan:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"Plan file {p} is not valid TOML: {exc}. Fix the syntax.") from exc
-    return plan_from_dict(data, base=p.parent, source=str(p))
+    return plan_from_dict(data, base=p.parent, source=str(p), plugins=plugins)
 
 
-def plan_from_dict(data: dict, *, base: Path = Path("."), source: str = "the plan") -> Plan:
+def plan_from_dict(data: dict, *, base: Path = Path("."), source: str = "the plan",
+                   plugins=None) -> Plan:  # fmt: skip
     """Build a plan from a dict shaped like the TOML file; paths relative to ``base``."""
-    return _PlanReader(data, base, source).plan()
+    plan = _PlanReader(data, base, source).plan()
+    if plan.all_axes or plan.adjustments:
+        from territory import plugins as plugin_module
+        from territory.stages.segment import check_requests
+
+        check_requests(plan, plugins or plugin_module.get_plugins())
+    return plan
 
 
 def _iso_day(text: str) -> bool:
@@ -194,12 +204,12 @@ class _PlanReader:
             assign=self.assign(),
             **self.kpis(),
             axes=tuple(
-                AxisSpec(axis, name, params)
-                for axis, name, params in self.entries("segments", "axis")
+                AxisSpec(axis, name, params, where)
+                for axis, name, params, where in self.entries("segments", "axis")
             ),
             adjustments=tuple(
-                AdjustmentSpec(adj, name, params)
-                for adj, name, params in self.entries("adjustments", "adjustment")
+                AdjustmentSpec(adj, name, params, where)
+                for adj, name, params, where in self.entries("adjustments", "adjustment")
             ),
             outputs=self.outputs(),
             credits=self.text(self.data, None, "credits"),
@@ -332,10 +342,12 @@ class _PlanReader:
                 values[key] = self.value(section, "tracking", key, kinds.get(key, "str"))
         return TrackingSpec(**values)
 
-    def entries(self, section: str, key: str) -> list[tuple[str, str | None, dict]]:
-        """``[[segments]]`` / ``[[adjustments]]``: (registered name, output name, parameters).
+    def entries(self, section: str, key: str) -> list[tuple[str, str | None, dict, str]]:
+        """``[[segments]]`` / ``[[adjustments]]``: (registered name, output name, parameters,
+        where it was given, for messages).
 
-        Parameters are checked against what the plugin declares when the plan runs.
+        Names and parameters are checked against what the plugins declare by
+        :func:`plan_from_dict` (and again before a run).
         """
         value = self.data.get(section, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -350,5 +362,6 @@ class _PlanReader:
                     f"registered name; `territory plugins --all` lists them)."
                 )
             params = {k: v for k, v in entry.items() if k not in (key, "name")}
-            out.append((entry[key], entry.get("name"), params))
+            out.append((entry[key], entry.get("name"), params,
+                        f"[[{section}]] number {i} of {self.source}"))  # fmt: skip
         return out

@@ -2,6 +2,8 @@
 
 The core validates what comes back: one non-empty string label per account, aligned with the
 accounts. Anything else is a :class:`~territory.errors.PluginError` naming the plugin and hook.
+Every axis gets private copies of the tables, so an axis that changes them changes neither the
+run nor the axes after it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from territory.errors import PluginError, ValidationError
-from territory.extensions import AxisContext, invoke
+from territory.extensions import AxisContext, PluginLog, invoke
 
 HOOK = "register_segment_axes"
 
@@ -26,6 +28,7 @@ class AxisSpec:
     axis: str
     name: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    where: str | None = field(default=None, compare=False)  # e.g. "[[segments]] number 2 of p.toml"
 
     @property
     def column(self) -> str:
@@ -33,9 +36,15 @@ class AxisSpec:
 
 
 def label_accounts(
-    specs: tuple[AxisSpec, ...], plugins, context: AxisContext, base: Path | None = None
+    specs: tuple[AxisSpec, ...],
+    plugins,
+    context: AxisContext,
+    base: Path | None = None,
+    log: PluginLog | None = None,
 ) -> pd.DataFrame:
-    """Run every axis; return a DataFrame with one label column per axis, in account order."""
+    """Run every axis; return a DataFrame with one label column per axis, in account order.
+
+    ``log`` collects the time and warnings of each axis."""
     out = pd.DataFrame(index=context.accounts.index)
     for spec in specs:
         if spec.column in out.columns:
@@ -44,8 +53,8 @@ def label_accounts(
                 "name (name = ... in [[segments]])."
             )
         plugin, labels = invoke(
-            plugins.axes, spec.axis, spec.params, context,
-            kind="segment axis", plural="axes", hook=HOOK, base=base,
+            plugins, HOOK, spec.axis, spec.params, context.copy(),
+            kind="segment axis", plural="axes", base=base, log=log, where=spec.where,
         )  # fmt: skip
         out[spec.column] = _check_labels(labels, context.accounts.index, plugin, spec.axis)
     return out

@@ -8,6 +8,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from territory.adjust import MAX_MULTIPLIER
 from territory.columns import TERRITORY_ID, find_column
 from territory.errors import ValidationError
 from territory.extensions import REQUIRED, Adjustment, AdjustmentContext, Param
@@ -145,8 +146,11 @@ def manual_multipliers(ctx: AdjustmentContext, table):
     mcol = find_column(frame, None, ("multiplier", "target_multiplier", "factor"),
                        what="multiplier", source=source, option="multipliers column")  # fmt: skip
     values, _ = to_number(frame[mcol], mcol, source)
-    if np.isnan(values).any() or (values < 0).any():
-        raise ValidationError(f"Multipliers in {source.name} must be numbers >= 0.")
+    if np.isnan(values).any() or (values <= 0).any() or (values > MAX_MULTIPLIER).any():
+        raise ValidationError(
+            f"Multipliers in {source.name} must be numbers with 0 < multiplier <= "
+            f"{MAX_MULTIPLIER:g}."
+        )
     ids = frame[tcol].astype(str).str.strip()
     known = set(ctx.territories["territory_id"].astype(str))
     unknown = sorted(set(ids) - known)

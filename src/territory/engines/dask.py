@@ -106,6 +106,8 @@ class DaskParts:
         self.client, self.engine, self.results = client, client, results
         aggs = client.gather([client.submit(_pick, r, "aggregates") for r in results])
         self.notes = sum(client.gather([client.submit(_pick, r, "notes") for r in results]), [])
+        logs = client.gather([client.submit(_pick, r, "log") for r in results])
+        self.log = functools.reduce(lambda a, b: a + b, logs)
         self.assigned = [client.submit(_pick, r, "assignments") for r in results]
         self.sizes = [int(a.totals["accounts"]) for a in aggs]
         self.agg = aggs[0]
@@ -213,6 +215,7 @@ def _run_partition(frame, plan, layer, axes, name, index, decimal="."):
         "assignments": part.assignments,
         "aggregates": part.aggregates,
         "notes": accounts.notes,
+        "log": part.log,
         "accounts": located.drop(columns=["territory_id"]),
     }
 

@@ -18,6 +18,7 @@ import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from territory.engines.parts import run_part
+from territory.extensions import PluginLog
 from territory.io import PARQUET_SUFFIXES, Source, file_type
 from territory.kpi import Aggregates
 from territory.stages.adjust import accounts_with_location
@@ -28,7 +29,7 @@ def map_parts(plan, layer, plugins, axes, *, batch_rows: int = 2_000_000, progre
     """Run the parts here. ``batch_rows`` bounds a Parquet batch; ``progress`` shows a bar."""
     batches = parquet_batches(plan.accounts.source, batch_rows)
     if batches is None:
-        parts = [run_part(plan, layer, plugins, axes)]
+        parts = [run_part(plan, layer, plugins, axes, progress=progress)]
     else:
         total, frames = batches
         parts = []
@@ -38,14 +39,15 @@ def map_parts(plan, layer, plugins, axes, *, batch_rows: int = 2_000_000, progre
         ) as bar:  # fmt: skip
             task = bar.add_task("assign", total=total)
             for frame, source in frames:
-                parts.append(run_part(plan, layer, plugins, axes, data=frame, source=source))
+                parts.append(run_part(plan, layer, plugins, axes, data=frame, source=source,
+                                      progress=progress))  # fmt: skip
                 bar.advance(task, len(frame))
     accounts = Accounts.concat([p.accounts for p in parts])
     assignments = pd.concat([p.assignments for p in parts], ignore_index=True)
-    agg = parts[0].aggregates
+    agg, log = parts[0].aggregates, parts[0].log
     for part in parts[1:]:
-        agg = agg + part.aggregates
-    return LocalParts(accounts, assignments, agg, [spec.column for spec in plan.all_axes])
+        agg, log = agg + part.aggregates, log + part.log
+    return LocalParts(accounts, assignments, agg, [spec.column for spec in plan.all_axes], log)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class LocalParts:
     assignments: pd.DataFrame
     agg: Aggregates
     axis_columns: list[str]
+    log: PluginLog
     engine: None = None
 
     @property

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from territory.extensions import PluginLog
 from territory.kpi import Aggregates, aggregate
 from territory.stages.assign import read_and_assign
 from territory.stages.segment import label_part
@@ -21,15 +22,18 @@ class PartResult:
     assignments: pd.DataFrame
     aggregates: Aggregates
     accounts: Accounts
+    log: PluginLog
 
 
-def run_part(plan, layer, plugins, axes, data=None, source=None) -> PartResult:
+def run_part(plan, layer, plugins, axes, data=None, source=None, progress=False) -> PartResult:
     """Read, check, assign, label and sum one part; ``data`` is the part (None: the plan's
-    whole source)."""
+    whole source). The part's :class:`~territory.extensions.PluginLog` says what the axes took
+    and warned."""
+    log = PluginLog(progress=progress)
     accounts, assignments = read_and_assign(plan, layer, data, source)
-    labels = label_part(plan, layer, plugins, axes, accounts, assignments)
+    labels = label_part(plan, layer, plugins, axes, accounts, assignments, log)
     agg = aggregate(assignments, labels, accounts.measures)
-    return PartResult(assignments.join(labels), agg, accounts)
+    return PartResult(assignments.join(labels), agg, accounts, log)
 
 
 class Parts(Protocol):
@@ -41,6 +45,7 @@ class Parts(Protocol):
     notes: list[str]
     accounts: Accounts | None
     engine: Any
+    log: PluginLog  # the parts' plugin time and warnings, combined
 
     def whole_table_inputs(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """All accounts (attributes, measures) and all assignments, in the same order."""

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def adjust_targets(plan: Plan, layer: TerritoryLayer, targets, sums, measures, plugins: Plugins,
-                   accounts) -> tuple[pd.DataFrame, pd.Series]:  # fmt: skip
+                   accounts, log=None) -> tuple[pd.DataFrame, pd.Series]:  # fmt: skip
     """``(adjustments table, adjusted targets)``; ``accounts()`` returns the accounts with
     ``territory_id`` and lon/lat (called once, only here)."""
     ids = pd.Index(layer.territories["territory_id"])
@@ -28,7 +28,8 @@ def adjust_targets(plan: Plan, layer: TerritoryLayer, targets, sums, measures, p
         accounts=accounts(),
         measures=tuple(measures),
     )
-    adjustments, multiplier = apply_adjustments(plan.adjustments, plugins, context, plan.base)
+    adjustments, multiplier = apply_adjustments(plan.adjustments, plugins, context, plan.base,
+                                                log)  # fmt: skip
     return adjustments, targets * multiplier.reindex(ids).fillna(1.0)
 
 

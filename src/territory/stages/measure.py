@@ -20,12 +20,14 @@ def agg_balance(plan: Plan, agg) -> str:
     return balance_measure(list(agg.measures), plan.balance)
 
 
-def measure_aggregates(plan: Plan, layer: TerritoryLayer, agg, plugins: Plugins, rows, accounts):
+def measure_aggregates(plan: Plan, layer: TerritoryLayer, agg, plugins: Plugins, rows, accounts,
+                       log=None, plugin_kpis: bool = True):  # fmt: skip
     """KPI tables from additive sums (any engine): ``(kpis, segments, adjustments)``.
 
     ``rows`` and ``accounts`` are callables returning the joined account rows (for plugin KPIs
     without ``from_sums``) and the accounts with location (for adjustments); they are called
-    only when needed.
+    only when needed. ``log`` collects plugin time and warnings; ``plugin_kpis=False`` leaves
+    the KPI columns of ``register_kpis`` out (commands that show no KPIs).
     """
     balance = agg_balance(plan, agg)
     ids = pd.Index(layer.territories["territory_id"])
@@ -38,16 +40,17 @@ def measure_aggregates(plan: Plan, layer: TerritoryLayer, agg, plugins: Plugins,
     if plan.adjustments:
         base_targets = targets
         adjustments, targets = adjust_targets(plan, layer, targets, sums, agg.measures, plugins,
-                                              accounts)  # fmt: skip
+                                              accounts, log)  # fmt: skip
 
     kpis = territory_kpis(agg, layer, targets=targets, balance=balance)
     if plan.adjustments:
         kpis.insert(kpis.columns.get_loc("target"), "target_before_adjustments",
                     base_targets.to_numpy())  # fmt: skip
-    kpis = add_extra_kpis(kpis, agg.territory, rows, ["territory_id"], plugins)
+    if plugin_kpis:
+        kpis = add_extra_kpis(kpis, agg.territory, rows, ["territory_id"], plugins, log)
     segments = {}
     for axis in agg.cells:
         cells = segment_kpis(agg, axis, layer, balance=balance)
         segments[axis] = add_extra_kpis(cells, agg.cells[axis], rows, ["territory_id", axis],
-                                        plugins)  # fmt: skip
+                                        plugins, log) if plugin_kpis else cells  # fmt: skip
     return kpis, segments, adjustments

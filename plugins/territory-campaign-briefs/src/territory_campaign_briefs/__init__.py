@@ -102,6 +102,8 @@ def briefs_for(plan: territory.Plan, **params) -> tuple[pd.DataFrame, territory.
 
 @territory.hookimpl
 def register_commands(cli):
+    from territory.cli_common import command_errors
+
     @cli.command("briefs")
     @click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
     @click.option("-o", "--out", type=click.Path(file_okay=False), default="briefs",
@@ -109,14 +111,11 @@ def register_commands(cli):
     @click.option("--segment-column", default=None,
                   help="Account column of the customer segment (default: the plan's, else "
                        "'segment' when present).")  # fmt: skip
+    @command_errors  # a TerritoryError: one clear message and exit code 1, like built-ins
     def briefs(plan_file, out, segment_column):
         """Write one marketing brief per territory of PLAN (TOML): CSV and printable HTML."""
-        try:
-            plan = territory.Plan.from_file(plan_file)
-            given = {"segment_column": segment_column} if segment_column else {}
-            table, _ = briefs_for(plan, **given)
-            for path in write_briefs(table, Path(out), f"Campaign briefs \u2014 {plan.name}"):
-                click.echo(f"Wrote {path}")
-        except territory.TerritoryError as exc:
-            # click prints "Error: <message>" and exits 1: one clear message, no traceback
-            raise click.ClickException(str(exc)) from exc
+        plan = territory.Plan.from_file(plan_file)
+        given = {"segment_column": segment_column} if segment_column else {}
+        table, _ = briefs_for(plan, **given)
+        for path in write_briefs(table, Path(out), f"Campaign briefs \u2014 {plan.name}"):
+            click.echo(f"Wrote {path}")

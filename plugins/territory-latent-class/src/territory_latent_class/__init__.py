@@ -58,6 +58,8 @@ def register_segment_axes(register):
 
 @territory.hookimpl
 def register_commands(cli):
+    from territory.cli_common import command_errors
+
     @cli.command("latent-classes")
     @click.argument("accounts", type=click.Path(dir_okay=False))
     @click.option("--numeric", multiple=True, help="Numeric column (repeatable).")
@@ -66,17 +68,14 @@ def register_commands(cli):
     @click.option("--seed", type=int, default=0, show_default=True)
     @click.option("-o", "--output", type=click.Path(dir_okay=False),
                   help="Write account_id and class label as CSV.")  # fmt: skip
+    @command_errors  # a TerritoryError: one clear message and exit code 1, like built-ins
     def latent_classes(accounts, numeric, categorical, max_classes, seed, output):
         """Find latent classes of ACCOUNTS and describe each in words (BIC picks how many)."""
-        from territory.errors import TerritoryError
         from territory.io import read_table
 
-        try:
-            frame = read_table(accounts)
-            model = fit(frame, numeric=list(numeric), categorical=list(categorical),
-                        max_classes=max_classes, seed=seed)  # fmt: skip
-        except TerritoryError as exc:
-            raise click.ClickException(str(exc)) from exc
+        frame = read_table(accounts)
+        model = fit(frame, numeric=list(numeric), categorical=list(categorical),
+                    max_classes=max_classes, seed=seed)  # fmt: skip
         _print_model(model)
         if output:
             labels = pd.DataFrame({"label": model.labels()})
