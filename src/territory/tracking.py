@@ -274,7 +274,9 @@ class _Window:
 def _window(orders: pd.DataFrame, spec: TrackingSpec, as_of: pd.Timestamp) -> _Window:
     period = period_of(as_of, spec.period, spec.fiscal_year_start)
     prev = previous(period, spec.period, spec.fiscal_year_start)
-    same_point = prev.start + (as_of - period.start)
+    # the same number of days into the previous period (never past its end: a month after a
+    # longer one)
+    same_point = min(prev.start + (as_of - period.start), prev.end)
     d = orders["date"]
     return _Window(period, prev, as_of, d.between(period.start, as_of),
                    d.between(prev.start, prev.end), d.between(prev.start, same_point))  # fmt: skip
