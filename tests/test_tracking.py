@@ -88,7 +88,7 @@ def test_targets_top_down_reconcile_and_follow_adjustments(own, orders):
     # more than its share of 2016 sales, the total stays the same
     prior = terr.loc[plan_ids, "prior_period"]
     share_target = terr.loc["E4", "target"] / terr.loc[plan_ids, "target"].sum()
-    assert share_target > prior["E4"] / prior.sum()
+    assert share_target > 1.05 * prior["E4"] / prior.sum()  # E4 multiplier: 1.12
 
 
 def test_even_and_bottom_up_targets(own, tmp_path):
