@@ -135,11 +135,7 @@ def tracking_maps(tracking, result) -> dict:
 def dashboard_html(tracking, title: str) -> str:
     """The dashboard page: summary cards, charts, one table per level, revisions, issues,
     notes (rendered from the package's template, every value escaped)."""
-    import jinja2
-
-    folder = resources.files("territory") / "templates"
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    template = env.from_string((folder / "dashboard.html").read_text(encoding="utf-8"))
+    template = _template()
     terr = tracking.territories
     total = tracking.total.iloc[0] if len(tracking.total) else None
     counts = terr["status"].value_counts()
@@ -158,7 +154,7 @@ def dashboard_html(tracking, title: str) -> str:
     ]  # fmt: skip
     return template.render(
         title=title,
-        css=(folder / "dashboard.css").read_text(encoding="utf-8"),
+        css=(TEMPLATES / "dashboard.css").read_text(encoding="utf-8"),
         cards=[{"label": k, "value": v} for k, v in cards],
         charts=[c for c in (pace_chart(tracking), segment_chart(tracking)) if c is not None],
         sections=_sections(tracking),
@@ -166,31 +162,59 @@ def dashboard_html(tracking, title: str) -> str:
     )
 
 
+TEMPLATES = resources.files("territory") / "templates"
+MACROS = "dashboard-macros.html"
+
+
+def _template(name: str = "dashboard.html"):
+    """A dashboard template (package data; autoescaped, so every value is text)."""
+    import jinja2
+
+    def source(file):
+        return (TEMPLATES / file).read_text(encoding="utf-8")
+
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(source), autoescape=True,
+                             undefined=jinja2.StrictUndefined)  # fmt: skip
+    return env.get_template(name)
+
+
+def _table(frame: pd.DataFrame, columns: list[str], elapsed: float) -> str:
+    """One table of the dashboard as HTML (the template's ``table`` macro)."""
+    return str(_template(MACROS).module.table(_table_data(frame, columns, elapsed)))
+
+
+def _bar(value, elapsed: float) -> str:
+    """An attainment bar with a marker at the expected pace, and its percentage."""
+    if is_missing(value):
+        return MISSING
+    return str(_template(MACROS).module.bar(_cell_data("attainment", value, elapsed)))
+
+
 def _sections(tracking) -> list[dict]:
     elapsed = tracking.pace
     terr = tracking.territories
-    sections = [{"heading": "Territories", "table": _table(
+    sections = [{"heading": "Territories", "table": _table_data(
         terr, [c for c in SHOWN if c in terr.columns], elapsed, foot=tracking.total)}]  # fmt: skip
     if tracking.segments is not None:
         seg = tracking.segments.columns[1]
         cols = ["territory_id", seg, *[c for c in SHOWN[2:] if c in tracking.segments]]
         sections.append({"heading": f"Territory x {seg}",
-                         "table": _table(tracking.segments, cols, elapsed)})  # fmt: skip
+                         "table": _table_data(tracking.segments, cols, elapsed)})  # fmt: skip
         by_seg = segment_totals(tracking)
-        sections.append({"heading": f"By {seg}", "table": _table(
+        sections.append({"heading": f"By {seg}", "table": _table_data(
             by_seg.reset_index(), [seg, "target", "actual", "attainment", "forecast_p50"],
             elapsed)})  # fmt: skip
     recon = tracking.reconciliation
-    sections.append({"heading": "Targets reconciled", "table": _table(recon, list(recon.columns),
-                                                                        elapsed)})  # fmt: skip
+    table = _table_data(recon, list(recon.columns), elapsed)
+    sections.append({"heading": "Targets reconciled", "table": table})
     for name, table in (("Target revisions", tracking.revisions),
                         ("Segment target revisions", tracking.segment_revisions)):  # fmt: skip
         if table is not None and len(table):
-            sections.append({"heading": name, "table": _table(table, list(table.columns),
+            sections.append({"heading": name, "table": _table_data(table, list(table.columns),
                                                               elapsed)})  # fmt: skip
     issues = tracking.issues
     sections.append({"heading": f"Data issues ({len(issues)})",
-                     "table": _table(issues.head(200), list(issues.columns), elapsed)
+                     "table": _table_data(issues.head(200), list(issues.columns), elapsed)
                      if len(issues) else None,
                      "text": "None: every line was read as it is."})  # fmt: skip
     return sections
@@ -205,21 +229,19 @@ def segment_totals(tracking) -> pd.DataFrame:
     return by_seg
 
 
-def _table(frame: pd.DataFrame, columns: list[str], elapsed: float, foot=None) -> dict:
+def _cell_data(column: str, value, elapsed: float) -> dict:
+    if column == "attainment" and not is_missing(value):
+        return {"kind": "bar", "text": percent(value),
+                "width": f"{min(max(value, 0), 1.5) / 1.5 * 100:.1f}",
+                "mark": f"{min(elapsed, 1.5) / 1.5 * 100:.1f}"}  # fmt: skip
+    if column == "status" and isinstance(value, str):
+        return {"kind": "status", "text": value, "colour": STATUS_COLOURS.get(value, "#d9d9d9")}
+    return {"kind": "text", "text": "" if value is None else cell(column, value)}
+
+
+def _table_data(frame: pd.DataFrame, columns: list[str], elapsed: float, foot=None) -> dict:
     def row(values) -> list[dict]:
-        out = []
-        for c in columns:
-            value = values.get(c)
-            if c == "attainment" and not is_missing(value):
-                out.append({"kind": "bar", "text": percent(value),
-                            "width": f"{min(max(value, 0), 1.5) / 1.5 * 100:.1f}",
-                            "mark": f"{min(elapsed, 1.5) / 1.5 * 100:.1f}"})  # fmt: skip
-            elif c == "status" and isinstance(value, str):
-                out.append({"kind": "status", "text": value,
-                            "colour": STATUS_COLOURS.get(value, "#d9d9d9")})  # fmt: skip
-            else:
-                out.append({"kind": "text", "text": "" if value is None else cell(c, value)})
-        return out
+        return [_cell_data(c, values.get(c), elapsed) for c in columns]
 
     rows = [row(r) for r in frame.to_dict("records")]
     footer = None if foot is None else [row(r) for r in foot.to_dict("records")]
