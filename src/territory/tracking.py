@@ -397,7 +397,7 @@ def _status(frame: pd.DataFrame, elapsed: float, spec: TrackingSpec) -> None:
 def _history(spec: TrackingSpec, w: _Window, orders: pd.DataFrame) -> list:
     """``(period, same point, curve)`` of the last :data:`forecast.DEPTH` periods; ``curve`` is
     the share of the period before's sales made by the same point (None: no sales)."""
-    out, period = [], w.period
+    out = []
     offset = w.as_of - w.period.start
     past = [previous(w.period, spec.period, spec.fiscal_year_start)]
     for _ in range(forecast.DEPTH):
@@ -415,8 +415,8 @@ def _spreads(orders, spec: TrackingSpec, w: _Window, share: float) -> dict:
     """The run rate's spread per level (see :mod:`territory.forecast`)."""
     periods = _history(spec, w, orders)
     total_key = [pd.Series("TOTAL", index=orders.index)]
-    plan_errors = forecast.relative_errors(orders["amount"], orders["date"], total_key,
-                                           periods, share).iloc[0]  # fmt: skip
+    totals = forecast.relative_errors(orders["amount"], orders["date"], total_key, periods, share)
+    plan_errors = totals.iloc[0] if len(totals) else pd.Series(dtype=float)  # no order lines
     out = {}
     for level, keys in (("territories", ["territory_id"]),
                         ("segments", ["territory_id", "segment"])):  # fmt: skip
