@@ -60,7 +60,7 @@ def write_grid_plan(folder: Path, growth=(0.6, 0.9, 1.0, 1.2, 1.5, 0.8)) -> Grid
         for a in range(per):  # in the south block, west part (off the hover point and label)
             rows.append({"account_id": f"A{k}-{a}", "lat": SOUTH + 0.2 + 0.3 * a,
                          "lon": WEST + k + 0.2, "revenue": 5000.0 * (k + 1),
-                         "revenue_prior": 4000.0 * (k + 1)})  # fmt: skip
+                         "revenue_prior": 12 * MONTHLY})  # fmt: skip
     accounts = pd.DataFrame(rows)
     accounts.to_csv(folder / "accounts.csv", index=False)
     orders = []
@@ -85,7 +85,6 @@ id = "block_id"
 path = "alignment.csv"
 [targets]
 from = "revenue_prior"
-growth = 0.1
 [tracking]
 orders = "orders.csv"
 account = "account"
@@ -100,8 +99,9 @@ dir = "out"
 
 
 def expected_tracking(grid: GridPlan) -> pd.DataFrame:
-    """Tracking at mid-year by hand: targets are last year's sales (growth 0), half of last
-    year's sales were made by 2016-06-30, so the pace is 50 %."""
+    """Tracking at mid-year by hand: targets are the plan's, last year's sales (each account's
+    ``revenue_prior`` is its 2016 order lines, growth 0), half of last year's sales were made
+    by 2016-06-30, so the pace is 50 %."""
     per = grid.accounts_per_territory
     target = np.full(len(grid.growth), 12 * MONTHLY * per)
     actual = np.array([6 * MONTHLY * per * g for g in grid.growth])

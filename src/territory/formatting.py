@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 MISSING = "–"
-PERCENT = frozenset({"attainment", "share", "pacing", "coverage", "attainment_vs_pace"})
+PERCENT = frozenset(
+    {"attainment", "share", "pacing", "coverage", "attainment_vs_pace", "p_reach_target"}
+)
 SIGNED_PERCENT = frozenset({"deviation", "trend"})
 INDEX = frozenset({"compactness", "density"})
 # On-track status of a tracked territory; "no target" is set apart from a map's "no data".

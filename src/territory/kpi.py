@@ -5,7 +5,9 @@ Per territory: ``accounts``, one column per account measure (``revenue``, ``pipe
 so territory shares plus the unassigned share add up to 1), ``deviation`` (of the balance
 measure from the mean territory), ``area_km2``, ``density`` (accounts per 1,000 km²) and
 ``compactness`` (Polsby-Popper). Per segment the same columns are computed within each segment,
-so segments compare like for like.
+so segments compare like for like; each cell's ``target`` is its territory's target split by the
+cells' share of the target measure (:func:`segment_targets`), so the cells add up to the
+territory's target and tracking uses the same numbers.
 """
 
 from __future__ import annotations
@@ -151,6 +153,26 @@ def segment_kpis(
     names = layer.territories.set_index("territory_id")["name"]
     cells.insert(1, "name", cells["territory_id"].map(names).to_numpy())
     return cells
+
+
+def segment_targets(cells: pd.DataFrame, axis: str, targets: pd.Series, basis: str) -> pd.DataFrame:
+    """Add ``target`` (and ``attainment``) to a segment KPI table: each territory's target split
+    over its cells by their share of ``basis`` (a measure), evenly where the territory has none.
+
+    The cells of a territory add up to its target; territories without a target get NaN.
+    """
+    weight = cells[basis].clip(lower=0) if basis in cells.columns else cells["accounts"] * 0.0
+    by_terr = weight.groupby(cells["territory_id"]).transform("sum")
+    n = cells.groupby("territory_id")["territory_id"].transform("size")
+    share = (weight / by_terr).where(by_terr > 0, 1.0 / n)
+    out = cells.copy()
+    at = out.columns.get_loc("share") if "share" in out.columns else len(out.columns)
+    out.insert(at, "target", out["territory_id"].map(targets).astype(float) * share)
+    if "revenue" in out.columns:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            att = out["revenue"] / out["target"]
+        out.insert(at + 1, "attainment", att.where(out["target"] > 0))
+    return out
 
 
 def add_extra_kpis(

@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from territory.kpi import add_extra_kpis, balance_measure, segment_kpis, territory_kpis
+from territory.kpi import (
+    add_extra_kpis,
+    balance_measure,
+    segment_kpis,
+    segment_targets,
+    territory_kpis,
+)
 from territory.stages.adjust import adjust_targets
 from territory.targets import read_targets, resolve_targets
 
@@ -20,9 +26,19 @@ def agg_balance(plan: Plan, agg) -> str:
     return balance_measure(list(agg.measures), plan.balance)
 
 
+def target_basis(plan: Plan, balance: str) -> str:
+    """The measure a territory's target is split over its segment cells by: the target rule's
+    measure (the targets were made from it), else the balance measure."""
+    return plan.targets.rule.from_measure if plan.targets.rule is not None else balance
+
+
 def measure_aggregates(plan: Plan, layer: TerritoryLayer, agg, plugins: Plugins, rows, accounts,
                        log=None, plugin_kpis: bool = True):  # fmt: skip
     """KPI tables from additive sums (any engine): ``(kpis, segments, adjustments)``.
+
+    Targets are settled here once: per territory (table, rule or layer column, then the
+    adjustments) and per territory x segment (split by :func:`target_basis`); tracking reads
+    them from these tables.
 
     ``rows`` and ``accounts`` are callables returning the joined account rows (for plugin KPIs
     without ``from_sums``) and the accounts with location (for adjustments); they are called
@@ -49,8 +65,10 @@ def measure_aggregates(plan: Plan, layer: TerritoryLayer, agg, plugins: Plugins,
     if plugin_kpis:
         kpis = add_extra_kpis(kpis, agg.territory, rows, ["territory_id"], plugins, log)
     segments = {}
+    basis = target_basis(plan, balance)
     for axis in agg.cells:
         cells = segment_kpis(agg, axis, layer, balance=balance)
+        cells = segment_targets(cells, axis, kpis.set_index("territory_id")["target"], basis)
         segments[axis] = add_extra_kpis(cells, agg.cells[axis], rows, ["territory_id", axis],
                                         plugins, log) if plugin_kpis else cells  # fmt: skip
     return kpis, segments, adjustments
