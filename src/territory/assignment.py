@@ -31,10 +31,12 @@ import pyproj
 import shapely
 
 from territory.geometry import area_perimeter_km, degree_km, metres_per_unit
+from territory.pointgrid import BORDER, cell_labels
 
 METHODS = ("inside", "boundary", "overlap", "nearest", "unassigned")
 INSIDE, BOUNDARY, OVERLAP, NEAREST, UNASSIGNED = range(5)
 OVERLAP_RULES = ("smallest", "first")
+GRID_FROM = 50_000  # located points from which the cell grid pays for itself
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -200,6 +202,7 @@ def locate_points(
     tie_rank: np.ndarray,
     overlap_rank: np.ndarray,
     options: AssignOptions = AssignOptions(),
+    grid: bool | None = None,
 ) -> PointAssignment:
     """Find the polygon of each point (see the module docstring for the methods).
 
@@ -216,6 +219,10 @@ def locate_points(
         Lower wins among polygons sharing a boundary point.
     overlap_rank : ndarray of int
         Lower wins among overlapping polygons containing a point.
+    grid : bool, optional
+        Answer points in grid cells wholly inside one polygon (or outside all) by lookup and
+        test only the others exactly (:mod:`territory.pointgrid`); the answers are the same.
+        Default: on from :data:`GRID_FROM` located points.
     """
     n = len(x)
     polygon = np.full(n, -1, dtype=np.int64)
@@ -232,15 +239,31 @@ def locate_points(
     heights = bounds[:, 3] - bounds[:, 1]  # NaN for empty shapes, which match nothing
     band = float(np.nanmedian(heights)) / 2 if np.isfinite(heights).any() else 1.0
 
+    # 0. the grid answers points in cells wholly inside one polygon or outside all
+    exact = valid
+    if len(valid) >= GRID_FROM if grid is None else grid:
+        label = cell_labels(
+            x[valid], y[valid], polygons, bounds,
+            lambda cx, cy: _polygon_pass(
+                _SortedPoints(cx, cy, band), polygons, bounds, shapely.contains_xy,
+                options.threads,
+            ),
+            options.threads,
+        )  # fmt: skip
+        pure = label >= 0
+        polygon[valid[pure]] = label[pure]
+        method[valid[pure]] = INSIDE
+        exact = valid[label == BORDER]
+
     # 1. strictly inside (and overlaps)
-    pts = _SortedPoints(x[valid], y[valid], band)
-    p, g = _polygon_pass(pts, polygons, bounds, shapely.contains_xy, options.threads)
-    p = valid[p]
-    _resolve(p, g, polygon, method, candidates, INSIDE, OVERLAP, overlap_rank)
+    if len(exact):
+        pts = _SortedPoints(x[exact], y[exact], band)
+        p, g = _polygon_pass(pts, polygons, bounds, shapely.contains_xy, options.threads)
+        _resolve(exact[p], g, polygon, method, candidates, INSIDE, OVERLAP, overlap_rank)
 
     # 2. on a boundary: points not strictly inside anything, tested with intersects, only
     #    against the polygons whose bounding boxes hold such points
-    rest = valid[polygon[valid] < 0]
+    rest = exact[polygon[exact] < 0]
     if len(rest):
         pts = _SortedPoints(x[rest], y[rest], band)  # polygons whose box holds none: no work
         p, g = _polygon_pass(pts, polygons, bounds, shapely.intersects_xy, options.threads)
@@ -365,11 +388,10 @@ def _best(point: np.ndarray, km: np.ndarray, rank: np.ndarray) -> np.ndarray:
     :data:`TIE_KM` of that the lowest ``rank`` (id order)."""
     if not len(point):
         return np.zeros(0, dtype=np.int64)
-    order = np.lexsort((km, point))
-    sorted_point, sorted_km = point[order], km[order]
-    head = np.flatnonzero(np.r_[True, sorted_point[1:] != sorted_point[:-1]])
-    kmin = np.repeat(sorted_km[head], np.diff(np.r_[head, len(order)]))
-    tied = order[sorted_km <= kmin + TIE_KM]
+    # nearest per point without sorting all candidates: only the few within a tie are sorted
+    kmin = np.full(int(point.max()) + 1, np.inf)
+    np.minimum.at(kmin, point, km)
+    tied = np.flatnonzero(km <= kmin[point] + TIE_KM)
     pick = tied[np.lexsort((km[tied], rank[tied], point[tied]))]
     return pick[np.r_[True, point[pick][1:] != point[pick][:-1]]]
 
