@@ -524,39 +524,64 @@ def describe(
     options: AssignOptions,
     unlocated: np.ndarray,
     noun: str = "territory",
-) -> np.ndarray:
-    """Build the human-readable reason for every account that is not simply ``inside``."""
-    reason = np.full(len(result.polygon), "", dtype=object)
+) -> pd.Categorical:
+    """The human-readable reason of every account: empty for ``inside``, a sentence otherwise.
+
+    A categorical (one code per account, the sentences once each), so ten million accounts
+    that are mostly inside cost no ten million strings.
+    """
+    rows: list[np.ndarray] = []
+    texts: list[list[str]] = []
+    cand = np.fromiter(result.candidates, dtype=np.int64, count=len(result.candidates))
+    rule = "smallest area" if options.overlap == "smallest" else "first listed"
+    said = []
     for i, cands in result.candidates.items():
         names = ", ".join(f"'{ids[c]}'" for c in cands)
         if result.method[i] == BOUNDARY:
-            reason[i] = f"on the shared boundary of {names}; lowest id '{ids[cands[0]]}' wins"
+            said.append(f"on the shared boundary of {names}; lowest id '{ids[cands[0]]}' wins")
         else:
-            rule = "smallest area" if options.overlap == "smallest" else "first listed"
-            reason[i] = f"inside overlapping {names}; {rule} '{ids[cands[0]]}' wins"
+            said.append(f"inside overlapping {names}; {rule} '{ids[cands[0]]}' wins")
+    rows.append(cand)
+    texts.append(said)
     near = np.flatnonzero(result.method == NEAREST)
-    for i in near:
-        reason[i] = (
-            f"outside every {noun}; nearest '{ids[result.polygon[i]]}' is "
-            f"{result.distance_km[i]:.2f} km away (limit {options.max_distance_km:g} km)"
+    rows.append(near)
+    texts.append([
+        f"outside every {noun}; nearest '{ids[p]}' is {d:.2f} km away "
+        f"(limit {options.max_distance_km:g} km)"
+        for p, d in zip(result.polygon[near].tolist(), result.distance_km[near].tolist(),
+                        strict=True)
+    ])  # fmt: skip
+    outside = np.flatnonzero((result.method == UNASSIGNED) & result.located)
+    rows.append(outside)
+    texts.append([_outside_reason(d, options, noun) for d in result.distance_km[outside]])
+    missing = np.flatnonzero(~result.located)
+    rows.append(missing)
+    texts.append(["no location: " + str(unlocated[i]) for i in missing])
+    return with_reasons(pd.Categorical.from_codes(np.zeros(len(result.polygon), np.int32), [""]),
+                        rows, texts)  # fmt: skip
+
+
+def _outside_reason(km: float, options: AssignOptions, noun: str) -> str:
+    if options.max_distance_km <= 0:
+        return f"outside every {noun} (nearest fallback is off)"
+    if np.isfinite(km):
+        return (
+            f"outside every {noun}; nearest is {km:.1f} km away, "
+            f"beyond the {options.max_distance_km:g} km limit"
         )
-    located = result.located
-    outside = np.flatnonzero((result.method == UNASSIGNED) & located)
-    for i in outside:
-        if options.max_distance_km <= 0:
-            reason[i] = f"outside every {noun} (nearest fallback is off)"
-        elif np.isfinite(result.distance_km[i]):
-            reason[i] = (
-                f"outside every {noun}; nearest is {result.distance_km[i]:.1f} km away, "
-                f"beyond the {options.max_distance_km:g} km limit"
-            )
-        else:
-            reason[i] = (
-                f"outside every {noun} and more than {options.max_distance_km:g} km from any"
-            )
-    missing = np.flatnonzero(~located)
-    reason[missing] = ["no location: " + str(unlocated[i]) for i in missing]
-    return reason
+    return f"outside every {noun} and more than {options.max_distance_km:g} km from any"
+
+
+def with_reasons(
+    reason: pd.Categorical, rows: list[np.ndarray], texts: list[list[str]]
+) -> pd.Categorical:
+    """``reason`` with ``texts[k][j]`` set at row ``rows[k][j]`` (later entries win)."""
+    codes = np.asarray(reason.codes, dtype=np.int32).copy()
+    code_of = {c: k for k, c in enumerate(reason.categories)}
+    for where, said in zip(rows, texts, strict=True):
+        if len(where):
+            codes[where] = [code_of.setdefault(t, len(code_of)) for t in said]
+    return pd.Categorical.from_codes(codes, categories=list(code_of))
 
 
 def method_labels(codes: np.ndarray) -> pd.Categorical:
@@ -570,7 +595,7 @@ def locate_accounts(
     ids: np.ndarray,
     options: AssignOptions = AssignOptions(),
     noun: str = "territory",
-) -> tuple[PointAssignment, np.ndarray]:
+) -> tuple[PointAssignment, pd.Categorical]:
     """Locate checked accounts among ``polygons`` (checked, with string ``ids``).
 
     Accounts in another CRS are reprojected to the polygons' CRS first. Returns the
@@ -642,10 +667,11 @@ def assign_accounts(
         unaligned = hit & pd.isna(terr_of_poly[np.maximum(result.polygon, 0)])
         if unaligned.any():
             method[unaligned] = UNASSIGNED
-            reason[unaligned] = [
+            said = [
                 f"in block '{b}', which the alignment leaves without a territory"
                 for b in ids[result.polygon[unaligned]]
             ]
+            reason = with_reasons(reason, [np.flatnonzero(unaligned)], [said])
         out["territory_id"] = _labels(result.polygon, terr_of_poly, hit & ~unaligned)
         out["block_id"] = _labels(result.polygon, ids, hit)
     else:
