@@ -242,18 +242,7 @@ def locate_points(
     # 0. the grid answers points in cells wholly inside one polygon or outside all
     exact = valid
     if len(valid) >= GRID_FROM if grid is None else grid:
-        label = cell_labels(
-            x[valid], y[valid], polygons, bounds,
-            lambda cx, cy: _polygon_pass(
-                _SortedPoints(cx, cy, band), polygons, bounds, shapely.contains_xy,
-                options.threads,
-            ),
-            options.threads,
-        )  # fmt: skip
-        pure = label >= 0
-        polygon[valid[pure]] = label[pure]
-        method[valid[pure]] = INSIDE
-        exact = valid[label == BORDER]
+        exact = _grid_pass(x, y, valid, polygons, bounds, band, polygon, method, options.threads)
 
     # 1. strictly inside (and overlaps)
     if len(exact):
@@ -280,6 +269,23 @@ def locate_points(
         polygon[rest[ok]] = near[ok]
         method[rest[ok]] = NEAREST
     return PointAssignment(polygon, method, distance, candidates, located)
+
+
+def _grid_pass(x, y, valid, polygons, bounds, band, polygon, method, threads) -> np.ndarray:
+    """Write the points the cell grid answers (``inside`` one polygon) into ``polygon`` and
+    ``method``; return those of ``valid`` that need the exact test (the others are outside
+    every polygon)."""
+
+    def contains(cx, cy):
+        pts = _SortedPoints(cx, cy, band)
+        return _polygon_pass(pts, polygons, bounds, shapely.contains_xy, threads)
+
+    xs, ys = (x, y) if len(valid) == len(x) else (x[valid], y[valid])
+    label = cell_labels(xs, ys, polygons, bounds, contains, threads)
+    pure = label >= 0
+    polygon[valid[pure]] = label[pure]
+    method[valid[pure]] = INSIDE
+    return valid[label == BORDER]
 
 
 def _resolve(p, g, polygon, method, candidates, single, multiple, rank):

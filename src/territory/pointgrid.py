@@ -59,12 +59,12 @@ class _Grid:
         """Compact fine-cell number of global cell ``(gx, gy)``, -1 in unoccupied blocks."""
         blk = self.block_rank[(gy // FINE) * self.nbx + gx // FINE]
         sub = (gy % FINE) * FINE + gx % FINE
-        return np.where(blk >= 0, blk.astype(np.int64) * (FINE * FINE) + sub, -1)
+        return np.where(blk >= 0, blk * (FINE * FINE) + sub, -1)  # < MAX_CELLS: int32 suffices
 
 
 def _global_cells(grid_x0, grid_y0, s, ngx, ngy, x, y):
-    gx = np.clip(np.floor((x - grid_x0) / s), 0, ngx - 1).astype(np.int64)
-    gy = np.clip(np.floor((y - grid_y0) / s), 0, ngy - 1).astype(np.int64)
+    gx = np.clip(np.floor((x - grid_x0) / s), 0, ngx - 1).astype(np.int32)
+    gy = np.clip(np.floor((y - grid_y0) / s), 0, ngy - 1).astype(np.int32)
     return gx, gy
 
 
@@ -92,13 +92,28 @@ def _border_cells(grid: _Grid, polygons: np.ndarray, threads: int | None = None)
     marked = np.zeros(grid.nblocks * FINE * FINE, dtype=bool)
     rings = shapely.get_rings(shapely.get_parts(polygons))
     coords, ring = shapely.get_coordinates(rings, return_index=True)
-    keep = np.flatnonzero(ring[:-1] == ring[1:])
+    cx, cy = (coords[:, 0] - grid.x0) / grid.s, (coords[:, 1] - grid.y0) / grid.s  # in cells
+    # Segments no longer than a block that start and end away from every block with points
+    # (not in one, nor next to one) cannot mark a cell of one: skip them. Vertices beyond the
+    # grid count as in its edge block, which is no farther from any block.
+    occupied = (grid.block_rank >= 0).reshape(-1, grid.nbx)
+    near_points = occupied.copy()
+    near_points[1:] |= occupied[:-1]
+    near_points[:-1] |= occupied[1:]
+    near_points[:, 1:] |= near_points[:, :-1].copy()
+    near_points[:, :-1] |= near_points[:, 1:].copy()
+    bx = np.clip(np.floor(cx / FINE), 0, grid.nbx - 1).astype(np.int64)
+    by = np.clip(np.floor(cy / FINE), 0, len(occupied) - 1).astype(np.int64)
+    vertex_near = near_points[by, bx]
+    same = ring[:-1] == ring[1:]
+    span = np.maximum(np.abs(cx[1:] - cx[:-1]), np.abs(cy[1:] - cy[:-1]))
+    keep = np.flatnonzero(same & (vertex_near[:-1] | vertex_near[1:] | (span >= FINE - 1)))
     chunks = np.array_split(keep, max(1, len(keep) // 131072))
     workers = max(1, min(threads or os.cpu_count() or 1, len(chunks)))
 
     def run(part):  # numpy releases the GIL on these arrays; writes are all True
         for seg in part:
-            _mark(grid, marked, coords[seg], coords[seg + 1])
+            _mark(grid, marked, cx[seg], cy[seg], cx[seg + 1], cy[seg + 1], span[seg])
 
     if workers == 1:
         run(chunks)
@@ -108,19 +123,9 @@ def _border_cells(grid: _Grid, polygons: np.ndarray, threads: int | None = None)
     return marked
 
 
-def _mark(grid: _Grid, marked: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
-    """Mark the cells segments ``a``-``b`` pass through, within ``2e-6`` cell of a margin."""
-    s = grid.s
-    ax, ay = (a[:, 0] - grid.x0) / s, (a[:, 1] - grid.y0) / s  # in cells from the grid origin
-    bx, by = (b[:, 0] - grid.x0) / s, (b[:, 1] - grid.y0) / s
-    # segments in blocks without points need no marks (long ones may cross such blocks)
-    span = np.maximum(np.abs(bx - ax), np.abs(by - ay))
-    x0, x1 = np.minimum(ax, bx) - 1e-5, np.maximum(ax, bx) + 1e-5
-    y0, y1 = np.minimum(ay, by) - 1e-5, np.maximum(ay, by) + 1e-5
-    near = span > FINE  # a shorter one's box lies in the 2 x 2 blocks of its corners
-    for cx, cy in ((x0, y0), (x1, y0), (x0, y1), (x1, y1)):
-        near |= _block_of(grid, cx, cy) >= 0
-    ax, ay, bx, by, span = ax[near], ay[near], bx[near], by[near], span[near]
+def _mark(grid: _Grid, marked: np.ndarray, ax, ay, bx, by, span) -> None:
+    """Mark the cells segments ``a``-``b`` (in cells from the grid origin) pass through, with a
+    margin of ``2e-6`` cell."""
     # cut segments into pieces of at most half a cell, so each piece's box (with its margin)
     # spans at most 2 x 2 cells: the cells of its corners
     pieces = np.maximum(np.ceil(span * 2), 1).astype(np.int64)
@@ -153,15 +158,6 @@ def _mark(grid: _Grid, marked: np.ndarray, a: np.ndarray, b: np.ndarray) -> None
         marked[cells[cells >= 0]] = True
 
 
-def _block_of(grid: _Grid, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
-    """Compact block number at grid coordinates (in cells), -1 outside or unoccupied."""
-    bx = np.floor(cx / FINE)
-    by = np.floor(cy / FINE)
-    ok = (bx >= 0) & (by >= 0) & (bx < grid.nbx) & (by * FINE < grid.ngy)
-    key = np.where(ok, by * grid.nbx + bx, 0).astype(np.int64)
-    return np.where(ok, grid.block_rank[key], -1)
-
-
 def cell_labels(
     x: np.ndarray,
     y: np.ndarray,
@@ -177,7 +173,7 @@ def cell_labels(
     ``contains(xs, ys)`` is the exact test, returning ``(point positions, polygon positions)``
     of every strict containment.
     """
-    label = np.full(len(x), OUTSIDE, dtype=np.int64)
+    label = np.full(len(x), OUTSIDE, dtype=np.int32)
     finite = np.isfinite(bounds).all(axis=1)
     if not len(x) or not finite.any():
         return label
@@ -187,7 +183,7 @@ def cell_labels(
     idx = np.flatnonzero(near)
     if not len(idx):
         return label
-    px, py = x[idx], y[idx]
+    px, py = (x, y) if len(idx) == len(x) else (x[idx], y[idx])
     box = (max(px.min(), lx0), max(py.min(), ly0), min(px.max(), lx1), min(py.max(), ly1))
     height = float(np.median(bounds[finite, 3] - bounds[finite, 1]))
     extent = max(box[2] - box[0], box[3] - box[1], 1e-9)
@@ -214,7 +210,7 @@ def cell_labels(
     cy = grid.y0 + ((coarse[blk] // grid.nbx) * FINE + sub // FINE + 0.5) * grid.s
     pt, poly = contains(cx, cy) if nregions else (np.zeros(0, np.int64),) * 2
     hits = np.bincount(pt, minlength=nregions)
-    region_label = np.full(nregions + 1, BORDER, dtype=np.int64)
+    region_label = np.full(nregions + 1, BORDER, dtype=np.int32)
     region_label[1:][hits == 0] = OUTSIDE
     single = hits[pt] == 1
     region_label[1 + pt[single]] = poly[single]
