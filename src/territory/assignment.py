@@ -369,14 +369,22 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=None):
     for radius in (reach / 32, reach / 8, reach / 2, reach):
         if not len(todo):
             break
-        # only the segments of polygons whose boxes come within this radius of open points
-        near_polys = _polygons_near(x, y, todo, bounds, radius, geographic, unit, cand)
-        k = np.searchsorted(cand, near_polys)
-        lengths = seg_end[k] - seg_start[k]
-        segments = np.repeat(seg_start[k], lengths) + _ramp(lengths)
-        segs.search(x, y, todo, segments, radius, best_poly, best_seg, dist)
-        # final only if no segment a tie away beyond this radius could still win on id
-        todo = todo[~(dist[todo] <= radius - TIE_KM)]
+        # A point with a candidate d km away needs only the segments within d + a tie: those
+        # farther can neither win nor tie. It searches that radius (rounded up to a power of
+        # 2, to share rounds) and is then final; the others search the round's radius.
+        d = dist[todo]
+        need = np.where(d + 2 * TIE_KM <= radius, 2 ** np.ceil(np.log2(d + TIE_KM)), radius)
+        need = np.where(need > radius - TIE_KM, radius, np.maximum(need, d + TIE_KM))
+        for r in np.unique(need):
+            group = todo[need == r]
+            # only the segments of polygons whose boxes come within r of the group's points
+            near_polys = _polygons_near(x, y, group, bounds, r, geographic, unit, cand)
+            k = np.searchsorted(cand, near_polys)
+            lengths = seg_end[k] - seg_start[k]
+            segments = np.repeat(seg_start[k], lengths) + _ramp(lengths)
+            segs.search(x, y, group, segments, r, best_poly, best_seg, dist)
+        # final only if no segment a tie away beyond its radius could still win on id
+        todo = todo[~(dist[todo] <= need - TIE_KM)]
 
     # one answer per original point: the best of it and its shifted copies, by the same rule
     found = np.flatnonzero(best_poly >= 0)
@@ -449,13 +457,14 @@ class _Segments:
         """One search round: improve the best segment of points ``todo`` among ``segments``."""
         if not len(segments):
             return
-        boxes, gy = _grow(self.box, self.lat, radius, self.geographic, self.unit)
+        boxes, gy = _grow(self.box[segments], self.lat[segments], radius, self.geographic,
+                          self.unit)  # fmt: skip
         pts = _SortedPoints(x[todo], y[todo], gy)
-        for chunk in np.array_split(segments, max(1, len(segments) // 200_000)):
+        for chunk in np.array_split(np.arange(len(segments)), max(1, len(segments) // 200_000)):
             pos, starts = pts.candidates(boxes, chunk)
             if not len(pos):
                 continue
-            seg = np.repeat(chunk, np.diff(starts))
+            seg = segments[np.repeat(chunk, np.diff(starts))]
             point = todo[pts.order[pos]]
             km = _segment_km(x[point], y[point], self.a[seg], self.b[seg], self.geographic,
                              self.unit)  # fmt: skip
