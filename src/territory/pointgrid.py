@@ -4,8 +4,9 @@ The grid is laid over the points (where they meet the layer's bounding box) in t
 coarse blocks, and fine cells inside the blocks that hold points. Every ring segment of every
 polygon marks the fine cells it passes through (with a small margin, so rounding never lets a
 point slip into a neighbouring cell). A cell that no boundary passes through lies wholly in the
-interior of the same polygons as its centre, or wholly outside all of them, so one exact test of
-its centre answers for every point in it:
+interior of the same polygons as its centre, or wholly outside all of them, and so does a run of
+such cells that touch (in one row of a block, or a whole unmarked block): one exact test of one
+centre answers for every point of the run:
 
 - centre strictly inside exactly one polygon: every point of the cell is ``inside`` it;
 - centre inside none: every point of the cell is outside every polygon (and touches none);
@@ -32,9 +33,6 @@ FINE = 16  # fine cells per block side
 MAX_BLOCKS = 1 << 22  # coarse grid size cap (dense rank table)
 MAX_CELLS = 1 << 25  # fine cells allocated over the occupied blocks
 CELLS_PER_POLYGON = 40  # fine cell side ~ median polygon height / this
-
-_WITHIN_BLOCK = np.zeros((3, 3, 3), dtype=bool)
-_WITHIN_BLOCK[1] = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
 
 Contains = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -190,30 +188,33 @@ def cell_labels(
     s = max(height / CELLS_PER_POLYGON, extent / 2**20, 1e-9)
     grid, gx, gy = _make_grid(px, py, box, s)
     cell = grid.cells(gx, gy)
-    from scipy import ndimage  # imported here: it takes a while and few runs need it
-
-    # cells no boundary passes through, joined into regions (4-connected, within a block):
-    # a region lies in the interior of the same polygons throughout, so one test answers it
+    # Cells no boundary passes through, joined into runs: the free cells of a row of a block
+    # that touch, or a whole block when none of its cells is marked. A run lies in the
+    # interior of the same polygons throughout, so one test of one cell centre answers it.
     free = ~_border_cells(grid, polygons, threads).reshape(grid.nblocks, FINE, FINE)
     coarse = np.flatnonzero(grid.block_rank >= 0)
     sub = np.arange(FINE)
-    # cells of edge blocks beyond the grid are never marked: keep regions from joining there
+    # cells of edge blocks beyond the grid are never marked: keep runs from reaching there
     free &= ((coarse // grid.nbx)[:, None] * FINE + sub < grid.ngy)[:, :, None]
     free &= ((coarse % grid.nbx)[:, None] * FINE + sub < grid.ngx)[:, None, :]
-    region, nregions = ndimage.label(free, structure=_WITHIN_BLOCK)
-    region = region.ravel()
-    first = np.zeros(nregions + 1, dtype=np.int64)
-    first[region] = np.arange(len(region))  # any cell of each region will do
-    rep = first[1:]
+    start = free.copy()
+    start[:, :, 1:] &= ~free[:, :, :-1]
+    start[free.all(axis=(1, 2)), 1:, 0] = False  # a free block is one run
+    start = start.ravel()
+    run = np.cumsum(start, dtype=np.int32)
+    run[~free.ravel()] = 0
+    point_run = run[cell]
+    del run
+    tested = np.flatnonzero(np.bincount(point_run, minlength=int(start.sum()) + 1)[1:])
+    rep = np.flatnonzero(start)[tested]  # the first cell of each run that holds points
     sub, blk = rep % (FINE * FINE), rep // (FINE * FINE)
     cx = grid.x0 + ((coarse[blk] % grid.nbx) * FINE + sub % FINE + 0.5) * grid.s
     cy = grid.y0 + ((coarse[blk] // grid.nbx) * FINE + sub // FINE + 0.5) * grid.s
-    pt, poly = contains(cx, cy) if nregions else (np.zeros(0, np.int64),) * 2
-    hits = np.bincount(pt, minlength=nregions)
-    region_label = np.full(nregions + 1, BORDER, dtype=np.int32)
-    region_label[1:][hits == 0] = OUTSIDE
+    pt, poly = contains(cx, cy) if len(rep) else (np.zeros(0, np.int64),) * 2
+    hits = np.bincount(pt, minlength=len(rep))
+    run_label = np.full(int(start.sum()) + 1, BORDER, dtype=np.int32)
+    run_label[1 + tested[hits == 0]] = OUTSIDE
     single = hits[pt] == 1
-    region_label[1 + pt[single]] = poly[single]
-    cell_label = region_label[region]
-    label[idx] = cell_label[cell]
+    run_label[1 + tested[pt[single]]] = poly[single]
+    label[idx] = run_label[point_run]
     return label
