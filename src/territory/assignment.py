@@ -38,7 +38,7 @@ from territory.sortedpoints import SortedPoints
 METHODS = ("inside", "boundary", "overlap", "nearest", "unassigned")
 INSIDE, BOUNDARY, OVERLAP, NEAREST, UNASSIGNED = range(5)
 OVERLAP_RULES = ("smallest", "first")
-GRID_FROM = 50_000  # located points from which the cell grid pays for itself
+GRID_FROM = 50_000  # located points (and at least one per layer vertex) for the cell grid
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -155,7 +155,8 @@ def locate_points(
     grid : bool, optional
         Answer points in grid cells wholly inside one polygon (or outside all) by lookup and
         test only the others exactly (:mod:`territory.pointgrid`); the answers are the same.
-        Default: on from :data:`GRID_FROM` located points.
+        Default: on from :data:`GRID_FROM` located points, and at least as many as the layer
+        has vertices (marking the grid costs about one exact test per vertex).
     """
     n = len(x)
     polygon = np.full(n, -1, dtype=np.int64)
@@ -174,7 +175,9 @@ def locate_points(
 
     # 0. the grid answers points in cells wholly inside one polygon or outside all
     exact = valid
-    if len(valid) >= GRID_FROM if grid is None else grid:
+    if grid is None:
+        grid = len(valid) >= max(GRID_FROM, int(shapely.get_num_coordinates(polygons).sum()))
+    if grid:
         exact = _grid_pass(x, y, valid, polygons, bounds, band, polygon, method, options.threads)
 
     # 1. strictly inside (and overlaps)
