@@ -33,16 +33,7 @@ def nearest_polygons(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=
         return near, np.full(n, np.nan)
     rank = np.arange(len(polygons)) if rank is None else np.asarray(rank)
     reach = 2 * max_km
-    origin = np.arange(n)
-    if geographic:
-        # search copies shifted by 360 degrees for points near the antimeridian
-        margin = _grow(np.zeros((n, 4)), np.abs(y), reach, True, 1.0)[0][:, 2]
-        for shift, side in ((-360.0, x > 180 - margin), (360.0, x < -180 + margin)):
-            extra = np.flatnonzero(side)
-            if len(extra):
-                x = np.concatenate([x, x[extra] + shift])
-                y = np.concatenate([y, y[extra]])
-                origin = np.concatenate([origin, extra])
+    x, y, origin = _with_shifted_copies(x, y, reach) if geographic else (x, y, np.arange(n))
     m = len(x)
     best_poly = np.full(m, -1, dtype=np.int64)
     best_seg = np.full(m, -1, dtype=np.int64)
@@ -74,12 +65,7 @@ def nearest_polygons(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=
     for radius in (reach / 32, reach / 8, reach / 2, reach):
         if not len(todo):
             break
-        # A point with a candidate d km away needs only the segments within d + a tie: those
-        # farther can neither win nor tie. It searches that radius (rounded up to a power of
-        # 2, to share rounds) and is then final; the others search the round's radius.
-        d = dist[todo]
-        need = np.where(d + 2 * TIE_KM <= radius, 2 ** np.ceil(np.log2(d + TIE_KM)), radius)
-        need = np.where(need > radius - TIE_KM, radius, np.maximum(need, d + TIE_KM))
+        need = _radii(dist[todo], radius)
         for r in np.unique(need):
             group = todo[need == r]
             # only the segments of polygons whose boxes come within r of the group's points
@@ -100,6 +86,31 @@ def nearest_polygons(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=
     out = np.full(n, np.nan)
     out[origin[first]] = dist[first]
     return near, out
+
+
+def _with_shifted_copies(x, y, reach):
+    """Points, plus copies shifted by 360 degrees of those within ``reach`` km of the
+    antimeridian; returns ``(x, y, origin)``, ``origin`` the point each row stands for."""
+    origin = np.arange(len(x))
+    margin = _grow(np.zeros((len(x), 4)), np.abs(y), reach, True, 1.0)[0][:, 2]
+    for shift, side in ((-360.0, x > 180 - margin), (360.0, x < -180 + margin)):
+        extra = np.flatnonzero(side)
+        if len(extra):
+            x = np.concatenate([x, x[extra] + shift])
+            y = np.concatenate([y, y[extra]])
+            origin = np.concatenate([origin, extra])
+    return x, y, origin
+
+
+def _radii(d: np.ndarray, radius: float) -> np.ndarray:
+    """Search radius of each open point in a round of ``radius`` km, given its best so far.
+
+    A point with a candidate ``d`` km away needs only the segments within ``d`` + a tie: those
+    farther can neither win nor tie. It searches that far (rounded up to a power of 2, so points
+    share rounds) and is then final; the others search the round's radius.
+    """
+    need = np.where(d + 2 * TIE_KM <= radius, 2 ** np.ceil(np.log2(d + TIE_KM)), radius)
+    return np.where(need > radius - TIE_KM, radius, np.maximum(need, d + TIE_KM))
 
 
 def _best(point: np.ndarray, km: np.ndarray, rank: np.ndarray) -> np.ndarray:
