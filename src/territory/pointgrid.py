@@ -194,7 +194,7 @@ def cell_labels(
     free = ~_border_cells(grid, polygons, threads).reshape(grid.nblocks, FINE, FINE)
     coarse = np.flatnonzero(grid.block_rank >= 0)
     sub = np.arange(FINE)
-    # cells of edge blocks beyond the grid are never marked: keep runs from reaching there
+    # cells of edge blocks beyond the grid hold no points and are never marked: leave them out
     free &= ((coarse // grid.nbx)[:, None] * FINE + sub < grid.ngy)[:, :, None]
     free &= ((coarse % grid.nbx)[:, None] * FINE + sub < grid.ngx)[:, None, :]
     start = free.copy()
