@@ -15,7 +15,9 @@ Each case runs in its own process so peak memory (max RSS) belongs to that case 
 - ``sjoin``: ``geopandas.sjoin(points, counties, predicate="within")`` including building the
   Point geometries it needs, and ``sjoin (join only)`` without that step.
 
-Ratios are throughput relative to sjoin measured in the same run on the same machine.
+Ratios are throughput relative to sjoin measured in the same run on the same machine. The
+engine's cell grid is on from as many located points as the layer has vertices (about 1.04M for
+the full-resolution counties), so the 1M case runs the exact path and the 10M case the grid.
 """
 
 from __future__ import annotations

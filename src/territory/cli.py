@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from territory import __version__, cli_design, formatting
-from territory.api import demo_plan, make_plan
+from territory import __version__, cli_design
 from territory.cli_common import (
+    Deferred,
     account_options,
     console,
     engine_options,
@@ -27,8 +28,16 @@ from territory.cli_common import (
     territory_options,
 )
 from territory.errors import TerritoryError
-from territory.plan import Plan
-from territory.result import PlanResult
+
+if TYPE_CHECKING:
+    from territory.plan import Plan
+    from territory.result import PlanResult
+
+# imported by the first command that uses them: --help and argument errors need none of these
+formatting = Deferred("territory.formatting")
+demo_plan = Deferred("territory.api", "demo_plan")
+make_plan = Deferred("territory.api", "make_plan")
+Plan = Deferred("territory.plan", "Plan")  # noqa: F811 (the class itself for type checkers)
 
 
 # Pipes and CI logs get a wide console so KPI tables are not squeezed into 80 columns.

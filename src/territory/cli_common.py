@@ -11,6 +11,7 @@ with :data:`console` and :data:`err_console`.
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,36 @@ from rich.console import Console
 from rich.markup import escape
 
 from territory.errors import TerritoryError
+
+
+class Deferred:
+    """A module, or a name in one, imported when first called or looked into.
+
+    The command modules bind the heavy parts of the API (plans, results, formatting: pandas,
+    geopandas, the designer) through these, so ``territory --help`` and argument errors answer
+    without importing them; the command that needs one imports it on its first use.
+    """
+
+    def __init__(self, module: str, name: str | None = None):
+        self._module, self._name, self._value = module, name, None
+
+    def _load(self) -> Any:
+        if self._value is None:
+            value = importlib.import_module(self._module)
+            self._value = getattr(value, self._name) if self._name else value
+        return self._value
+
+    def __call__(self, *args, **kwargs):
+        return self._load()(*args, **kwargs)
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self._load(), attr)
+
+    def __repr__(self) -> str:
+        return f"<deferred {self._module}{'.' + self._name if self._name else ''}>"
+
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
 err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 180)

@@ -9,8 +9,9 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from territory.cli_common import account_options, console, err_console, handle_errors
-from territory.formatting import figure
+from territory.cli_common import Deferred, account_options, console, err_console, handle_errors
+
+figure = Deferred("territory.formatting", "figure")
 
 
 def design_options(func):

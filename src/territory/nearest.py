@@ -1,0 +1,249 @@
+"""The nearest polygon to points outside every polygon, within a reach (see
+:func:`nearest_polygons`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyproj
+import shapely
+
+from territory.geometry import degree_km
+from territory.sortedpoints import SortedPoints, ramp
+
+
+def nearest_polygons(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=None):
+    """Nearest polygon to each point within reach, and its distance in km.
+
+    Every part of every candidate (multi)polygon is cut into its ring segments; the segments'
+    boxes, grown by the search radius, select (point, segment) pairs with the same
+    sorted-point machinery as the main pass, and point-to-segment distances are computed in
+    numpy in a local frame around each point (planar for projected layers, whose linear unit
+    is ``unit`` metres). For lon/lat layers the frame uses the WGS84 radii of curvature, points
+    within reach of the antimeridian are searched on both sides of it, and the winner's
+    distance is the geodesic distance (``pyproj.Geod``) to the nearest point of its segment.
+    Polygons within a metre of the same distance tie; the lowest ``rank`` (id order) wins.
+    The search reaches twice ``max_km`` so near misses are reported with their distance; the
+    caller applies the limit.
+    """
+    n = len(x)
+    near = np.full(n, -1, dtype=np.int64)
+    if max_km <= 0 or n == 0:
+        return near, np.full(n, np.nan)
+    rank = np.arange(len(polygons)) if rank is None else np.asarray(rank)
+    reach = 2 * max_km
+    x, y, origin = _with_shifted_copies(x, y, reach) if geographic else (x, y, np.arange(n))
+    m = len(x)
+    best_poly = np.full(m, -1, dtype=np.int64)
+    best_seg = np.full(m, -1, dtype=np.int64)
+    dist = np.full(m, np.inf)
+    cand = _polygons_near(x, y, np.arange(m), bounds, reach, geographic, unit)
+    if not len(cand):
+        return near, np.full(n, np.nan)
+    parts, part_poly = shapely.get_parts(polygons[cand], return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    same = ring_of[:-1] == ring_of[1:]
+    a, b = coords[:-1][same], coords[1:][same]
+    seg_poly = cand[part_poly[ring_part[ring_of[:-1][same]]]]
+    seg_lat = np.maximum(np.abs(a[:, 1]), np.abs(b[:, 1]))
+    seg_box = np.column_stack(
+        [np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
+         np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])]
+    )  # fmt: skip
+    # keep only the segments within reach of some point (one cheap pass over all of them)
+    grown, gy = _grow(seg_box, seg_lat, reach, geographic, unit)
+    useful = SortedPoints(x, y, gy).any_in(grown)
+    a, b, seg_box, seg_lat, seg_poly = (v[useful] for v in (a, b, seg_box, seg_lat, seg_poly))
+    segs = _Segments(a, b, seg_box, seg_lat, seg_poly, rank, geographic, unit)
+    # Progressive search: a point whose best distance is within the current radius is final,
+    # since every segment within that radius was a candidate. Most points end in round one.
+    seg_start = np.searchsorted(seg_poly, cand, "left")
+    seg_end = np.searchsorted(seg_poly, cand, "right")
+    todo = np.arange(m)
+    for radius in (reach / 32, reach / 8, reach / 2, reach):
+        if not len(todo):
+            break
+        need = _radii(dist[todo], radius)
+        for r in np.unique(need):
+            group = todo[need == r]
+            # only the segments of polygons whose boxes come within r of the group's points
+            near_polys = _polygons_near(x, y, group, bounds, r, geographic, unit, cand)
+            k = np.searchsorted(cand, near_polys)
+            lengths = seg_end[k] - seg_start[k]
+            segments = np.repeat(seg_start[k], lengths) + ramp(lengths)
+            segs.search(x, y, group, segments, r, best_poly, best_seg, dist)
+        # final only if no segment a tie away beyond its radius could still win on id
+        todo = todo[~(dist[todo] <= need - TIE_KM)]
+
+    # one answer per original point: the best of it and its shifted copies, by the same rule
+    found = np.flatnonzero(best_poly >= 0)
+    first = found[_best(origin[found], dist[found], rank[best_poly[found]])]
+    if geographic and len(first):
+        dist[first] = _geodesic_km(x[first], y[first], a[best_seg[first]], b[best_seg[first]])
+    near[origin[first]] = best_poly[first]
+    out = np.full(n, np.nan)
+    out[origin[first]] = dist[first]
+    return near, out
+
+
+def _with_shifted_copies(x, y, reach):
+    """Points, plus copies shifted by 360 degrees of those within ``reach`` km of the
+    antimeridian; returns ``(x, y, origin)``, ``origin`` the point each row stands for."""
+    origin = np.arange(len(x))
+    margin = _grow(np.zeros((len(x), 4)), np.abs(y), reach, True, 1.0)[0][:, 2]
+    for shift, side in ((-360.0, x > 180 - margin), (360.0, x < -180 + margin)):
+        extra = np.flatnonzero(side)
+        if len(extra):
+            x = np.concatenate([x, x[extra] + shift])
+            y = np.concatenate([y, y[extra]])
+            origin = np.concatenate([origin, extra])
+    return x, y, origin
+
+
+def _radii(d: np.ndarray, radius: float) -> np.ndarray:
+    """Search radius of each open point in a round of ``radius`` km, given its best so far.
+
+    A point with a candidate ``d`` km away needs only the segments within ``d`` + a tie: those
+    farther can neither win nor tie. It searches that far (rounded up to a power of 2, so points
+    share rounds) and is then final; the others search the round's radius.
+    """
+    need = np.where(d + 2 * TIE_KM <= radius, 2 ** np.ceil(np.log2(d + TIE_KM)), radius)
+    return np.where(need > radius - TIE_KM, radius, np.maximum(need, d + TIE_KM))
+
+
+def _best(point: np.ndarray, km: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Per point, the position of its best candidate: the nearest, and among candidates within
+    :data:`TIE_KM` of that the lowest ``rank`` (id order)."""
+    if not len(point):
+        return np.zeros(0, dtype=np.int64)
+    # nearest per point without sorting all candidates: only the few within a tie are sorted
+    kmin = np.full(int(point.max()) + 1, np.inf)
+    np.minimum.at(kmin, point, km)
+    tied = np.flatnonzero(km <= kmin[point] + TIE_KM)
+    pick = tied[np.lexsort((km[tied], rank[tied], point[tied]))]
+    return pick[np.r_[True, point[pick][1:] != point[pick][:-1]]]
+
+
+def _grow(boxes: np.ndarray, abs_lat: np.ndarray, radius: float, geographic: bool, unit: float):
+    """Boxes grown by ``radius`` km on every side; returns ``(grown, growth in y)``.
+
+    In degrees the growth in longitude widens with latitude (``abs_lat``, the box's highest
+    absolute latitude); in projected layers it is ``radius`` in the CRS unit.
+    """
+    if geographic:
+        gy = radius / 110.574 * 1.01
+        lat = np.minimum(abs_lat + gy, 89.9)
+        gx = np.minimum(radius / (111.320 * np.cos(np.radians(lat))) * 1.01, 360)
+    else:
+        gy = radius * 1000.0 / unit
+        gx = np.full(len(boxes), gy)
+    grown = boxes + np.column_stack([-gx, np.full(len(boxes), -gy), gx, np.full(len(boxes), gy)])
+    return grown, gy
+
+
+def _polygons_near(x, y, todo, bounds, radius, geographic, unit, among=None):
+    """Polygons (of ``among``, default all) whose box lies within ``radius`` km of a point."""
+    polys = np.arange(len(bounds)) if among is None else among
+    b = bounds[polys]
+    grown, gy = _grow(b, np.maximum(np.abs(b[:, 1]), np.abs(b[:, 3])), radius, geographic, unit)
+    pts = SortedPoints(x[todo], y[todo], gy)
+    _, starts = pts.candidates(grown, np.arange(len(polys)))
+    return polys[np.diff(starts) > 0]
+
+
+TIE_KM = 0.001  # polygons within a metre of the same distance tie (lowest id wins)
+
+
+@dataclass
+class _Segments:
+    """Boundary segments ``a``-``b`` of candidate polygons, with boxes and owners."""
+
+    a: np.ndarray
+    b: np.ndarray
+    box: np.ndarray
+    lat: np.ndarray
+    poly: np.ndarray
+    rank: np.ndarray
+    geographic: bool
+    unit: float
+
+    def search(self, x, y, todo, segments, radius, best_poly, best_seg, dist):
+        """One search round: improve the best segment of points ``todo`` among ``segments``."""
+        if not len(segments):
+            return
+        boxes, gy = _grow(self.box[segments], self.lat[segments], radius, self.geographic,
+                          self.unit)  # fmt: skip
+        pts = SortedPoints(x[todo], y[todo], gy)
+        for chunk in np.array_split(np.arange(len(segments)), max(1, len(segments) // 200_000)):
+            pos, starts = pts.candidates(boxes, chunk)
+            if not len(pos):
+                continue
+            seg = segments[np.repeat(chunk, np.diff(starts))]
+            point = todo[pts.order[pos]]
+            km = _segment_km(x[point], y[point], self.a[seg], self.b[seg], self.geographic,
+                             self.unit)  # fmt: skip
+            self._merge(point, seg, km, best_poly, best_seg, dist)
+
+    def _merge(self, point, seg, km, best_poly, best_seg, dist):
+        """Keep, per point, the nearest polygon; within :data:`TIE_KM` the lowest rank wins."""
+        rank = self.rank[self.poly[seg]]
+        first = _best(point, km, rank)
+        p, s, d, r = point[first], seg[first], km[first], rank[first]
+        held = best_poly[p] >= 0
+        old_rank = np.where(held, self.rank[np.maximum(best_poly[p], 0)], 0)
+        old = dist[p]
+        take = ~held | (d < old - TIE_KM) | ((d <= old + TIE_KM) & (r < old_rank))
+        p, s, d = p[take], s[take], d[take]
+        dist[p] = d
+        best_poly[p] = self.poly[s]
+        best_seg[p] = s
+
+
+def _segment_km(px, py, a, b, geographic, unit):
+    """Distance in km from points to segments ``a``-``b`` (one segment per point)."""
+    if geographic:
+        kx, ky = degree_km(py)
+        ax = ((a[:, 0] - px + 180) % 360 - 180) * kx
+        bx = ((b[:, 0] - px + 180) % 360 - 180) * kx
+        ay, by = (a[:, 1] - py) * ky, (b[:, 1] - py) * ky
+    else:
+        k = unit / 1000.0
+        ax, bx = (a[:, 0] - px) * k, (b[:, 0] - px) * k
+        ay, by = (a[:, 1] - py) * k, (b[:, 1] - py) * k
+    t = _closest_t(ax, ay, bx, by)
+    return np.hypot(ax + t * (bx - ax), ay + t * (by - ay))
+
+
+def _closest_t(ax, ay, bx, by):
+    """Position (0..1) along each segment a-b of its point closest to the origin."""
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.clip(-(ax * dx + ay * dy) / length2, 0.0, 1.0)
+    return np.where(length2 > 0, t, 0.0)
+
+
+_GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def _geodesic_km(px, py, a, b):
+    """Geodesic distance (km) from points to the nearest point of their segment ``a``-``b``.
+
+    The nearest point is found in the local frame at the mid-latitude of the point and its
+    first estimate (so the longitude scale fits the whole span), then measured on the ellipsoid.
+    """
+    lat = py
+    for _ in range(2):
+        kx, ky = degree_km(lat)
+        ax = ((a[:, 0] - px + 180) % 360 - 180) * kx
+        bx = ((b[:, 0] - px + 180) % 360 - 180) * kx
+        ay, by = (a[:, 1] - py) * ky, (b[:, 1] - py) * ky
+        t = _closest_t(ax, ay, bx, by)
+        qy = a[:, 1] + t * (b[:, 1] - a[:, 1])
+        lat = (py + qy) / 2
+    dlon = (b[:, 0] - a[:, 0] + 180) % 360 - 180
+    qx = a[:, 0] + t * dlon
+    _, _, metres = _GEOD.inv(px, py, qx, qy)
+    return np.asarray(metres) / 1000.0
