@@ -12,6 +12,22 @@ from rich.table import Table
 from territory.cli_common import account_options, console, err_console, handle_errors
 from territory.formatting import figure
 
+BALANCE = click.option(
+    "--balance",
+    default="revenue",
+    show_default=True,
+    help="Measure to balance (revenue, accounts, pipeline, potential, workload, a numeric "
+    "block column), a mix (revenue:0.7,accounts:0.3) or several measures, each held within "
+    "its own tolerance (revenue,accounts,workload).",
+)
+TOLERANCE = click.option(
+    "--tolerance",
+    default="0.05",
+    show_default=True,
+    help="Allowed deviation of each territory from its target (0.05 = ±5%); with several "
+    "measures one for all or one each: revenue=0.02,accounts=0.05.",
+)
+
 
 def design_options(func):
     options = [
@@ -20,20 +36,8 @@ def design_options(func):
             type=click.Path(dir_okay=False),
             help="Accounts to sum per block (revenue, pipeline ...).",
         ),
-        click.option(
-            "--balance",
-            default="revenue",
-            show_default=True,
-            help="Measure to balance (revenue, accounts, pipeline, potential, workload, "
-            "a numeric block column) or a mix: revenue:0.7,accounts:0.3.",
-        ),
-        click.option(
-            "--tolerance",
-            type=float,
-            default=0.05,
-            show_default=True,
-            help="Allowed deviation of each territory from its target (0.05 = ±5%).",
-        ),
+        BALANCE,
+        TOLERANCE,
         click.option("--block-id", help="Block id column of the block layer (e.g. GEOID)."),
         click.option(
             "--locked",
@@ -177,7 +181,8 @@ def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
 @click.argument("blocks", type=click.Path(dir_okay=False))
 @click.argument("alignment", type=click.Path(dir_okay=False))
 @click.option("--accounts", type=click.Path(dir_okay=False), help="Accounts to sum per block.")
-@click.option("--balance", default="revenue", show_default=True, help="Measure to balance.")
+@BALANCE
+@TOLERANCE
 @click.option(
     "--baseline",
     type=click.Path(dir_okay=False),
@@ -193,9 +198,23 @@ def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
 @account_options
 @handle_errors
 def quality(
-    blocks, alignment, accounts, balance, baseline, block_id, output, measures=(), crs=None, **kw
+    blocks,
+    alignment,
+    accounts,
+    balance,
+    tolerance,
+    baseline,
+    block_id,
+    output,
+    measures=(),
+    crs=None,
+    **kw,
 ):
-    """Quality report of any alignment: balance, Gini, compactness, contiguity, disruption."""
+    """Quality report of any alignment: balance, Gini, compactness, contiguity, disruption.
+
+    Give the --balance and --tolerance the alignment was designed with: the figures are then
+    those `territory design` reported (targets raised for blocks too heavy for a territory).
+    """
     from territory.designer import plan_report
     from territory.io import write_table
     from territory.outputs import check_targets
@@ -207,6 +226,7 @@ def quality(
         alignment,
         accounts,
         balance=balance,
+        tolerance=tolerance,
         baseline=baseline,
         block_id=block_id,
         crs=crs,
@@ -229,7 +249,8 @@ def quality(
     help="The block layer both alignments use.",
 )
 @click.option("--accounts", type=click.Path(dir_okay=False), help="Accounts to sum per block.")
-@click.option("--balance", default="revenue", show_default=True, help="Measure to balance.")
+@BALANCE
+@TOLERANCE
 @click.option("--block-id", help="Block id column of the block layer.")
 @click.option(
     "--out",
@@ -238,8 +259,11 @@ def quality(
 )
 @account_options
 @handle_errors
-def compare(a, b, blocks, accounts, balance, block_id, out, measures=(), crs=None, **kw):
-    """Compare alignments A and B: what moved, KPI and quality deltas side by side."""
+def compare(a, b, blocks, accounts, balance, tolerance, block_id, out, measures=(), crs=None, **kw):
+    """Compare alignments A and B: what moved, KPI and quality deltas side by side.
+
+    Territories are matched between A and B by the largest overlap before moves are counted.
+    """
     from territory.designer import compare as run_compare
     from territory.outputs import OutputSet
 
@@ -255,6 +279,7 @@ def compare(a, b, blocks, accounts, balance, block_id, out, measures=(), crs=Non
         blocks,
         accounts,
         balance=balance,
+        tolerance=tolerance,
         block_id=block_id,
         crs=crs,
         measures=list(measures) or None,
@@ -289,6 +314,17 @@ def _print_quality(table, summary: dict, limit: int = 60) -> None:
         f"{s['polsby_popper_mean']:.3f} (min {s['polsby_popper_min']:.3f}), "
         f"{contiguity}"
     )
+    if s.get("raised_targets"):
+        line += (
+            f"; {s['raised_targets']} territories hold blocks too heavy for an even share and "
+            "aim at their own weight (balance_target)"
+        )
+    measures = [k.removesuffix("_max_deviation_pct") for k in s if k.endswith("_max_deviation_pct")]
+    for m in measures:
+        line += (
+            f"; {m}: max deviation {s[f'{m}_max_deviation_pct']:.2f}% "
+            f"(tolerance {s[f'{m}_tolerance_pct']:.1f}%), Gini {s[f'{m}_gini']:.3f}"
+        )
     if "blocks_moved" in s:
         line += f"; moved {s['blocks_moved']:,} blocks"
         for m in ("accounts", "revenue"):
@@ -306,7 +342,9 @@ def _print_quality(table, summary: dict, limit: int = 60) -> None:
             "accounts",
             "revenue",
             "balance",
+            "balance_target",
             "deviation_pct",
+            *(f"{m}_deviation_pct" for m in measures),
             "polsby_popper",
             "contiguous",
             "blocks_in",

@@ -34,7 +34,23 @@ FLOW_SHARE = 0.75
 
 
 def run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame):
-    """The labels (territory position per block) and the parent of each territory (or None)."""
+    """The labels (territory position per block) and the parent of each territory (or None);
+    with several measures, each then brought within its own tolerance."""
+    labels, parents = _run(request, problem, measures)
+    if request.tolerances:
+        p = problem
+        search = Problem(p.graph, p.weight, p.target, request.tolerance, p.seeds, p.locked,
+                         p.allowed, start=p.start)  # fmt: skip
+        part = Partition(search, labels)
+        names = list(request.tolerances)
+        solver.balance_several(
+            part, measures[names].to_numpy(float), np.array([request.tolerances[m] for m in names])
+        )
+        labels = part.labels()
+    return labels, parents
+
+
+def _run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame):
     rng = np.random.default_rng(request.seed)
     p = problem
     if request.rebalance:
