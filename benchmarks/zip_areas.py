@@ -40,7 +40,8 @@ def zip_areas(cache: bool = True):
     return frame
 
 
-def build():
+def build(states=None):
+    """The layer for the continental states, or only for ``states`` (postal codes) if given."""
     from importlib import resources
 
     import geopandas as gpd
@@ -52,8 +53,11 @@ def build():
 
     points = us_zip_points()
     points = points.loc[~points["state"].isin(CONTINENTAL_EXCLUDED)]
+    wanted = states
     states = gpd.read_parquet(resources.files("territory.data") / "us_states.parquet")
     states = states.loc[~states["STUSPS"].isin(CONTINENTAL_EXCLUDED)]
+    if wanted is not None:
+        states = states.loc[states["STUSPS"].isin(wanted)]
     crs = "EPSG:5070"  # CONUS Albers equal area: straight Voronoi edges in metres
     states = states.to_crs(crs)
     xy = gpd.GeoSeries(gpd.points_from_xy(points["lon"], points["lat"]), crs=4326).to_crs(crs)

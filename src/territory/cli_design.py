@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -161,9 +162,15 @@ def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
     inputs = [blocks, *(kw.get(k) for k in ("accounts", "homes", "locked", "current"))]
     files = design_outputs(out, inputs)
     files.check(["alignment.csv", "quality.csv", "territories.geojson", "quality.json"])
-    result = run_design(
-        blocks, max_distance_km=max_home_km, measures=list(measures) or None, strict=strict, **kw
-    )
+    with _progress() as progress:
+        result = run_design(
+            blocks,
+            max_distance_km=max_home_km,
+            measures=list(measures) or None,
+            strict=strict,
+            progress=progress,
+            **kw,
+        )
     for note in result.notes:
         console.print(f"[dim]Note:[/] {escape(note)}", soft_wrap=True)
     _print_quality(result.quality, result.summary)
@@ -175,6 +182,23 @@ def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
     console.print(f"Wrote {', '.join(escape(str(p)) for p in written)}")
     if strict and result.flags:
         sys.exit(2)
+
+
+@contextlib.contextmanager
+def _progress():
+    """A progress bar on stderr (the step under way, share done, time taken) for a design; it
+    disappears when the design is done."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("Design", total=1.0)
+
+        def update(step: str, done: float) -> None:
+            bar.update(task, description=escape(step), completed=done)
+
+        yield update
 
 
 @click.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,7 @@ class DesignRequest:
     visit_hours: float = 1.0
     speed_kmh: float = 50.0
     strict: bool = False
+    progress: Callable[[str, float], None] | None = None
     tolerances: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -66,3 +68,8 @@ class DesignRequest:
             "measures": self.measures,
             "crs": self.crs,
         }
+
+    def report(self, step: str, done: float) -> None:
+        """Tell ``progress`` (when given) the step under way and the share done (0 to 1)."""
+        if self.progress is not None:
+            self.progress(step, done)
