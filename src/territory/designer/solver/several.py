@@ -9,6 +9,7 @@ from territory.designer.solver.partition import Partition
 from territory.designer.solver.problem import effective_targets
 
 AIM = 0.9  # moves aim this share inside each tolerance, so the last blocks do not sit on its edge
+STALL = 3  # steps per territory without a lower total excess before the search gives up
 
 
 def balance_several(
@@ -20,8 +21,9 @@ def balance_several(
     territory and measure furthest outside (relative to the tolerance) and the border move
     (giving a block, or taking one from a neighbour) that most lowers the total excess over
     the tolerances of both territories in every measure; moves keep territories connected and
-    respect locks and reach. Territories holding blocks that alone outweigh a territory aim at
-    those blocks' weight (as the quality report does), and such blocks stay where they are.
+    respect locks and reach. When the total excess stops falling (``STALL`` steps per
+    territory), the best plan seen is kept. Territories holding blocks that alone outweigh a
+    territory aim at those blocks' weight (as the quality report does); such blocks stay put.
     """
     labels = part.labels()
     k, n_m = part.problem.k, values.shape[1]
@@ -35,11 +37,20 @@ def balance_several(
     heavy = (values > targets[labels] * (1 + tolerances)).any(axis=1)
     limits = tolerances * AIM
     stuck: set[int] = set()
+    best, best_excess, since = part.labels().copy(), np.inf, 0
     for _ in range(budget):
         excess = _excess(loads / targets - 1, tolerances)
+        total = float((excess**2).sum())
+        if total < best_excess - 1e-12:
+            best, best_excess, since = part.labels().copy(), total, 0
+        else:
+            since += 1
         order = np.argsort(-excess.max(axis=1))
         worst = next((int(t) for t in order if int(t) not in stuck), None)
         if worst is None or excess[worst].max() <= 0:
+            return
+        if since > STALL * k:  # no progress for a while: back to the best plan seen
+            _restore(part, best, values, loads)
             return
         m = int(np.argmax(excess[worst]))
         move = _best(part, worst, m, values, loads, targets, limits, heavy)
@@ -50,6 +61,12 @@ def balance_several(
         else:
             _move(part, *move, values, loads)
         stuck.clear()
+
+
+def _restore(part: Partition, labels: np.ndarray, values: np.ndarray, loads: np.ndarray) -> None:
+    """Move blocks back to ``labels`` (a plan seen earlier in this search)."""
+    for b in np.flatnonzero(part.owner_array != labels).tolist():
+        _move(part, b, int(labels[b]), values, loads)
 
 
 def _move(part: Partition, b: int, j: int, values: np.ndarray, loads: np.ndarray) -> None:
