@@ -21,6 +21,16 @@ flattered. Then rebalancing: 10% of total revenue moves (random accounts lose it
 accounts gain it; and, as a harder case, a systematic shift from west of 100°W to the east);
 ``design(..., current=plan, rebalance=True)`` is compared with designing again from scratch
 (territories named after the current ones they overlap most), by revenue and accounts moved.
+
+``--case zip``: the same on about 33,300 **approximate** ZIP areas (Voronoi cells of the
+embedded ZCTA points clipped to their states, see ``benchmarks/zip_areas.py``; not official
+boundaries) with 42,000 accounts (most ZIP areas hold one or none), k = 200, ±1 %; spopt's
+region k-means when spopt is installed, and the greedy baseline.
+
+``--case several``: counties, balancing revenue, accounts and workload at once, each within its
+own tolerance (``--balance revenue,accounts,workload --tolerance 0.03``), against the greedy
+baseline grown on their equal mix; max deviation per measure for each.
+
 Needs the ``bench`` extra: ``pip install -e '.[bench]'``.
 """
 
@@ -110,17 +120,19 @@ def region_kmeans(graph, k, seed=0):
     return np.asarray(model.labels_)
 
 
-def score(name, graph, labels, measures, weight, seconds, baseline=None):
+def score(name, graph, labels, measures, weight, seconds, baseline=None, tolerances=None):
     from territory.designer.quality import plan_quality
 
     k = int(labels.max()) + 1
     _, s = plan_quality(
-        graph, labels, [f"T{i}" for i in range(k)], measures, weight, baseline=baseline
-    )
+        graph, labels, [f"T{i}" for i in range(k)], measures, weight, baseline=baseline,
+        tolerances=tolerances,
+    )  # fmt: skip
     row = {
         "method": name,
         "seconds": round(seconds, 2),
         "max_dev_%": round(s["max_deviation_pct"], 2),
+        **{f"{m}_dev_%": round(s[f"{m}_max_deviation_pct"], 2) for m in tolerances or {}},
         "gini": round(s["gini"], 4),
         "pp_mean": round(s["polsby_popper_mean"], 3),
         "pp_min": round(s["polsby_popper_min"], 3),
@@ -134,11 +146,19 @@ def score(name, graph, labels, measures, weight, seconds, baseline=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--k", type=int, default=50)
-    parser.add_argument("--tolerance", type=float, default=0.02)
-    parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument("--case", choices=("counties", "zip", "several"), default="counties")
+    parser.add_argument("--k", type=int)
+    parser.add_argument("--tolerance", type=float)
+    parser.add_argument("--accounts", type=int)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.case == "zip":
+        return zip_case(args.k or 200, args.tolerance or 0.01, args.accounts or 42_000, args.seed)
+    if args.case == "several":
+        return several_case(args.k or 50, args.tolerance or 0.03, args.accounts or 50_000,
+                            args.seed)  # fmt: skip
+    args.k, args.tolerance = args.k or 50, args.tolerance or 0.02
+    args.accounts = args.accounts or 50_000
 
     import territory
     from territory.designer.inputs import load_inputs
@@ -231,6 +251,92 @@ def main():
         print(pd.DataFrame(out).to_string(index=False))
         ratio = out[1]["revenue_moved_%"] / max(out[0]["revenue_moved_%"], 1e-9)
         print(f"rebalance moves {ratio:.1f}x less revenue than designing again\n")
+
+
+def baselines(graph, measures, weight, k, seed, tolerances=None):
+    """spopt's region k-means (when spopt is installed) and greedy region growing, scored."""
+    rows = []
+    try:
+        import spopt  # noqa: F401
+    except ImportError:
+        print("spopt is not installed: region k-means skipped (pip install spopt)")
+    else:
+        t = time.perf_counter()
+        labels = region_kmeans(graph, k, seed)
+        rows.append(score("spopt RegionKMeansHeuristic", graph, labels, measures, weight,
+                          time.perf_counter() - t, tolerances=tolerances))  # fmt: skip
+    t = time.perf_counter()
+    labels = greedy(graph, weight.to_numpy(float), k, seed)
+    rows.append(score("greedy region growing", graph, labels, measures, weight,
+                      time.perf_counter() - t, tolerances=tolerances))  # fmt: skip
+    return rows
+
+
+def ours(plan, graph, inputs, seconds, tolerances=None):
+    """territory.design's plan scored by the same quality report as the baselines."""
+    names = {t: i for i, t in enumerate(pd.unique(plan.alignment["territory_id"]))}
+    labels = plan.alignment.set_index("block_id")["territory_id"].map(names).reindex(graph.ids)
+    return score("territory.design", graph, labels.to_numpy(int), inputs.measures, inputs.weight,
+                 seconds, tolerances=tolerances)  # fmt: skip
+
+
+def zip_case(k, tolerance, n_accounts, seed):
+    """k territories from ~33,300 approximate ZIP areas with sparse accounts."""
+    import os
+
+    from zip_areas import APPROXIMATE, zip_areas
+
+    import territory
+    from territory.designer.inputs import load_inputs
+
+    blocks = zip_areas()[["block_id", "geometry"]]
+    accounts = make_accounts(n_accounts, seed=1)
+    print(f"blocks: {len(blocks):,} {APPROXIMATE} (not official boundaries); accounts: "
+          f"{len(accounts):,}; k = {k}, tolerance ±{tolerance:.0%}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
+    t = time.perf_counter()
+    plan = territory.design(blocks, accounts, k=k, balance="revenue", tolerance=tolerance,
+                            seed=seed, progress=_progress_line)  # fmt: skip
+    seconds = time.perf_counter() - t
+    print()
+    inputs, _ = load_inputs(blocks, accounts, "revenue", block_id=None, crs=None,
+                            account_options={})  # fmt: skip
+    empty = (inputs.measures["accounts"] == 0).mean()
+    print(f"{empty:.0%} of the ZIP areas hold no account; flags: {len(plan.flags)}")
+    for flag in plan.flags:
+        print(f"  {flag[:300]}")
+    rows = [ours(plan, inputs.graph, inputs, seconds)]
+    rows += baselines(inputs.graph, inputs.measures, inputs.weight, k, seed)
+    print(pd.DataFrame(rows).to_string(index=False))
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+def several_case(k, tolerance, n_accounts, seed):
+    """Counties balanced on revenue, accounts and workload at once, each within ``tolerance``."""
+    import territory
+    from territory.designer.inputs import load_inputs
+
+    blocks, source = load_blocks()
+    accounts = make_accounts(n_accounts, seed=1)
+    balance = "revenue,accounts,workload"
+    tolerances = dict.fromkeys(balance.split(","), tolerance)
+    print(f"blocks: {len(blocks)} continental counties ({source}); accounts: {len(accounts)}; "
+          f"k = {k}, --balance {balance} --tolerance {tolerance}")  # fmt: skip
+    t = time.perf_counter()
+    plan = territory.design(blocks, accounts, k=k, balance=balance, tolerance=tolerance,
+                            seed=seed)  # fmt: skip
+    seconds = time.perf_counter() - t
+    inputs, _ = load_inputs(blocks, accounts, balance, block_id=None, crs=None,
+                            account_options={})  # fmt: skip
+    rows = [ours(plan, inputs.graph, inputs, seconds, tolerances)]
+    rows += baselines(inputs.graph, inputs.measures, inputs.weight, k, seed, tolerances)
+    print(pd.DataFrame(rows).to_string(index=False))
+    for flag in plan.flags:
+        print(f"  flag: {flag[:300]}")
+
+
+def _progress_line(step: str, done: float) -> None:
+    print(f"\r[{done:4.0%}] {step[:70]:<70}", end="", flush=True)
 
 
 def churn(accounts, share, seed):

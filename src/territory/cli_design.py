@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -13,6 +14,22 @@ from territory.cli_common import Deferred, account_options, console, err_console
 
 figure = Deferred("territory.formatting", "figure")
 
+BALANCE = click.option(
+    "--balance",
+    default="revenue",
+    show_default=True,
+    help="Measure to balance (revenue, accounts, pipeline, potential, workload, a numeric "
+    "block column), a mix (revenue:0.7,accounts:0.3) or several measures, each held within "
+    "its own tolerance (revenue,accounts,workload).",
+)
+TOLERANCE = click.option(
+    "--tolerance",
+    default="0.05",
+    show_default=True,
+    help="Allowed deviation of each territory from its target (0.05 = ±5%); with several "
+    "measures one for all or one each: revenue=0.02,accounts=0.05.",
+)
+
 
 def design_options(func):
     options = [
@@ -21,20 +38,8 @@ def design_options(func):
             type=click.Path(dir_okay=False),
             help="Accounts to sum per block (revenue, pipeline ...).",
         ),
-        click.option(
-            "--balance",
-            default="revenue",
-            show_default=True,
-            help="Measure to balance (revenue, accounts, pipeline, potential, workload, "
-            "a numeric block column) or a mix: revenue:0.7,accounts:0.3.",
-        ),
-        click.option(
-            "--tolerance",
-            type=float,
-            default=0.05,
-            show_default=True,
-            help="Allowed deviation of each territory from its target (0.05 = ±5%).",
-        ),
+        BALANCE,
+        TOLERANCE,
         click.option("--block-id", help="Block id column of the block layer (e.g. GEOID)."),
         click.option(
             "--locked",
@@ -158,9 +163,15 @@ def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
     inputs = [blocks, *(kw.get(k) for k in ("accounts", "homes", "locked", "current"))]
     files = design_outputs(out, inputs)
     files.check(["alignment.csv", "quality.csv", "territories.geojson", "quality.json"])
-    result = run_design(
-        blocks, max_distance_km=max_home_km, measures=list(measures) or None, strict=strict, **kw
-    )
+    with _progress() as progress:
+        result = run_design(
+            blocks,
+            max_distance_km=max_home_km,
+            measures=list(measures) or None,
+            strict=strict,
+            progress=progress,
+            **kw,
+        )
     for note in result.notes:
         console.print(f"[dim]Note:[/] {escape(note)}", soft_wrap=True)
     _print_quality(result.quality, result.summary)
@@ -174,11 +185,29 @@ def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
         sys.exit(2)
 
 
+@contextlib.contextmanager
+def _progress():
+    """A progress bar on stderr (the step under way, share done, time taken) for a design; it
+    disappears when the design is done."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("Design", total=1.0)
+
+        def update(step: str, done: float) -> None:
+            bar.update(task, description=escape(step), completed=done)
+
+        yield update
+
+
 @click.command()
 @click.argument("blocks", type=click.Path(dir_okay=False))
 @click.argument("alignment", type=click.Path(dir_okay=False))
 @click.option("--accounts", type=click.Path(dir_okay=False), help="Accounts to sum per block.")
-@click.option("--balance", default="revenue", show_default=True, help="Measure to balance.")
+@BALANCE
+@TOLERANCE
 @click.option(
     "--baseline",
     type=click.Path(dir_okay=False),
@@ -194,9 +223,23 @@ def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
 @account_options
 @handle_errors
 def quality(
-    blocks, alignment, accounts, balance, baseline, block_id, output, measures=(), crs=None, **kw
+    blocks,
+    alignment,
+    accounts,
+    balance,
+    tolerance,
+    baseline,
+    block_id,
+    output,
+    measures=(),
+    crs=None,
+    **kw,
 ):
-    """Quality report of any alignment: balance, Gini, compactness, contiguity, disruption."""
+    """Quality report of any alignment: balance, Gini, compactness, contiguity, disruption.
+
+    Give the --balance and --tolerance the alignment was designed with: the figures are then
+    those `territory design` reported (targets raised for blocks too heavy for a territory).
+    """
     from territory.designer import plan_report
     from territory.io import write_table
     from territory.outputs import check_targets
@@ -208,6 +251,7 @@ def quality(
         alignment,
         accounts,
         balance=balance,
+        tolerance=tolerance,
         baseline=baseline,
         block_id=block_id,
         crs=crs,
@@ -230,7 +274,8 @@ def quality(
     help="The block layer both alignments use.",
 )
 @click.option("--accounts", type=click.Path(dir_okay=False), help="Accounts to sum per block.")
-@click.option("--balance", default="revenue", show_default=True, help="Measure to balance.")
+@BALANCE
+@TOLERANCE
 @click.option("--block-id", help="Block id column of the block layer.")
 @click.option(
     "--out",
@@ -239,8 +284,11 @@ def quality(
 )
 @account_options
 @handle_errors
-def compare(a, b, blocks, accounts, balance, block_id, out, measures=(), crs=None, **kw):
-    """Compare alignments A and B: what moved, KPI and quality deltas side by side."""
+def compare(a, b, blocks, accounts, balance, tolerance, block_id, out, measures=(), crs=None, **kw):
+    """Compare alignments A and B: what moved, KPI and quality deltas side by side.
+
+    Territories are matched between A and B by the largest overlap before moves are counted.
+    """
     from territory.designer import compare as run_compare
     from territory.outputs import OutputSet
 
@@ -256,6 +304,7 @@ def compare(a, b, blocks, accounts, balance, block_id, out, measures=(), crs=Non
         blocks,
         accounts,
         balance=balance,
+        tolerance=tolerance,
         block_id=block_id,
         crs=crs,
         measures=list(measures) or None,
@@ -290,6 +339,17 @@ def _print_quality(table, summary: dict, limit: int = 60) -> None:
         f"{s['polsby_popper_mean']:.3f} (min {s['polsby_popper_min']:.3f}), "
         f"{contiguity}"
     )
+    if s.get("raised_targets"):
+        line += (
+            f"; {s['raised_targets']} territories hold blocks too heavy for an even share and "
+            "aim at their own weight (balance_target)"
+        )
+    measures = [k.removesuffix("_max_deviation_pct") for k in s if k.endswith("_max_deviation_pct")]
+    for m in measures:
+        line += (
+            f"; {m}: max deviation {s[f'{m}_max_deviation_pct']:.2f}% "
+            f"(tolerance {s[f'{m}_tolerance_pct']:.1f}%), Gini {s[f'{m}_gini']:.3f}"
+        )
     if "blocks_moved" in s:
         line += f"; moved {s['blocks_moved']:,} blocks"
         for m in ("accounts", "revenue"):
@@ -307,7 +367,9 @@ def _print_quality(table, summary: dict, limit: int = 60) -> None:
             "accounts",
             "revenue",
             "balance",
+            "balance_target",
             "deviation_pct",
+            *(f"{m}_deviation_pct" for m in measures),
             "polsby_popper",
             "contiguous",
             "blocks_in",

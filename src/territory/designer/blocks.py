@@ -156,52 +156,43 @@ def build_graph(polygons: Polygons, threads: int = 2) -> BlockGraph:
         neighbours=neighbours,
         shared=shared,
     )
-    graph.bridges = _bridge(graph, tree)
+    graph.bridges = _bridge(graph)
     return graph
 
 
-def _bridge(graph: BlockGraph, tree: shapely.STRtree) -> pd.DataFrame:
-    """Join disconnected parts: each smaller part to the nearest block outside it, repeatedly."""
+def _bridge(graph: BlockGraph) -> pd.DataFrame:
+    """Join disconnected parts: the smallest part to the nearest block outside it, repeatedly."""
     rows = []
+    src, dst, _ = graph.edges()
+    src, dst = src.tolist(), dst.tolist()
+    n = len(graph)
     while True:
-        count, label = connected_components(graph.matrix(), directed=False)
+        adjacency = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+        count, label = connected_components(adjacency, directed=False)
         if count <= 1:
             break
         sizes = np.bincount(label)
-        main = int(np.argmax(sizes))
-        for part in range(count):
-            if part == main:
-                continue
-            members = np.flatnonzero(label == part)
-            others = np.flatnonzero(label != part)
-            # nearest block outside this part, measured between the polygons themselves
-            near, dist = _nearest_pair(graph, members, others, tree)
-            a, b = near
-            graph.neighbours[a].append(b)
-            graph.shared[a].append(0.0)
-            graph.neighbours[b].append(a)
-            graph.shared[b].append(0.0)
-            rows.append((graph.ids[a], graph.ids[b], dist))
-            break  # recompute the parts: this bridge may have joined several
+        part = int(np.argmin(sizes))  # the smallest part first: fewest blocks to measure from
+        members = np.flatnonzero(label == part)
+        others = np.flatnonzero(label != part)
+        # nearest block outside this part, measured between the polygons themselves
+        (a, b), dist = _nearest_pair(graph, members, others)
+        graph.neighbours[a].append(b)
+        graph.shared[a].append(0.0)
+        graph.neighbours[b].append(a)
+        graph.shared[b].append(0.0)
+        src.append(a)
+        dst.append(b)
+        rows.append((graph.ids[a], graph.ids[b], dist))
+        # then recompute the parts: this bridge may have joined several
     return pd.DataFrame(rows, columns=["block_id", "to_block_id", "distance_km"])
 
 
-def _nearest_pair(graph, members, others, tree) -> tuple[tuple[int, int], float]:
+def _nearest_pair(graph, members, others) -> tuple[tuple[int, int], float]:
+    """The closest (member, other) pair of blocks and its distance (km), in one nearest query
+    of every member against a tree of the others."""
     geoms = graph.geometry
-    allowed = np.zeros(len(geoms), dtype=bool)
-    allowed[others] = True
-    best = (None, np.inf)
-    for a in members:
-        # grow the search window until it reaches a block outside the part
-        radius = max(np.sqrt(graph.area[a]) * 1e3, 1e3)
-        while True:
-            hits = tree.query(geoms[a], predicate="dwithin", distance=radius)
-            hits = hits[allowed[hits]]
-            if len(hits):
-                d = shapely.distance(geoms[a], geoms[hits])
-                k = int(np.argmin(d))
-                if d[k] / 1e3 < best[1]:
-                    best = ((int(a), int(hits[k])), float(d[k]) / 1e3)
-                break
-            radius *= 4
-    return best[0], best[1]
+    tree = shapely.STRtree(geoms[others])
+    (src, dst), dist = tree.query_nearest(geoms[members], return_distance=True)
+    best = int(np.argmin(dist))
+    return (int(members[src[best]]), int(others[dst[best]])), float(dist[best]) / 1e3

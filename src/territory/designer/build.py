@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -69,6 +70,9 @@ class TerritoryDesigner:
     strict : bool
         Refuse blocks with empty shapes; by default they are left out of the design, written
         with a blank territory and reported.
+    progress : callable, optional
+        Called as ``progress(step, done)`` with the step under way (text) and the share of
+        the design done (0 to 1), e.g. to show a progress bar on large layers.
 
     Attributes
     ----------
@@ -103,7 +107,9 @@ class TerritoryDesigner:
         visit_hours: float = 1.0,
         speed_kmh: float = 50.0,
         strict: bool = False,
+        progress: Callable[[str, float], None] | None = None,
     ):
+        self.progress = progress
         self.k, self.balance, self.tolerance = k, balance, tolerance
         self.locked_territories, self.max_distance_km = locked_territories, max_distance_km
         self.regions, self.seed, self.rebalance = regions, seed, rebalance
@@ -172,6 +178,7 @@ def _options() -> tuple[str, ...]:
 
 def _run(request: DesignRequest, started: float) -> DesignResult:
     """Read the inputs, frame the problem, search it and assemble the result."""
+    request.report("Reading blocks and accounts, finding neighbours", 0.0)
     inputs, align = load_inputs(
         request.blocks,
         request.accounts,
@@ -185,7 +192,9 @@ def _run(request: DesignRequest, started: float) -> DesignResult:
         strict=request.strict,
     )
     problem = frame_problem(request, inputs, align)
+    request.report(f"Designing {problem.k:,} territories from {len(problem.graph):,} blocks", 0.1)
     labels, parents = strategy.run(request, problem, inputs.measures)
+    request.report("Measuring quality, dissolving territories", 0.95)
     return assemble(request, inputs, align, problem, labels, parents, started)
 
 
@@ -216,6 +225,7 @@ def design(
     visit_hours: float = 1.0,
     speed_kmh: float = 50.0,
     strict: bool = False,
+    progress: Callable[[str, float], None] | None = None,
 ) -> DesignResult:
     """Build ``k`` balanced, contiguous, compact territories from building blocks.
 

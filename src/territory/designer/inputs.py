@@ -18,6 +18,7 @@ from territory.designer.measures import (
     account_measures,
     balance_weights,
     block_columns,
+    keep_out_of_own_names,
     parse_balance,
 )
 from territory.errors import ValidationError
@@ -91,7 +92,8 @@ def load_inputs(
             )
     else:
         sums = pd.DataFrame(index=graph.index)
-    extra = block_columns(polygons)
+    sums = keep_out_of_own_names(sums, notes, "Account")
+    extra = keep_out_of_own_names(block_columns(polygons), notes, "Block layer")
     measures = sums.join(extra[[c for c in extra.columns if c not in sums.columns]])
     weight, measures = balance_weights(
         parse_balance(balance_on), measures, graph, visit_hours=visit_hours, speed_kmh=speed_kmh

@@ -1,7 +1,10 @@
 """Block measures: account sums per block, block columns, workload, and weighted mixes.
 
-A balance request names one measure (``revenue``) or a weighted mix
-(``revenue:0.7,accounts:0.3``; each part is taken as a share of its total, then mixed).
+A balance request names one measure (``revenue``), a weighted mix (``revenue:0.7,accounts:0.3``;
+each part is taken as a share of its total, then mixed) or several measures without weights
+(``revenue,accounts,workload``): each of them is then held within its own tolerance
+(``--tolerance 0.03`` for all, or per measure ``revenue=0.02,accounts=0.05``), the search steering
+by their equal mix.
 Measures are ``accounts`` (count), any numeric account column (summed per block), any numeric
 block column (e.g. ``population``), and ``workload``: accounts x visit hours plus travel inside
 the block, estimated as half the block's width (square root of its area) per visit at the
@@ -38,6 +41,101 @@ def block_columns(blocks: Polygons) -> pd.DataFrame:
     numeric = frame.select_dtypes("number")
     numeric.index = pd.Index(blocks.frame[blocks.id].to_numpy(dtype=object), name="block_id")
     return numeric.astype(float).fillna(0.0)
+
+
+DEFAULT_TOLERANCE = 0.05
+
+# names of the quality table's own columns: block or account columns with these names are kept
+# under ``input_<name>`` so they never overwrite (or duplicate) what the designer measures
+OWN_COLUMNS = frozenset(
+    {
+        "territory_id", "parent", "rep", "blocks", "balance", "balance_target", "deviation_pct",
+        "area_km2", "perimeter_km", "polsby_popper", "parts", "contiguous", "blocks_in",
+        "blocks_out", "block_id", "account_id", "from_territory", "to_territory", "territory_a",
+        "method", "distance_km", "reason",
+    }
+)  # fmt: skip
+
+
+def several_measures(text: str) -> list[str]:
+    """The measures of ``revenue,accounts,workload`` (several, no weights), else [] (one measure
+    or a weighted mix such as ``revenue:0.7,accounts:0.3``)."""
+    items = [i.strip() for i in str(text).split(",") if i.strip()]
+    if len(items) < 2 or any(":" in i or "=" in i for i in items):
+        return []
+    return list(dict.fromkeys(items))
+
+
+def parse_tolerance(value, balanced: list[str]) -> tuple[float, dict[str, float]]:
+    """The search tolerance and, with several measures, each measure's own tolerance.
+
+    ``value`` is a fraction (0.03), the same as text, per measure text
+    (``revenue=0.02,accounts=0.05``, a bare number among them is the default for the rest) or a
+    dict ``{measure: fraction}``. ``balanced`` are the several measures (empty for one measure
+    or a mix). Measures without a tolerance of their own get the default (5 %).
+    """
+    default, own = _tolerance_parts(value)
+    unknown = sorted(set(own) - set(balanced))
+    if unknown and (balanced or len(own) > 1):
+        raise ValidationError(
+            f"Tolerance given for {', '.join(map(repr, unknown))}, which is not balanced "
+            f"({', '.join(balanced) or 'one measure'}): name only balanced measures, e.g. "
+            "--balance revenue,accounts --tolerance revenue=0.02,accounts=0.05"
+        )
+    if not balanced:
+        only = next(iter(own.values()), None)
+        return (only if only is not None else _default(default)), {}
+    tolerances = {m: own.get(m, _default(default)) for m in balanced}
+    return min(tolerances.values()), tolerances
+
+
+def _default(value: float | None) -> float:
+    return DEFAULT_TOLERANCE if value is None else value
+
+
+def _tolerance_parts(value) -> tuple[float | None, dict[str, float]]:
+    """(default, {measure: tolerance}) from a number, text or dict, each checked."""
+    if isinstance(value, dict):
+        items = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, str):
+        items = []
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            name, sep, number = part.rpartition("=") if "=" in part else part.rpartition(":")
+            items.append((name.strip() if sep else "", number))
+    else:
+        items = [("", value)]
+    default, own = None, {}
+    for name, number in items:
+        try:
+            fraction = float(number)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"Tolerance '{number}'{f' for {name!r}' if name else ''} is not a number: write "
+                "a fraction (--tolerance 0.03) or one per measure "
+                "(--tolerance revenue=0.02,accounts=0.05)."
+            ) from None
+        if not 0 <= fraction < 1:
+            raise ValidationError(
+                f"Tolerance must be a fraction between 0 and 1 (0.05 = 5%), not {number}"
+                f"{f' for {name!r}' if name else ''}."
+            )
+        if name:
+            own[name] = fraction
+        else:
+            default = fraction
+    return default, own
+
+
+def keep_out_of_own_names(frame: pd.DataFrame, notes: list[str], what: str) -> pd.DataFrame:
+    """``frame`` with columns named like the designer's own kept as ``input_<name>`` (noted)."""
+    clash = [c for c in frame.columns if c in OWN_COLUMNS]
+    if not clash:
+        return frame
+    notes.append(
+        f"{what} column(s) {', '.join(map(repr, clash))} share a name with what the quality "
+        f"report measures; they are kept as {', '.join(f'input_{c}' for c in clash)}."
+    )
+    return frame.rename(columns={c: f"input_{c}" for c in clash})
 
 
 def parse_balance(text: str) -> dict[str, float]:
@@ -80,6 +178,10 @@ def balance_weights(
         visits = measures["accounts"].to_numpy(float)
         travel = visits * 0.5 * np.sqrt(graph.area) / speed_kmh
         measures["workload"] = visits * visit_hours + travel
+    request = {
+        (f"input_{m}" if m not in measures and f"input_{m}" in measures else m): w
+        for m, w in request.items()
+    }
     unknown = [m for m in request if m not in measures.columns]
     if unknown:
         raise ValidationError(

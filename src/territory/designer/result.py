@@ -11,11 +11,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from territory.designer import solver
 from territory.designer.inputs import Inputs
 from territory.designer.problem import DesignProblem
 from territory.designer.quality import plan_quality
 from territory.designer.request import DesignRequest
+from territory.designer.shortfall import tolerance_flags
 from territory.designer.solver import components
 from territory.geometry import dissolve
 from territory.outputs import OutputSet
@@ -105,7 +105,8 @@ def assemble(
         names,
         inputs.measures,
         inputs.weight,
-        targets=solver.effective_targets(p.weight, p.target, request.tolerance, labels),
+        tolerance=request.tolerance,
+        tolerances=request.tolerances,
         parents=parents_of,
         baseline=_baseline(p, names),
         runtime_s=time.perf_counter() - started,
@@ -117,7 +118,10 @@ def assemble(
     if by_rep is not None and "blocks_in" in quality:
         summary["reps_affected"] = int((by_rep["blocks_in"] + by_rep["blocks_out"] > 0).sum())
     inputs.notes.extend(_moved_notes(request, inputs, summary))
-    flags.extend(_tolerance_flags(request.tolerance, quality, summary))
+    flags.extend(
+        tolerance_flags(p.graph, labels, quality, inputs.measures, inputs.weight,
+                        request.tolerance, request.tolerances)
+    )  # fmt: skip
     inputs.notes.extend(_bridge_notes(p.graph))
     alignment = _alignment(p.graph, labels, names, parents, rep_of, inputs.unaligned)
     return DesignResult(
@@ -192,20 +196,6 @@ def _moved_notes(request: DesignRequest, inputs: Inputs, summary: dict) -> list[
         "shifted across much of the map. A fresh design with the current alignment as "
         "baseline (design -k N --current ...) may move about as much and give more compact "
         "territories; compare the two with `territory compare`."
-    ]
-
-
-def _tolerance_flags(tolerance: float, quality: pd.DataFrame, summary: dict) -> list[str]:
-    """A flag naming the territories outside the tolerance."""
-    if summary["max_deviation_pct"] <= tolerance * 100 + 1e-9:
-        return []
-    over = quality.loc[quality["deviation_pct"].abs() > tolerance * 100]
-    shown = ", ".join(
-        f"{r.territory_id} ({r.deviation_pct:+.1f}%)" for r in over.head(5).itertuples()
-    )
-    return [
-        f"{len(over)} territories are outside ±{tolerance:.0%} of the target balance: {shown}."
-        " Raise the tolerance, use smaller blocks, or unlock blocks."
     ]
 
 

@@ -34,7 +34,24 @@ FLOW_SHARE = 0.75
 
 
 def run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame):
-    """The labels (territory position per block) and the parent of each territory (or None)."""
+    """The labels (territory position per block) and the parent of each territory (or None);
+    with several measures, each then brought within its own tolerance."""
+    labels, parents = _run(request, problem, measures)
+    if request.tolerances:
+        request.report("Bringing each measure within its own tolerance", 0.9)
+        p = problem
+        search = Problem(p.graph, p.weight, p.target, request.tolerance, p.seeds, p.locked,
+                         p.allowed, start=p.start)  # fmt: skip
+        part = Partition(search, labels)
+        names = list(request.tolerances)
+        solver.balance_several(
+            part, measures[names].to_numpy(float), np.array([request.tolerances[m] for m in names])
+        )
+        labels = part.labels()
+    return labels, parents
+
+
+def _run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame):
     rng = np.random.default_rng(request.seed)
     p = problem
     if request.rebalance:
@@ -46,8 +63,10 @@ def run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame):
     )
     if request.regions:
         regions = request.regions
-        return hierarchy(search, regions, p.home_rows, request.compactness, request.restarts)
-    return solve(search, request.compactness, request.restarts), None
+        return hierarchy(
+            search, regions, p.home_rows, request.compactness, request.restarts, request.report
+        )
+    return solve(search, request.compactness, request.restarts, request.report), None
 
 
 def rebalance(
@@ -74,10 +93,11 @@ def rebalance(
     return part.labels()
 
 
-def solve(problem: Problem, compactness: bool = True, restarts: int = 4) -> np.ndarray:
+def solve(problem: Problem, compactness: bool = True, restarts: int = 4, report=None) -> np.ndarray:
     """The most compact plan that meets the tolerance (else the best balanced) of ``restarts``
     bisections: the first searched as it is, and as many as the budget allows refined into
-    power diagrams and searched."""
+    power diagrams and searched. ``report(step, done)`` is told each step (optional)."""
+    report = report or (lambda step, done: None)
     from concurrent.futures import ThreadPoolExecutor
 
     run_seeds = [problem.rng.integers(2**32) + r for r in range(max(1, restarts))]
@@ -88,6 +108,7 @@ def solve(problem: Problem, compactness: bool = True, restarts: int = 4) -> np.n
         replace(problem, rng=np.random.default_rng(s)) for s in run_seeds[: max(1, refined_runs)]
     ]
     refine = runs[:refined_runs]
+    report(f"Cutting {problem.k:,} parts ({len(runs)} runs)", 0.15)
     starts = [solver.bisect(run, jitter=0.3 if r else 0.0) for r, run in enumerate(runs)]
     # the power diagrams' transports run in native code on their own threads meanwhile
     with ThreadPoolExecutor(max_workers=max(1, min(len(refine), os.cpu_count() or 1))) as pool:
@@ -95,15 +116,18 @@ def solve(problem: Problem, compactness: bool = True, restarts: int = 4) -> np.n
             pool.submit(solver.power_diagram, run, start, iterations)
             for run, start in zip(refine, starts, strict=False)  # starts may hold one more
         ]
-        plans = [
-            _search(run, f.result(), compactness) for run, f in zip(refine, refined, strict=True)
-        ]
+        plans = []
+        for r, (run, f) in enumerate(zip(refine, refined, strict=True)):
+            report(f"Power diagram and local search, run {r + 1} of {len(refine)}",
+                   0.2 + 0.7 * r / max(len(refine), 1))  # fmt: skip
+            plans.append(_search(run, f.result(), compactness))
     best, best_key = None, None
     # the first bisection as it is: the fallback when no power diagram meets the tolerance
     for labels in plans + [None]:
         if labels is None:
             if best_key is not None and best_key[0]:
                 break
+            report("Local search from the first cut", 0.85)
             labels = _search(runs[0], starts[0], compactness)
         key = _plan_key(problem, labels)
         if best_key is None or key > best_key:
@@ -163,8 +187,9 @@ def _disruption_cost(measures: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
     return np.mean(parts, axis=0)
 
 
-def hierarchy(problem: Problem, m: int, home_rows, compactness: bool, restarts: int):
+def hierarchy(problem: Problem, m: int, home_rows, compactness: bool, restarts: int, report=None):
     """m balanced regions first, then territories balanced inside each region."""
+    report = report or (lambda step, done: None)
     k = problem.k
     if not 1 <= m <= k:
         raise ValidationError(f"regions must be between 1 and k ({k}), not {m}.")
@@ -177,9 +202,11 @@ def hierarchy(problem: Problem, m: int, home_rows, compactness: bool, restarts: 
         problem, target=total * counts / k, tolerance=problem.tolerance / 3, seeds=top_seeds,
         locked=top_locked, allowed=None,
     )  # fmt: skip
+    report(f"Designing {m} regions", 0.15)
     regions = solve(top, compactness, restarts)
     labels = np.full(len(problem.graph), -1)
     for r in range(m):
+        report(f"Territories of region {region_names[r]} ({r + 1} of {m})", 0.3 + 0.6 * r / m)
         members = np.flatnonzero(regions == r)
         own = [t for t in range(k) if region_of[t] == r]
         inner = _region_problem(problem, members, own)

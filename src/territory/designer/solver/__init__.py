@@ -23,8 +23,12 @@ blocks along those borders before the balance search settles the rest.
 Every move keeps the donor territory connected (no block that holds it together is taken),
 never moves locked blocks, and respects the maximum distance from a rep's home.
 
+With several measures, each within its own tolerance, the search balances their equal mix and
+``several`` then moves boundary blocks until each measure of each territory is within its own.
+
 Modules: ``problem`` (:class:`Problem`, effective targets), ``partition`` (:class:`Partition`),
-``construct`` (1-3), ``improve`` (4-5), ``flow`` (rebalance flows), ``repair`` (contiguity).
+``construct`` (1-3), ``improve`` (4-5), ``flow`` (rebalance flows), ``repair`` (contiguity),
+``several`` (several measures).
 """
 
 from territory.designer.solver.construct import NEAREST_CENTRES, anchor, bisect, power_diagram
@@ -33,6 +37,7 @@ from territory.designer.solver.improve import balance, compact
 from territory.designer.solver.partition import Partition
 from territory.designer.solver.problem import Problem, effective_targets, with_heavy_blocks
 from territory.designer.solver.repair import components, make_contiguous
+from territory.designer.solver.several import balance_several
 
 __all__ = [
     "NEAREST_CENTRES",
@@ -40,6 +45,7 @@ __all__ = [
     "Problem",
     "anchor",
     "balance",
+    "balance_several",
     "bisect",
     "compact",
     "components",

@@ -75,17 +75,21 @@ def _best_move(part: Partition, t: int, disruption: bool):
                 if lab[j] != t and j not in seen and part.allowed(j, t):
                     seen.add(j)
                     candidates.append((j, t))
+    gains = [(gain, b, j) for b, j in candidates if (gain := _gain(part, b, j)) > 1e-15]
+    if disruption:
+        # disruption per unit of gain; the floor (a typical block's cost) keeps moves of empty
+        # blocks for when nothing else helps
+        floor = part.problem.cost_floor
+        scored = [(-g / (max(_move_cost(part, b, j), 0.0) + floor), b, j) for g, b, j in gains]
+        # the best scored move whose block can leave (the connectivity check only as needed)
+        return next(((b, j) for _, b, j in sorted(scored) if part.can_leave(b)), None)
+    # the score is the gain times 0.5 to 1.5 by the compactness it brings: taken by falling
+    # gain, the search stops once no remaining gain can beat the best score
     best, best_score = None, 0.0
-    for b, j in candidates:
-        gain = _gain(part, b, j)
-        if gain <= 1e-15:
-            continue
-        if disruption:
-            # disruption per unit of gain; the floor (a typical block's cost) keeps moves of
-            # empty blocks for when nothing else helps
-            score = gain / (max(_move_cost(part, b, j), 0.0) + part.problem.cost_floor)
-        else:
-            score = gain * (1 + 0.5 * np.tanh(20 * part.pp_gain(b, j)))
+    for g, b, j in sorted(gains, key=lambda c: -c[0]):
+        if 1.5 * g <= best_score:
+            break
+        score = g * (1 + 0.5 * np.tanh(20 * part.pp_gain(b, j)))
         if score > best_score and part.can_leave(b):
             best, best_score = (b, j), score
     return best

@@ -1,0 +1,82 @@
+"""Why a territory misses its tolerance: a flag per measure naming the territories and the reason
+for each, read off the alignment (its border blocks, their weights, the neighbours' room)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from territory.designer.blocks import BlockGraph
+
+
+def tolerance_flags(
+    graph: BlockGraph,
+    labels: np.ndarray,
+    quality: pd.DataFrame,
+    measures: pd.DataFrame,
+    balance: pd.Series,
+    tolerance: float,
+    tolerances: dict[str, float],
+) -> list[str]:
+    """One flag per measure with territories outside its tolerance: every one of them, the
+    furthest first, each with its deviation and the reason."""
+    checks = [(m, measures[m].to_numpy(float), f"{m}_deviation_pct", f"{m}_target", t)
+              for m, t in tolerances.items()]  # fmt: skip
+    if not tolerances:
+        checks = [("balance", balance.to_numpy(float), "deviation_pct", "balance_target",
+                   tolerance)]  # fmt: skip
+    flags = []
+    for name, weight, dev_col, target_col, tol in checks:
+        dev = quality[dev_col].to_numpy(float) / 100
+        over = np.flatnonzero(np.abs(dev) > tol + 1e-9)
+        if not len(over):
+            continue
+        target = quality[target_col].to_numpy(float)
+        room = np.abs(dev) <= tol
+        shown = "; ".join(
+            f"{quality['territory_id'].iloc[t]} ({100 * dev[t]:+.1f}%: "
+            f"{_reason(graph, labels, weight, target, dev, tol, room, int(t), tolerances)})"
+            for t in over[np.argsort(-np.abs(dev[over]))]
+        )
+        what = "the target balance" if name == "balance" else f"its {name} target"
+        flags.append(
+            f"{len(over)} territories are outside ±{tol:.1%} of {what}: {shown}. Raise the "
+            "tolerance, use smaller blocks, or unlock blocks."
+        )
+    return flags
+
+
+def _reason(graph, labels, weight, target, dev, tol, room, t, tolerances) -> str:
+    """Why territory ``t`` is off: nothing to give or take on its border, border blocks too
+    coarse for the tolerance band, or every fitting move pushes a neighbour (or another
+    measure) out."""
+    heavy = dev[t] > 0
+    inside = labels == t
+    src, dst, _ = graph.edges()
+    border = (labels[src] != labels[dst]) & (inside[src] if heavy else inside[dst])
+    movable = np.unique(src[border] if heavy else src[border & ~inside[src]])
+    carrying = movable[weight[movable] > 0]
+    if not len(carrying):
+        return (
+            "no block on its border carries any of it"
+            if heavy
+            else ("no neighbouring block carries any of it")
+        )
+    need = abs(dev[t]) - tol  # share of the target to move, at least
+    band = 2 * tol  # the width of the tolerance band, as a share of the target
+    lightest = weight[carrying].min() / max(target[t], 1e-12)
+    if lightest > need + band:
+        where = "it could give" if heavy else "next to it"
+        return (
+            f"its border blocks are too coarse: the lightest {where} "
+            f"is {lightest:.1%} of the target, more than the ±{tol:.1%} band allows"
+        )
+    neighbours = np.unique(labels[dst[border]] if heavy else labels[src[border]])
+    neighbours = neighbours[neighbours != t]
+    if not room[neighbours].any():
+        return "every neighbouring territory is itself outside the tolerance"
+    other = " or another measure" if len(tolerances) > 1 else ""
+    return (
+        f"each fitting border move would push a neighbour{other} outside its tolerance or split "
+        "a territory"
+    )
