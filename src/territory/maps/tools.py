@@ -18,8 +18,6 @@ reaches the page as :func:`~territory.maps.safe.script_json` and is set with ``t
 from __future__ import annotations
 
 import base64
-from functools import cache
-from importlib import resources
 
 import folium
 import geopandas as gpd
@@ -29,15 +27,10 @@ import shapely
 from jinja2 import Template
 
 from territory.geometry import dissolve
+from territory.maps.elements import static_asset
 from territory.maps.safe import Raw, SafeMacroElement, script_json, text
 
 HIERARCHY = {"parent": "Region", "rep": "Rep"}
-
-
-@cache
-def static(filename: str) -> str:
-    """Text of a file in ``territory/maps/static``."""
-    return (resources.files("territory.maps") / "static" / filename).read_text("utf-8")
 
 
 def territory_people(result, ids) -> pd.DataFrame:
@@ -210,8 +203,8 @@ var {{ this.get_name() }} = L.territoryTools({{ this._parent.get_name() }}, {
     def render(self, **kwargs):
         root = self.get_root()
         if "territory_tools" not in root.header._children:
-            css = static("tools.css").replace("</style", "<\\/style")
-            js = static("tools.js").replace("</script", "<\\/script")
+            css = static_asset("tools.css").replace("</style", "<\\/style")
+            js = static_asset("tools.js").replace("</script", "<\\/script")
             root.header.add_child(Raw(f"<style>{css}</style>"), name="territory_tools_css")
             root.header.add_child(Raw(f"<script>{js}</script>"), name="territory_tools")
         # element variable names: JavaScript identifiers made by folium, not user text
