@@ -7,13 +7,20 @@ opens anywhere, offline. Every value is HTML-escaped.
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from territory.formatting import MISSING, cell, is_missing, money, percent, status_colour
+from territory.formatting import (
+    MISSING,
+    cell,
+    heading,
+    is_missing,
+    money,
+    percent,
+    status_colour,
+)
 from territory.outputs import OutputSet
 
 SHOWN = ["territory_id", "name", "target", "actual", "attainment", "expected_to_date", "pacing",
@@ -172,7 +179,7 @@ def dashboard_html(tracking, title: str) -> str:
 
 
 def _table(frame: pd.DataFrame, columns: list[str], elapsed: float) -> str:
-    head = "".join(f"<th>{_e(_heading(c))}</th>" for c in columns)
+    head = "".join(f"<th>{_e(heading(c))}</th>" for c in columns)
     rows = []
     for _, row in frame.iterrows():
         cells = []
@@ -188,11 +195,6 @@ def _table(frame: pd.DataFrame, columns: list[str], elapsed: float) -> str:
                 cells.append(f"<td>{_e(cell(c, value))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _heading(column: str) -> str:
-    """snake_case column names are spelled out; any other name (a user's column) is kept."""
-    return column.replace("_", " ") if re.fullmatch(r"[a-z0-9_]+", column) else column
 
 
 def _bar(value, elapsed: float) -> str:

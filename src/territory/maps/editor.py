@@ -29,9 +29,10 @@ class AlignmentEditor(Layer, SafeMacroElement):
     ``blocks`` (EPSG:4326, web-simplified) has ``block_id`` and ``territory_id``;
     ``territories`` lists ``territory_id`` and ``name`` in display order with ``colours``;
     ``measures`` gives ``accounts`` and ``revenue`` per block (by ``block_id``).
-    ``alignment`` is the input alignment as ``(table, columns by role)`` (see
-    :func:`source_alignment`): the export then keeps its rows and columns as given. Without it
-    the export has ``block_id,territory_id,name``.
+    ``alignment`` is the input alignment as ``(table, columns by role)`` (as read, see
+    :attr:`territory.territories.TerritoryLayer.alignment`, or :func:`table_alignment`): the
+    export then keeps its rows and columns as given. Without it the export has
+    ``block_id,territory_id,name``.
     """
 
     _template = Template(
@@ -90,23 +91,15 @@ var {{ this.get_name() }} = window.territoryEditor = new L.TerritoryEditor({{ th
         super().render(**kwargs)
 
 
-def source_alignment(spec) -> tuple[pd.DataFrame, dict] | None:
-    """The alignment table a plan's territories were read from, and its columns by role.
-
-    ``spec`` is a :class:`territory.plan.TerritoriesSpec`; None when it has no alignment.
-    """
-    if getattr(spec, "alignment", None) is None:
-        return None
-    from territory.io import as_frame
+def table_alignment(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """An alignment table given to a map, and its columns by role (found as ``territory
+    apply`` finds them: ``block_id``, ``territory_id``, ``name``, ``parent``, ``rep`` ...)."""
+    from territory.io import Source
     from territory.validate import alignment_columns
 
-    frame, source = as_frame(spec.alignment, "alignment")
     if isinstance(frame, gpd.GeoDataFrame):  # shapes are the blocks' business, not the table's
         frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    roles = alignment_columns(frame, source, block=spec.alignment_block,
-                              territory=spec.alignment_territory,
-                              parent=spec.alignment_parent)  # fmt: skip
-    return frame, roles
+    return frame, alignment_columns(frame, Source("the alignment table given to the map"))
 
 
 def _alignment_data(frame: pd.DataFrame, roles: dict, block_ids, territory_ids) -> dict:
