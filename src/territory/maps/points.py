@@ -25,7 +25,8 @@ from territory.maps.elements import static_asset
 from territory.maps.safe import Raw, SafeMacroElement, script_json
 
 # Density rendering: used when the points in view are more than one per SPACING x SPACING CSS
-# pixels on average; then counted in CELL x CELL squares.
+# pixels on average; then counted in CELL x CELL squares. CELL is also the screen grid in which
+# a dot under the mouse is looked up (options.cell in static/points.js).
 SPACING = 12
 CELL = 8
 

@@ -174,7 +174,7 @@ L.TerritoryPoints = L.Layer.extend({
     var fills = d.palette.map(function (p) { return self._rgba(p, 0.75); });
     var edges = d.palette.map(function (p) { return self._rgba(self._darker(p), 0.85); });
     var r = this.options.radius * ratio, stamp = this._stamp(r), m = stamp.length;
-    var edged = r >= 2, cell = 8, grid = this._grid = {};
+    var edged = r >= 2, cell = this.options.cell, grid = this._grid = {};
     for (var j = 0; j < drawn; j++) {
       var i = this._view[j], x = this._vx[j], y = this._vy[j];
       var key = ((x / cell) | 0) * 65536 + ((y / cell) | 0);
@@ -268,7 +268,7 @@ L.TerritoryPoints = L.Layer.extend({
       return this._show(rows, at, e);
     }
     if (!this._grid) return;
-    var cell = 8, best = -1, bestD = 36;
+    var cell = this.options.cell, best = -1, bestD = 36;
     var scale = 256 * Math.pow(2, this._map.getZoom()) / (2 * Math.PI * 6378137);
     var origin = this._map.getPixelBounds().min, half = Math.PI * 6378137;
     for (var gx = -1; gx <= 1; gx++) for (var gy = -1; gy <= 1; gy++) {
