@@ -9,7 +9,7 @@ plan with one common KPI set::
 """
 
 from territory.adjust import AdjustmentSpec
-from territory.api import assign, demo_plan, kpis, make_plan, run, track
+from territory.api import assign, demo_plan, explore, kpis, make_plan, run, track
 from territory.assignment import METHODS, AssignOptions
 from territory.designer import DesignResult, TerritoryDesigner, compare, design, plan_report
 from territory.errors import (
@@ -77,6 +77,7 @@ __all__ = [
     "compare",
     "demo_plan",
     "design",
+    "explore",
     "get_plugins",
     "hookimpl",
     "kpis",

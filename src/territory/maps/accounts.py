@@ -86,11 +86,11 @@ def _from_lat_lon(accounts: pd.DataFrame) -> gpd.GeoDataFrame:
         if len(bad):
             rows = ", ".join(repr(r) for r in accounts.index[bad[:5]])
             what = "latitude" if limit == 90 else "longitude"
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
             raise ValidationError(
                 f"Column '{column}' of {SOURCE} is not a {what} in degrees (within ±{limit}) on "
-                f"rows {rows}"
-                f"{f' and {len(bad) - 5} more' if len(bad) > 5 else ''}: "
-                f"{accounts[column].iloc[bad[0]]!r}. Fix the value or leave it blank (not drawn)."
+                f"{'row' if len(bad) == 1 else 'rows'} {rows}{more}: "
+                f"'{accounts[column].iloc[bad[0]]}'. Fix the value or leave it blank (not drawn)."
             )
     located = np.isfinite(x) & np.isfinite(y)
     geoms = np.full(len(x), None, dtype=object)
