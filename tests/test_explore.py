@@ -220,6 +220,8 @@ def test_bad_input_is_a_clear_error(states):
     with pytest.raises(ValidationError, match="no id column 'territory_id'.*id=") as err:
         territory.explore(states, "score")
     assert "STUSPS" in str(err.value)
+    with pytest.raises(ValidationError, match="no name column 'Name'.*NAME"):
+        territory.explore(states, "score", id="STUSPS", name="Name")
     with pytest.raises(ValidationError, match="'population'.*no such column.*score"):
         territory.explore(states, "population", id="STUSPS")
     twice = pd.concat([states, states.iloc[[3]]], ignore_index=True)

@@ -173,6 +173,12 @@ def territory_table(frame, id: str, name: str) -> gpd.GeoDataFrame:
             f"{', '.join(map(repr, repeated.index[:5]))}): each territory needs its own id. "
             "Dissolve the rows first (territories.dissolve(by=...)) or fill in the ids."
         )
+    if name not in frame.columns and name != "name":
+        raise ValidationError(
+            f"The territories have no name column '{name}'. Columns: "
+            f"{', '.join(map(str, frame.columns))}. Pass the name column as name=... (or leave "
+            "it out: territories are then labelled by id)."
+        )
     out = frame.copy()
     if id != "territory_id":
         out = out.drop(columns="territory_id", errors="ignore").rename(columns={id: "territory_id"})
