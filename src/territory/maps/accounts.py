@@ -11,6 +11,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from territory.errors import ValidationError
 from territory.formatting import cell
@@ -53,7 +54,8 @@ def _checked_points(accounts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             "longitude/latitude)."
         )
     geoms = accounts.geometry
-    kinds = geoms[geoms.notna() & ~geoms.is_empty].geom_type
+    shapes = geoms.to_numpy()
+    kinds = geoms[~shapely.is_missing(shapes) & ~shapely.is_empty(shapes)].geom_type
     if (kinds != "Point").any():
         row = kinds.index[(kinds != "Point").to_numpy()][0]
         raise ValidationError(

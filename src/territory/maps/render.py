@@ -186,7 +186,8 @@ def territory_table(frame, id: str, name: str) -> gpd.GeoDataFrame:
         out["_name"] = out[name] if name in out.columns else None
     if name not in ("name", "_name") and name in out.columns and "name" not in out.columns:
         out["name"] = out[name]
-    keep = out.geometry.notna().to_numpy() & ~out.geometry.is_empty.to_numpy()
+    geoms = out.geometry.to_numpy()
+    keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     return out[keep]
 
 
