@@ -36,7 +36,7 @@ def _cli(field, value) -> str:
 
 def _tooltip(field, value) -> str:
     table = pd.DataFrame({field: [value, 1]})  # a second row: an all-missing column is left out
-    return maps._display_properties(table, [field])[field].iloc[0]
+    return maps.render.display_properties(table, [field])[field].iloc[0]
 
 
 def _dashboard(field, value) -> str:
@@ -58,7 +58,7 @@ def test_dashboard_attainment_bar_text_uses_the_same_percent():
 
 
 def test_map_legend_steps_use_the_column_format():
-    _, steps = maps._sequential(pd.Series([0.1, 0.3, np.nan]), "compactness")
+    _, steps = maps.colours.sequential(pd.Series([0.1, 0.3, np.nan]), "compactness")
     assert [label for _, label in steps] == [
         "0.300", "0.260", "0.220", "0.180", "0.140", "0.100", "no data",
     ]  # fmt: skip
@@ -72,7 +72,7 @@ def test_figure_without_a_column():
 
 def test_status_has_one_palette_on_map_and_dashboard():
     statuses = pd.Series(["ahead", "on track", "behind", "no target"])
-    colours, legend = maps._categorical(statuses)
+    colours, legend = maps.colours.categorical(statuses)
     html = report._table(pd.DataFrame({"status": statuses}), ["status"], 0.5)
     chips = re.findall(r"background:(#[0-9a-f]+)'>([a-z ]+)</span>", html)
     assert dict((s, c) for c, s in chips) == dict(zip(statuses, colours, strict=True))

@@ -26,6 +26,7 @@ _LAZY = {
     "AdjustmentSpec": "territory.adjust",
     "assign": "territory.api",
     "demo_plan": "territory.api",
+    "explore": "territory.api",
     "kpis": "territory.api",
     "make_plan": "territory.api",
     "run": "territory.api",
@@ -80,7 +81,7 @@ def __dir__():
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from territory.adjust import AdjustmentSpec
-    from territory.api import assign, demo_plan, kpis, make_plan, run, track
+    from territory.api import assign, demo_plan, explore, kpis, make_plan, run, track
     from territory.assignment import METHODS, AssignOptions
     from territory.designer import DesignResult, TerritoryDesigner, compare, design, plan_report
     from territory.extensions import (
@@ -139,6 +140,7 @@ __all__ = [
     "assign",
     "compare",
     "demo_plan",
+    "explore",
     "design",
     "get_plugins",
     "hookimpl",

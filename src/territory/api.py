@@ -235,6 +235,20 @@ def track(
     return revise_targets(tracked) if revise else tracked
 
 
+def explore(territories, column: str | None = None, **options):
+    """Draw a territories GeoDataFrame coloured by ``column`` on a self-contained offline map,
+    like ``GeoDataFrame.explore``: ``territory.explore(states, "kpi", id="STUSPS",
+    accounts=accounts_df, m=folium_map)``. Returns the folium map.
+
+    The options (``accounts``, ``blocks``, ``m``, ``id``, ``name``, ``tooltip``, ``currency``,
+    ``title`` ...) are those of :func:`territory.maps.explore` (imported on first use, so
+    ``import territory`` does not load folium).
+    """
+    from territory.maps import explore as draw
+
+    return draw(territories, column, **options)
+
+
 def kpis(accounts: Any, territories: Any = None, **options) -> pd.DataFrame:
     """The common KPI table per territory (see :mod:`territory.kpi`)."""
     return run(accounts, territories, **options).kpis

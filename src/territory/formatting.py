@@ -18,6 +18,7 @@ The returned text is plain; callers escape it for where it goes (rich markup, HT
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 import pandas as pd
@@ -46,12 +47,26 @@ __all__ = [
     "STATUS_COLOURS",
     "cell",
     "figure",
+    "heading",
     "is_missing",
     "money",
     "number",
     "percent",
     "status_colour",
 ]
+
+
+_SNAKE = re.compile(r"[a-z0-9_]+")
+
+
+def heading(column: str, *, capital: bool = False) -> str:
+    """A column name as a heading: snake_case names are spelled out (``revenue_prior`` ->
+    ``revenue prior``, with ``capital`` ``Revenue prior``); any other name (a user's column,
+    e.g. ``Sales 2024``) is kept as written."""
+    if not _SNAKE.fullmatch(column):
+        return column
+    words = column.replace("_", " ")
+    return words.capitalize() if capital else words
 
 
 def is_missing(value) -> bool:

@@ -13,7 +13,14 @@ import pyproj
 from territory import columns as cols
 from territory.errors import InputError
 from territory.geometry import area_perimeter_km, dissolve
-from territory.validate import Polygons, find_overlaps, prepare_alignment, prepare_polygons
+from territory.validate import (
+    AlignmentTable,
+    Polygons,
+    find_overlaps,
+    prepare_alignment,
+    prepare_polygons,
+    read_alignment_table,
+)
 
 
 @dataclass
@@ -24,6 +31,7 @@ class TerritoryLayer:
     column of the source, and one (multi)polygon per territory. ``blocks`` has ``block_id``,
     ``territory_id`` (None where left unaligned on purpose) and the block polygons.
     Accounts are assigned against :attr:`assign_layer`: the blocks if any, else the territories.
+    ``alignment`` is the alignment table the blocks were dissolved by, as read.
     """
 
     territories: gpd.GeoDataFrame
@@ -31,6 +39,7 @@ class TerritoryLayer:
     source: str
     notes: list[str] = field(default_factory=list)
     overlaps: pd.DataFrame | None = None
+    alignment: AlignmentTable | None = None
 
     @property
     def crs(self) -> pyproj.CRS:
@@ -82,14 +91,12 @@ def load_territories(
                 "--alignment FILE (or alignment=...)."
             )
         block_layer = prepare_polygons(blocks, kind="block", id=block_id, crs=crs, strict=strict)
-        align = prepare_alignment(
-            alignment,
-            block_layer,
-            block=alignment_block,
-            territory=alignment_territory,
-            parent=alignment_parent,
+        table = read_alignment_table(
+            alignment, block=alignment_block, territory=alignment_territory, parent=alignment_parent
         )
-        return _from_blocks(block_layer, align)
+        layer = _from_blocks(block_layer, prepare_alignment(table, block_layer))
+        layer.alignment = table  # as read: the map editor exports its rows and columns
+        return layer
     if territories is None:
         raise InputError("Give a territory layer, or building blocks with an alignment.")
     if alignment is not None:

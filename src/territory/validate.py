@@ -820,6 +820,27 @@ def alignment_columns(
     return {"block": bcol, "territory": tcol, "parent": pcol, "name": ncol, "rep": rcol}
 
 
+@dataclass
+class AlignmentTable:
+    """An alignment table as read (every column, values as given), its source and its columns
+    by role (see :func:`alignment_columns`)."""
+
+    frame: pd.DataFrame
+    source: Source
+    roles: dict[str, str | None]
+
+
+def read_alignment_table(
+    data, *, block: str | None = None, territory: str | None = None, parent: str | None = None
+) -> AlignmentTable:
+    """Read an alignment table (path or DataFrame) and find its columns by role."""
+    frame, source = as_frame(data, "alignment")
+    if len(frame) == 0:
+        raise ValidationError(f"The alignment file {source.name} has no rows.")
+    roles = alignment_columns(frame, source, block=block, territory=territory, parent=parent)
+    return AlignmentTable(frame, source, roles)
+
+
 def prepare_alignment(
     data,
     blocks: Polygons,
@@ -830,16 +851,16 @@ def prepare_alignment(
 ) -> pd.DataFrame:
     """Check an alignment table (block -> territory) against the block layer.
 
-    Returns a DataFrame with ``block_id``, ``territory_id`` (None where the table leaves a block
-    unaligned on purpose with a blank territory) and, when present, ``name`` and ``parent``.
-    Blocks listed in the alignment but missing from the geometry, blocks of the geometry missing
-    from the alignment, and a block given two territories are errors.
+    ``data`` is a path, a DataFrame or an :class:`AlignmentTable` already read. Returns a
+    DataFrame with ``block_id``, ``territory_id`` (None where the table leaves a block unaligned
+    on purpose with a blank territory) and, when present, ``name`` and ``parent``. Blocks listed
+    in the alignment but missing from the geometry, blocks of the geometry missing from the
+    alignment, and a block given two territories are errors.
     """
-    frame, source = as_frame(data, "alignment")
-    if len(frame) == 0:
-        raise ValidationError(f"The alignment file {source.name} has no rows.")
+    if not isinstance(data, AlignmentTable):
+        data = read_alignment_table(data, block=block, territory=territory, parent=parent)
+    frame, source, found = data.frame, data.source, data.roles
     blocks.notes.extend(n for n in source.notes if n not in blocks.notes)
-    found = alignment_columns(frame, source, block=block, territory=territory, parent=parent)
     bcol, tcol, pcol, ncol, rcol = (found[k] for k in ("block", "territory", "parent", "name",
                                                        "rep"))  # fmt: skip
     block_ids = id_text(frame[bcol])

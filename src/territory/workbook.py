@@ -9,22 +9,16 @@ Column headings are the tables' column names spelled out (``run_rate_forecast`` 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
 
-from territory.formatting import INDEX, PERCENT, SIGNED_PERCENT, STATUS_COLOURS, cell
+from territory.formatting import INDEX, PERCENT, SIGNED_PERCENT, STATUS_COLOURS, cell, heading
 
 MONEY = "#,##0"
 RATIO = "0.0%"
 CHANGE = "+0.0%;-0.0%;0.0%"
 DECIMALS = "0.000"
-
-
-def heading(column: str) -> str:
-    """snake_case column names are spelled out; any other name (a user's column) is kept."""
-    return column.replace("_", " ") if re.fullmatch(r"[a-z0-9_]+", column) else column
 
 
 def number_format(column: str) -> str | None:

@@ -16,7 +16,7 @@ PALETTE = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#C
 OTHER = "#999999"
 
 
-def segment_layers(result, fmap, max_accounts: int = 250_000) -> None:
+def segment_layers(result, fmap) -> None:
     """One hidden layer per segment axis, accounts coloured by label (top 8 labels, rest grey),
     with a legend shown while the layer is on.
 
@@ -25,7 +25,7 @@ def segment_layers(result, fmap, max_accounts: int = 250_000) -> None:
     """
     if result.labels is None or result.labels.empty or result.accounts is None:
         return
-    points = account_points(result, fmap, max_accounts)
+    points = account_points(result, fmap)
     if not len(points.rows):
         return
     for axis in result.labels.columns:

@@ -22,6 +22,17 @@ def vendored(package: str, filename: str) -> str:
     return (resources.files("territory.maps") / "vendor" / package / filename).read_text("utf-8")
 
 
+@cache
+def static_asset(filename: str) -> str:
+    """Text of a browser asset of this package (``territory/maps/static``: our own JS/CSS)."""
+    return (resources.files("territory.maps") / "static" / filename).read_text("utf-8")
+
+
+def legend_css() -> str:
+    """The ``<style>`` of the title box and the legends (``static/legend.css``)."""
+    return "<style>\n" + static_asset("legend.css").replace("</style", "<\\/style") + "</style>"
+
+
 class OfflineMap(folium.Map, SafeMacroElement):
     """A folium Map whose Leaflet JS/CSS are inlined, so the HTML opens with no network.
 
@@ -42,9 +53,11 @@ class OfflineMap(folium.Map, SafeMacroElement):
         js = vendored("leaflet", "leaflet.js").replace("</script", "<\\/script")
         header.add_child(Raw(f"<style>{css}</style>"), name="leaflet_css")
         header.add_child(Raw(f"<script>{js}</script>"), name="leaflet_js")
-        header.add_child(Raw(LEGEND_CSS), name="territory_legend_css")  # title, legends
+        header.add_child(Raw(legend_css()), name="territory_legend_css")  # title, legends
 
 
+# The white box of the title (inline) and of the legends (the same rules in static/legend.css,
+# where legends stack in one column at the bottom right and shrink on a small screen).
 _BOX = (
     "position:absolute;z-index:1000;background:rgba(255,255,255,.92);padding:8px 10px;"
     "border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);font:13px/1.35 system-ui,sans-serif;"
@@ -77,33 +90,6 @@ class TitleBox(SafeMacroElement):
         header = self.get_root().header
         header.add_child(Raw(f"<title>{self.title}</title>"), name="territory_title")
         super().render(**kwargs)
-
-
-# Legends stack in one column at the bottom right (the KPI legend, then those of the layers
-# that are on); on a small screen the
-# title and legends shrink (the data source line and legend notes are left out).
-LEGEND_CSS = f"""<style>
-.territory-legends {{position:absolute;z-index:1000;bottom:20px;right:10px;display:flex;
-  flex-direction:column-reverse;align-items:flex-end;gap:6px;max-height:calc(100% - 90px);
-  overflow:auto;pointer-events:none;}}
-.territory-legend, .territory-layer-legend {{{_BOX}position:static;pointer-events:auto;
-  max-width:260px;}}
-.territory-legend-title {{font-weight:600;margin-bottom:4px;}}
-.territory-legend-note {{color:#555;font-size:11px;margin-top:4px;}}
-.territory-swatch {{display:inline-block;width:18px;height:12px;margin-right:6px;
-  vertical-align:middle;border:1px solid #888;}}
-@media (max-width: 600px), (max-height: 500px) {{
-  .territory-title {{max-width:none !important;right:54px;padding:4px 6px !important;
-    font-size:11px !important;}}
-  .territory-title div:first-child {{font-size:13px !important;}}
-  .territory-title div:last-child {{display:none;}}
-  .territory-legends {{bottom:100px;right:6px;gap:4px;max-height:40%;}}
-  .territory-legend, .territory-layer-legend {{padding:4px 6px;font-size:11px;
-    max-width:170px;}}
-  .territory-legend-note {{display:none;}}
-  .territory-swatch {{width:12px;height:9px;}}
-}}
-</style>"""
 
 
 class Legend(SafeMacroElement):

@@ -8,19 +8,10 @@ the vendored ``html-to-image`` library (MIT; ``vendor/html-to-image``), with no 
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
-
 from jinja2 import Template
 
-from territory.maps.elements import vendored
+from territory.maps.elements import static_asset, vendored
 from territory.maps.safe import Raw, SafeMacroElement
-
-
-@cache
-def static_asset(filename: str) -> str:
-    """Text of a map asset of this package (``territory/maps/static``)."""
-    return (resources.files("territory.maps") / "static" / filename).read_text("utf-8")
 
 
 class ExportControl(SafeMacroElement):

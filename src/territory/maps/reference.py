@@ -20,7 +20,7 @@ import shapely
 from folium.map import Layer
 from jinja2 import Template
 
-from territory.maps.export import static_asset
+from territory.maps.elements import static_asset
 from territory.maps.safe import Raw, SafeMacroElement, script_json
 
 MARGIN = 0.25  # of the view's width / height, on each side

@@ -18,8 +18,6 @@ reaches the page as :func:`~territory.maps.safe.script_json` and is set with ``t
 from __future__ import annotations
 
 import base64
-from functools import cache
-from importlib import resources
 
 import folium
 import geopandas as gpd
@@ -29,77 +27,73 @@ import shapely
 from jinja2 import Template
 
 from territory.geometry import dissolve
+from territory.maps.elements import static_asset
 from territory.maps.safe import Raw, SafeMacroElement, script_json, text
 
 HIERARCHY = {"parent": "Region", "rep": "Rep"}
 
 
-@cache
-def static(filename: str) -> str:
-    """Text of a file in ``territory/maps/static``."""
-    return (resources.files("territory.maps") / "static" / filename).read_text("utf-8")
-
-
-def territory_people(result, ids) -> pd.DataFrame:
-    """``name``, ``parent`` (region) and ``rep`` of the territories ``ids`` (None where blank),
-    from the plan's territory layer, in the order of ``ids``."""
-    terr = result.layer.territories
-    by_id = pd.DataFrame(terr.drop(columns=terr.geometry.name)).set_index("territory_id")
-    out = pd.DataFrame(index=pd.Index(ids, name="territory_id"))
-    for c in ("name", "parent", "rep"):
-        col = by_id[c].reindex(ids) if c in by_id.columns else pd.Series(None, index=out.index)
+def territory_people(table: pd.DataFrame, name: str = "name") -> pd.DataFrame:
+    """``territory_id``, ``name``, ``parent`` (region) and ``rep`` of each territory of
+    ``table`` (its columns ``name``, ``parent`` and ``rep``), None where blank; a territory
+    without a name is named by its id."""
+    out = pd.DataFrame({"territory_id": table["territory_id"].to_numpy()})
+    for c, column in (("name", name), ("parent", "parent"), ("rep", "rep")):
+        col = table[column] if column in table.columns else pd.Series(None, index=table.index)
         col = col.astype(object)
         out[c] = col.where(col.notna() & col.astype(str).str.strip().ne(""), None).to_numpy()
-    out["name"] = np.where(pd.isna(out["name"]), out.index.astype(str), out["name"])
-    return out.reset_index()
+    out["name"] = np.where(pd.isna(out["name"]), out["territory_id"].astype(str), out["name"])
+    return out
 
 
-def postal_texts(frame: pd.DataFrame, result) -> np.ndarray | None:
-    """The postal code of each account as text ("" where blank), from the column the plan
-    names or the first conventional one (``postal_code``, ``zip`` ...); None without one."""
+def postal_column(frame: pd.DataFrame, preferred: str | None = None) -> str | None:
+    """The postal-code column of an accounts frame: ``preferred`` (up to case and spacing) or
+    the first conventional one (``postal_code``, ``zip`` ...); None without one."""
     from territory.columns import POSTAL, normalise
 
-    spec = getattr(result.plan, "accounts", None)
-    wanted = [getattr(spec, "postal_code", None) or "", *POSTAL]
-    by_norm = {normalise(c): c for c in frame.columns if c != frame.geometry.name}
-    column = next((by_norm[normalise(w)] for w in wanted if w and normalise(w) in by_norm), None)
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    by_norm = {normalise(c): c for c in frame.columns if c != geometry}
+    wanted = [preferred or "", *POSTAL]
+    return next((by_norm[normalise(w)] for w in wanted if w and normalise(w) in by_norm), None)
+
+
+def postal_texts(frame: pd.DataFrame) -> np.ndarray | None:
+    """The postal code of each account as text ("" where blank), from :func:`postal_column`;
+    None without one."""
+    column = postal_column(frame)
     if column is None:
         return None
     values = frame[column].astype(object)
     return np.where(values.isna(), "", values.astype(str)).astype(object)
 
 
-def with_hierarchy(table: pd.DataFrame, result, labels: dict) -> tuple[pd.DataFrame, dict]:
-    """The territory table and tooltip labels with the region and rep, when the plan has them
-    (added after the territory's name and id, unless the labels already name them)."""
-    people = territory_people(result, table["territory_id"].to_numpy())
-    table = table.copy()
+def with_hierarchy(table: pd.DataFrame, labels: dict) -> dict:
+    """The tooltip labels with the region and rep when the territories have them (added after
+    the territory's name and id, unless the labels already name them)."""
+    people = territory_people(table)
     labels = dict(labels)
     for column, caption in HIERARCHY.items():
-        if people[column].isna().all():
+        if people[column].isna().all() or column in labels:
             continue
-        if column not in table.columns or table[column].isna().all():
-            table[column] = people[column].to_numpy()
-        if column not in labels:
-            keys = list(labels)
-            at = max([keys.index(k) + 1 for k in ("name", "territory_id", "parent") if k in keys],
-                     default=0)  # fmt: skip
-            labels = dict([*list(labels.items())[:at], (column, caption),
-                           *list(labels.items())[at:]])  # fmt: skip
-    return table, labels
+        keys = list(labels)
+        at = max([keys.index(k) + 1 for k in ("name", "territory_id", "parent") if k in keys],
+                 default=0)  # fmt: skip
+        labels = dict([*list(labels.items())[:at], (column, caption),
+                       *list(labels.items())[at:]])  # fmt: skip
+    return labels
 
 
-def add_map_tools(fmap, result, table, layer, steps, labels_layer, points) -> None:
+def add_map_tools(fmap, table, people, layer, steps, labels_layer, points) -> None:
     """Add the regions overlay (with a hierarchy), the search box and the filters to ``fmap``.
 
-    ``table`` is the territories as drawn by ``layer`` (same order), ``steps`` the legend
-    entries of the territory colours, ``labels_layer`` the territory names and ``points`` the
-    map's :class:`~territory.maps.AccountPoints`.
+    ``table`` is the territories as drawn by ``layer`` (same order), ``people`` their names,
+    regions and reps (:func:`territory_people`), ``steps`` the legend entries of the territory
+    colours, ``labels_layer`` the territory names and ``points`` the map's
+    :class:`~territory.maps.accounts.AccountPoints`.
     """
-    people = territory_people(result, table["territory_id"].to_numpy())
     if people["parent"].notna().any():
         regions_layer(table, people).add_to(fmap)
-    MapTools(table, people, layer, steps, labels_layer, points, result).add_to(fmap)
+    MapTools(table, people, layer, steps, labels_layer, points).add_to(fmap)
 
 
 def regions_layer(table: gpd.GeoDataFrame, people: pd.DataFrame) -> folium.FeatureGroup:
@@ -159,7 +153,7 @@ def _texts(values: pd.Series) -> list | None:
 def _point_territories(points, people: pd.DataFrame) -> dict | None:
     """The territory of each drawn account as base64 codes: position in ``people`` + 1, 0 when
     unassigned (the filters hide the accounts of the territories they hide)."""
-    if not len(points.rows):
+    if not len(points.rows) or points.territory is None:
         return None
     where = pd.Index(people["territory_id"].astype(str))
     found = where.get_indexer([None if pd.isna(v) else str(v) for v in points.territory])
@@ -185,7 +179,7 @@ var {{ this.get_name() }} = L.territoryTools({{ this._parent.get_name() }}, {
 {% endmacro %}"""
     )
 
-    def __init__(self, table, people, layer, steps, labels_layer, points, result):
+    def __init__(self, table, people, layer, steps, labels_layer, points):
         super().__init__()
         self._name = "TerritoryTools"
         self.layer, self.labels_layer, self.points = layer, labels_layer, points
@@ -210,8 +204,8 @@ var {{ this.get_name() }} = L.territoryTools({{ this._parent.get_name() }}, {
     def render(self, **kwargs):
         root = self.get_root()
         if "territory_tools" not in root.header._children:
-            css = static("tools.css").replace("</style", "<\\/style")
-            js = static("tools.js").replace("</script", "<\\/script")
+            css = static_asset("tools.css").replace("</style", "<\\/style")
+            js = static_asset("tools.js").replace("</script", "<\\/script")
             root.header.add_child(Raw(f"<style>{css}</style>"), name="territory_tools_css")
             root.header.add_child(Raw(f"<script>{js}</script>"), name="territory_tools")
         # element variable names: JavaScript identifiers made by folium, not user text

@@ -73,17 +73,13 @@ def _newest_account_date(result):
 class Money:
     """The currency of the money figures on one map.
 
-    ``by_territory`` maps territory id -> ISO code (or None); ``single`` is the one code when
-    every territory has the same, ``mixed`` says that codes differ between territories.
+    ``codes`` (= ``by_territory``) maps territory id -> ISO code (or None); ``single`` is the
+    one code when every territory has the same, ``mixed`` says that codes differ between
+    territories.
     """
 
-    def __init__(self, result, territory_ids):
-        ids = pd.Index(pd.Series(territory_ids, dtype=object))
-        codes = pd.Series(result.plan.currency, index=ids, dtype=object)
-        regional = _regional_currencies(result)
-        if regional is not None:
-            codes.update(regional.reindex(ids).dropna())
-        self.by_territory = codes
+    def __init__(self, codes: pd.Series):
+        self.by_territory = codes = pd.Series(codes, dtype=object)
         found = set(codes.dropna())
         self.single = found.pop() if len(found) == 1 and codes.notna().all() else None
         self.mixed = len(set(codes.dropna())) > 1 or (bool(found) and codes.isna().any())
@@ -109,6 +105,17 @@ class Money:
             f"{t} {escape(c)}" if isinstance(c, str) and t not in ("", "–") else t
             for t, c in zip(texts, codes, strict=True)
         ]
+
+
+def plan_currencies(result, territory_ids) -> pd.Series:
+    """territory id -> currency of the territories ``territory_ids`` of a plan result: the
+    plan's currency, or the one a regional adjustment gives the territory."""
+    ids = pd.Index(pd.Series(territory_ids, dtype=object))
+    codes = pd.Series(result.plan.currency, index=ids, dtype=object)
+    regional = _regional_currencies(result)
+    if regional is not None:
+        codes.update(regional.reindex(ids).dropna())
+    return codes
 
 
 def _regional_currencies(result) -> pd.Series | None:
