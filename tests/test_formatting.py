@@ -44,11 +44,17 @@ def _dashboard(field, value) -> str:
     return re.search(r"<td>(.*?)</td>", html).group(1)
 
 
-@pytest.mark.parametrize("surface", [_cli, _tooltip, _dashboard])
-@pytest.mark.parametrize(("field", "value", "shown"), CASES)
+# The dashboard draws attainment as a bar; the bar's text is checked below.
+SURFACE_CASES = [
+    (surface, *case)
+    for case in CASES
+    for surface in (_cli, _tooltip, _dashboard)
+    if not (surface is _dashboard and case[0] == "attainment")
+]
+
+
+@pytest.mark.parametrize(("surface", "field", "value", "shown"), SURFACE_CASES)
 def test_cli_map_and_dashboard_show_a_figure_alike(surface, field, value, shown):
-    if surface is _dashboard and field == "attainment":
-        pytest.skip("the dashboard draws attainment as a bar (its text is checked below)")
     assert surface(field, value) == shown
 
 
