@@ -97,6 +97,10 @@ def with_plugin(monkeypatch, plugin, name: str) -> None:
     monkeypatch.setattr(plugins_module, "get_plugins", patched)
 
 
+# The plugin-command cache of ``territory --help`` lives in a folder of the test run, not the
+# user's cache (subprocesses inherit it).
+os.environ["XDG_CACHE_HOME"] = str(Path(__file__).resolve().parents[1] / "build" / "test-cache")
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

@@ -65,3 +65,40 @@ def test_version_answers_without_the_heavy_libraries():
     assert [m for m in HEAVY if m in loaded] == []
     result = CliRunner().invoke(__import__("territory.cli").cli.cli, ["--version"])
     assert result.exit_code == 0 and "territory" in result.output
+
+
+def _help(env: dict) -> tuple[str, list[str]]:
+    """``territory --help`` in a fresh process: its text and the modules it loaded."""
+    probe = (
+        "import json, sys\nfrom territory.cli import main\nsys.argv = ['territory', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('\\n' + json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, env=env)  # fmt: skip
+    text, _, modules = out.stdout.rstrip("\n").rpartition("\n")
+    return text, json.loads(modules)
+
+
+def test_help_lists_plugin_commands_from_the_cache_without_importing_plugins(tmp_path):
+    """The first ``--help`` loads the plugins and remembers their commands; the next one lists
+    the same commands without importing a plugin or a heavy library; another plugin selection
+    (``TERRITORY_LOAD_PLUGINS``) is a different key and is listed from the plugins again."""
+    import os
+    from importlib import metadata
+
+    from territory.cli import cli
+
+    expected = sorted(cli.plugin_commands().commands)  # what the installed plugins add
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    first, _ = _help(env)
+    second, loaded = _help(env)
+    assert second == first
+    for name in expected:
+        assert f"  {name} " in second, name
+    assert [m for m in HEAVY if m in loaded] == []
+    plugins = {ep.module.split(".")[0] for ep in metadata.entry_points(group="territory")}
+    assert not plugins & set(loaded)
+    # another selection of plugins: listed from the plugins, none of theirs when none is loaded
+    third, _ = _help({**env, "TERRITORY_LOAD_PLUGINS": "no-such-plugin"})
+    assert all(f"  {name} " not in third for name in expected)

@@ -63,6 +63,9 @@ class TerritoryGroup(click.Group):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._plugin_commands = None
+        # The console command lists plugin commands from the cache (territory.command_cache);
+        # a group invoked from Python (tests, embedding) always loads the plugins.
+        self.use_command_cache = False
 
     def main(self, *args, **kwargs):
         self._plugin_commands = None  # each invocation sees the plugins as they are now
@@ -76,7 +79,26 @@ class TerritoryGroup(click.Group):
 
             self._plugin_commands = add_plugin_commands(self.commands,
                                                         plugin_module.get_plugins())  # fmt: skip
+            found = self._plugin_commands
+            if not found.errors and not found.plugins.load_errors:  # a clean listing: remember it
+                from territory.command_cache import remember
+
+                remember([(n, c.get_short_help_str(300)) for n, c in found.commands.items()])
         return self._plugin_commands
+
+    def format_commands(self, ctx, formatter):
+        """``--help``: plugin commands from the cache when it applies (no plugin imported)."""
+        from territory.command_cache import cached_commands
+
+        fresh = self._plugin_commands is None and self.use_command_cache
+        cached = cached_commands() if fresh else None
+        if cached is None:
+            return super().format_commands(ctx, formatter)
+        limit = formatter.width - 6 - max(len(n) for n in [*self.commands, *dict(cached)])
+        rows = [(n, c.get_short_help_str(limit)) for n, c in self.commands.items() if not c.hidden]
+        rows += [(n, click.utils.make_default_short_help(text, limit)) for n, text in cached]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
 
     def list_commands(self, ctx):
         return sorted({*super().list_commands(ctx), *self.plugin_commands().commands})
@@ -584,6 +606,7 @@ for _command in cli_design.COMMANDS:  # design, rebalance, quality, compare
 def main() -> None:
     """Console-script entry point: click's own handling, except that Ctrl-C outside a command
     (while plugin commands load, say) is "Aborted", exit 130, as inside one."""
+    cli.use_command_cache = True
     try:
         code = cli.main(standalone_mode=False)
     except (KeyboardInterrupt, EOFError, click.exceptions.Abort):
