@@ -118,3 +118,37 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+def offline_page(browser, path: Path, wait_for: str, *, width=1400, height=900, timeout=30_000):
+    """Open a written page with every non-file request refused; ``page.problems`` collects page
+    errors and console errors. Waits for the ``wait_for`` selector."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.problems = []
+    page.on("pageerror", lambda exc: page.problems.append(str(exc)))
+    page.on("console", lambda m: page.problems.append(m.text) if m.type == "error" else None)
+    page.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:")
+               else route.continue_())  # fmt: skip
+    page.goto(path.as_uri())
+    page.wait_for_selector(wait_for, timeout=timeout)
+    return page
+
+
+def tooltip_at(page, map_js: str, lat: float, lon: float) -> dict[str, str]:
+    """Move the mouse to (lat, lon) of the Leaflet map ``map_js`` (a JS expression) and read the
+    territory tooltip as ``{label: value}``."""
+    xy = page.evaluate(
+        f"""() => {{
+        const map = {map_js}, p = map.latLngToContainerPoint(L.latLng({lat}, {lon}));
+        const r = map.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y];
+    }}"""
+    )
+    page.mouse.move(xy[0] - 5, xy[1] - 5)
+    page.mouse.move(xy[0], xy[1])
+    page.wait_for_selector(".leaflet-tooltip table")
+    return page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('.leaflet-tooltip tr')]
+            .map(tr => [tr.querySelector('th').textContent.trim(),
+                        tr.querySelector('td').textContent.trim()]))"""
+    )

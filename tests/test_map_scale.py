@@ -21,6 +21,8 @@ import pytest
 import territory
 from territory.cli import demo_plan
 
+from .conftest import offline_page
+
 DATA = resources.files("territory.data")
 
 AXES = [
@@ -72,15 +74,8 @@ def big(tmp_path_factory):
 
 
 def open_page(browser, path, width=1400, height=900):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.problems = []
-    page.on("pageerror", lambda exc: page.problems.append(str(exc)))
-    page.on("console", lambda m: page.problems.append(m.text) if m.type == "error" else None)
-    page.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:")
-               else route.continue_())  # fmt: skip
-    page.goto(path.as_uri())
-    page.wait_for_selector("canvas.territory-points[data-drawn]", timeout=60_000)
-    return page
+    return offline_page(browser, path, "canvas.territory-points[data-drawn]", width=width,
+                        height=height, timeout=60_000)  # fmt: skip
 
 
 def settle(page):

@@ -18,6 +18,8 @@ from shapely.geometry import box
 
 import territory
 
+from .conftest import offline_page, tooltip_at
+
 pytestmark = pytest.mark.slow
 
 HOSTILE = "<img src=x onerror=window.pwn=1> {{7*7}}"
@@ -79,15 +81,7 @@ def planned(tmp_path_factory):
 
 
 def open_page(browser, path, width=1400, height=900):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.problems = []
-    page.on("pageerror", lambda exc: page.problems.append(str(exc)))
-    page.on("console", lambda m: page.problems.append(m.text) if m.type == "error" else None)
-    page.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:")
-               else route.continue_())  # fmt: skip
-    page.goto(path.as_uri())
-    page.wait_for_selector(".territory-tools .tt-search")
-    return page
+    return offline_page(browser, path, ".territory-tools .tt-search", width=width, height=height)
 
 
 def view_bounds(page) -> tuple[float, float, float, float]:
@@ -312,21 +306,7 @@ def hover_tooltip(page, k: int) -> dict[str, str]:
         f"() => territoryTools._map.fitBounds([[{SOUTH}, {WEST}], [{SOUTH + 2}, {WEST + 4}]],"
         " {animate: false})"
     )
-    xy = page.evaluate(
-        f"""() => {{
-        const map = territoryTools._map, p = map.latLngToContainerPoint(L.latLng({lat}, {lon}));
-        const r = map.getContainer().getBoundingClientRect();
-        return [r.left + p.x, r.top + p.y];
-    }}"""
-    )
-    page.mouse.move(xy[0] - 5, xy[1] - 5)
-    page.mouse.move(xy[0], xy[1])
-    page.wait_for_selector(".leaflet-tooltip table")
-    return page.evaluate(
-        """() => Object.fromEntries([...document.querySelectorAll('.leaflet-tooltip tr')]
-            .map(tr => [tr.querySelector('th').textContent.trim(),
-                        tr.querySelector('td').textContent.trim()]))"""
-    )
+    return tooltip_at(page, "territoryTools._map", lat, lon)
 
 
 def test_regions_are_outlined_and_tooltips_show_rep_and_region(browser, planned):

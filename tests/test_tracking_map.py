@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from territory.cli import cli
 
+from .conftest import tooltip_at
 from .grid_plan import AS_OF, expected_tracking, write_grid_plan
 
 pytestmark = pytest.mark.slow
@@ -63,21 +64,7 @@ def dashboard_rows(browser, path) -> dict[str, dict[str, str]]:
 
 def hover_tooltip(page, lat: float, lon: float) -> dict[str, str]:
     """Move the mouse to (lat, lon) and read the territory tooltip: {label: value}."""
-    xy = page.evaluate(
-        f"""() => {{
-        const map = territoryEditor._map, p = map.latLngToContainerPoint(L.latLng({lat}, {lon}));
-        const r = map.getContainer().getBoundingClientRect();
-        return [r.left + p.x, r.top + p.y];
-    }}"""
-    )
-    page.mouse.move(xy[0] - 5, xy[1] - 5)
-    page.mouse.move(xy[0], xy[1])
-    page.wait_for_selector(".leaflet-tooltip table")
-    return page.evaluate(
-        """() => Object.fromEntries([...document.querySelectorAll('.leaflet-tooltip tr')]
-            .map(tr => [tr.querySelector('th').textContent.trim(),
-                        tr.querySelector('td').textContent.trim()]))"""
-    )
+    return tooltip_at(page, "territoryEditor._map", lat, lon)
 
 
 def fill_of(page, territory_id: str) -> str:
