@@ -24,7 +24,7 @@ from territory.io import as_frame
 
 from .brief import COLUMNS, brief_table
 from .facts import shipped_table, territory_facts
-from .page import render_page, write_briefs
+from .page import FILES, briefs_output_set, render_page, write_briefs
 
 NAME = "campaign_brief"
 
@@ -114,8 +114,13 @@ def register_commands(cli):
     @command_errors  # a TerritoryError: one clear message and exit code 1, like built-ins
     def briefs(plan_file, out, segment_column):
         """Write one marketing brief per territory of PLAN (TOML): CSV and printable HTML."""
+        from territory.outputs import plan_inputs
+
         plan = territory.Plan.from_file(plan_file)
+        inputs = [plan_file, *plan_inputs(plan)]
+        briefs_output_set(Path(out), inputs).check(FILES)  # before any work
         given = {"segment_column": segment_column} if segment_column else {}
         table, _ = briefs_for(plan, **given)
-        for path in write_briefs(table, Path(out), f"Campaign briefs \u2014 {plan.name}"):
+        title = f"Campaign briefs \u2014 {plan.name}"
+        for path in write_briefs(table, Path(out), title, inputs):
             click.echo(f"Wrote {path}")

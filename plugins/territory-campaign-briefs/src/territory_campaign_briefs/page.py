@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from territory.io import atomic_path, write_table
+from territory.outputs import OutputSet
 
 from .brief import present
 
@@ -69,12 +69,21 @@ def render_page(briefs: pd.DataFrame, title: str) -> str:
     return template().render(title=title, sections=sections)
 
 
-def write_briefs(briefs: pd.DataFrame, folder: Path, title: str) -> list[Path]:
-    """Write ``briefs.csv`` and a self-contained ``briefs.html``; return both paths."""
-    folder = Path(folder)
-    csv = write_table(briefs, folder / "briefs.csv")
+FILES = ("briefs.csv", "briefs.html")
+
+
+def briefs_output_set(folder: Path, inputs=()) -> OutputSet:
+    """The output set of ``territory briefs``: both files and ``briefs-manifest.json``, published
+    together (``inputs``: files the outputs must not overwrite, e.g. the plan's)."""
+    return OutputSet(Path(folder), "briefs-manifest.json", command="briefs", inputs=inputs)
+
+
+def write_briefs(briefs: pd.DataFrame, folder: Path, title: str, inputs=()) -> list[Path]:
+    """Write ``briefs.csv`` and a self-contained ``briefs.html`` as one output set: after an
+    error or a kill the folder holds the whole previous pair or the whole new one."""
     page = render_page(briefs, title)
-    target = folder / "briefs.html"
-    with atomic_path(target) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return [csv, target]
+    files = briefs_output_set(folder, inputs)
+    with files:
+        files.add_table(FILES[0], briefs)
+        files.add_text(FILES[1], page)
+    return [Path(folder) / name for name in FILES]
