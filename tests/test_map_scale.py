@@ -95,12 +95,12 @@ def test_zoomed_out_density_zoomed_in_points_both_drawn(browser, big):
     assert canvas.get_attribute("data-mode") == "density"
     assert int(canvas.get_attribute("data-drawn")) > 90_000  # nearly all in the first view
     # the canvas really has ink: some pixels are not transparent
-    inked = page.evaluate(
-        """() => { const c = document.querySelector('canvas.territory-points');
+    ink = """() => { const c = document.querySelector('canvas.territory-points');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }"""
-    )
-    assert inked > 10_000
+    # a redraw may be under way (layout settling on a loaded machine): wait for it, then check
+    page.wait_for_function(f"({ink})() > 10000", timeout=10_000)
+    assert page.evaluate(ink) > 10_000
     # hovering a square of the density grid lists how many accounts it holds
     x, y = page.evaluate(
         """() => { const l = territoryPoints[0], m = l._map;
