@@ -152,3 +152,23 @@ def tooltip_at(page, map_js: str, lat: float, lon: float) -> dict[str, str]:
             .map(tr => [tr.querySelector('th').textContent.trim(),
                         tr.querySelector('td').textContent.trim()]))"""
     )
+
+
+@pytest.fixture(scope="session")
+def postgis_server():
+    """A throwaway PostGIS server for the session (see tests/pgserver.py), stopped at the end."""
+    from tests import pgserver
+
+    server = pgserver.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgis_url(postgis_server, monkeypatch) -> str:
+    """A SQLAlchemy URL (no password in it) to the test database; the password is in
+    PGPASSWORD, as a user would set it."""
+    from tests import pgserver
+
+    monkeypatch.setenv("PGPASSWORD", pgserver.PASSWORD)
+    return postgis_server.url()
