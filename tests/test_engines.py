@@ -159,3 +159,58 @@ def test_cli_engine_dask_as_a_subprocess(tmp_path, accounts):
         )
         == 20_000
     )
+
+
+def _awkward_csv(path, accounts) -> None:
+    """The accounts as a CSV a spreadsheet might write: blank lines before the header and among
+    the rows, a trailing separator on some rows, a quoted value with a line break."""
+    frame = accounts.head(30_000).copy()
+    frame.loc[7, "channel"] = "Partner\nwith a note"
+    text = frame.to_csv(index=False, lineterminator="\n").split("\n")
+    lines = ["", *text[:5000], "", *(row + "," if i % 97 == 0 else row for i, row in
+             enumerate(text[5000:]))]  # fmt: skip
+    path.write_text("\n".join(lines))
+
+
+def test_dask_text_blocks_read_like_local(cluster, tmp_path, accounts, monkeypatch):
+    import dask
+
+    from territory.engines import dask as dask_engine
+
+    path = tmp_path / "accounts.csv"
+    _awkward_csv(path, accounts)
+    blocks = dask_engine.text_blocks(path, ",", b"\naccount_id,lat,lon,revenue,pipeline,channel\n",
+                                     blocksize=200_000)  # fmt: skip
+    assert len(blocks) > 5
+    parts = dask.compute(*blocks, scheduler="sync")
+    # the oracle: the whole file read by the local reader, record by record with line numbers
+    whole, source = territory.io.read_source(path)
+    pd.testing.assert_frame_equal(
+        pd.concat([p.frame for p in parts], ignore_index=True), whole, check_dtype=False
+    )
+    lines = np.concatenate([p.lines for p in parts])
+    np.testing.assert_array_equal(lines, source.rows(range(len(whole))))
+    monkeypatch.setattr(dask_engine.text_blocks, "__defaults__", (200_000,))
+    local = plan_for(str(path)).run()
+    on_dask = plan_for(str(path)).run(engine="dask", client=cluster)
+    assert_same(local, on_dask, on_dask.assignments.compute())
+
+
+def test_dask_text_errors_name_file_lines(cluster, tmp_path, accounts, monkeypatch):
+    from territory.engines import dask as dask_engine
+
+    path = tmp_path / "accounts.csv"
+    rows = accounts.head(20_000).to_csv(index=False, lineterminator="\n").split("\n")
+    rows[15_000] += ",an extra value"
+    rows[18_000] = rows[18_000].replace(rows[18_000].split(",")[1], "north", 1)
+    path.write_text("\n".join(rows))
+    monkeypatch.setattr(dask_engine.text_blocks, "__defaults__", (150_000,))
+    runs = {"local": {}, "dask": {"engine": "dask", "client": cluster}}
+    for options in runs.values():
+        with pytest.raises(territory.ValidationError, match=r"more values .* on line 15001\b"):
+            plan_for(str(path)).run(**options)
+    rows[15_000] = rows[15_000].removesuffix(",an extra value")
+    path.write_text("\n".join(rows))
+    for options in runs.values():
+        with pytest.raises(territory.ValidationError, match=r"line 18001\b"):
+            plan_for(str(path)).run(**options)

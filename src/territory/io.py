@@ -303,10 +303,24 @@ def _read_text(p: Path, kind: str) -> tuple[pd.DataFrame, Source]:
     data, note = text_bytes(p)
     notes = (note,) if note else ()
     sep = sniff_separator(p, data)
-    source = Source(str(p), csv=True, decimal="," if sep == ";" else ".", notes=notes)
+    frame, lines = parse_text(data, sep, p)
+    return frame, Source(
+        str(p), csv=True, lines=lines, decimal="," if sep == ";" else ".", notes=notes
+    )
+
+
+def parse_text(
+    data: bytes, sep: str, p: Path, shift: int = 0
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """A delimited table from UTF-8 ``data`` (header first), as :func:`read_table` reads it, and
+    the line each record starts on (None when every line is one record: line = row + 2).
+
+    ``shift`` is added to line numbers in messages and in the lines returned: ``data`` is a part
+    of a file whose records start that many lines further down.
+    """
     header = header_record(data, sep)
     if header is None:
-        return pd.DataFrame(), source
+        return pd.DataFrame(), None
     check_header(header, p, letters=False)
     frame = None
     with warnings.catch_warnings():
@@ -317,11 +331,21 @@ def _read_text(p: Path, kind: str) -> tuple[pd.DataFrame, Source]:
             frame = pd.read_csv(io.BytesIO(data), sep=sep, encoding="utf-8-sig", **CSV_OPTIONS)
     if frame is not None and len(frame.columns) == len(header) and _one_line_each(data, frame):
         frame.columns = _names(header)
-        return _drop_unnamed_blank(frame, header), source
-    frame, lines = _read_records(data, sep, header, p)
-    return _drop_unnamed_blank(frame, header), Source(
-        source.name, csv=True, lines=lines, decimal=source.decimal, notes=notes
-    )
+        return _drop_unnamed_blank(frame, header), None
+    frame, lines = _read_records(data, sep, header, p, shift)
+    return _drop_unnamed_blank(frame, header), lines
+
+
+def header_prefix(data: bytes, sep: str) -> bytes:
+    """The bytes of ``data`` up to and including its header line (blank lines before it too)."""
+    reader = csv.reader(_lines(data), delimiter=sep, skipinitialspace=True)
+    for record in reader:
+        if not _blank_record(record):
+            end = 0
+            for _ in range(reader.line_num):
+                end = data.index(b"\n", end) + 1 if b"\n" in data[end:] else len(data)
+            return data[:end]
+    return data
 
 
 def header_record(data: bytes, sep: str) -> list[str] | None:
@@ -373,8 +397,9 @@ def _letter(n: int) -> str:
     return get_column_letter(n)
 
 
-def _read_records(data: bytes, sep: str, header: list[str], p: Path):
-    """Parse record by record, keeping each record's first line; extra empty fields dropped."""
+def _read_records(data: bytes, sep: str, header: list[str], p: Path, shift: int = 0):
+    """Parse record by record, keeping each record's first line (plus ``shift``); extra empty
+    fields dropped."""
     reader = csv.reader(_lines(data), delimiter=sep, skipinitialspace=True)
     width = len(header)
     rows: list[list[str]] = []
@@ -391,12 +416,12 @@ def _read_records(data: bytes, sep: str, header: list[str], p: Path):
             continue
         if len(record) > width:
             if any(v.strip() for v in record[width:]):
-                overlong.append(start)
+                overlong.append(start + shift)
             record = record[:width]
         elif len(record) < width:
             record = record + [""] * (width - len(record))
         rows.append(record)
-        starts.append(start)
+        starts.append(start + shift)
     if overlong:
         shown = ", ".join(map(str, overlong[:8]))
         more = f" and {len(overlong) - 8} more" if len(overlong) > 8 else ""

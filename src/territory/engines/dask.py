@@ -18,25 +18,28 @@ with ``Plugins.register`` exist only on the client.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from territory.engines.parts import run_part
 from territory.io import (
-    CSV_OPTIONS,
     PARQUET_SUFFIXES,
     TABLE_SUFFIXES,
     Source,
     check_header,
     file_type,
     head_bytes,
+    header_prefix,
     header_record,
     is_text_table,
     is_utf8,
+    parse_text,
     sniff_separator,
 )
 from territory.stages.adjust import accounts_with_location
@@ -75,13 +78,29 @@ def map_parts(
         raise TerritoryError(
             "The Dask engine needs the dask extra: pip install 'territory[dask]'."
         ) from exc
-    if client is None:
+    own = client is None  # a client (and cluster) started here is closed here on failure
+    if own:
         if scheduler:
             client = Client(scheduler)
         else:
+            # a partition's error reaches the client and is reported there once, so the
+            # workers' own log of it ("Compute Failed" and a traceback) is kept quiet
             cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
-                                   dashboard_address=None)  # fmt: skip
+                                   dashboard_address=None,
+                                   silence_logs=logging.CRITICAL)  # fmt: skip
             client = Client(cluster)
+    try:
+        return _submit(client, plan, layer, axes, partition_rows)
+    except BaseException:
+        if own:
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        raise
+
+
+def _submit(client, plan, layer, axes, partition_rows: int) -> DaskParts:
     frames, name = partitions(plan.accounts.source, partition_rows)
     source = plan.accounts.source
     text = isinstance(source, (str, os.PathLike)) and is_text_table(source)
@@ -183,17 +202,57 @@ def partitions(source, partition_rows: int):
         return frame.to_delayed(), str(path)
     if file_type(path) in TABLE_SUFFIXES:
         sep = sniff_separator(path)
-        header = header_record(head_bytes(path), sep) if is_utf8(path) else None
+        head = head_bytes(path)
+        header = header_record(head, sep) if is_utf8(path) else None
         if header is not None:
             # Plain UTF-8 text splits into byte ranges read by the workers, with the options
             # read_table uses; other encodings, .gz and .xlsx files are read whole below.
             check_header(header, path, letters=False)
-            frame = dd.read_csv(str(path), sep=sep, blocksize="64MB", encoding="utf-8-sig",
-                                **CSV_OPTIONS)  # fmt: skip
-            return frame.to_delayed(), str(path)
+            return text_blocks(path, sep, header_prefix(head, sep)), str(path)
     from territory.io import read_table
 
     return partitions(read_table(path), partition_rows)[0], str(path)
+
+
+def text_blocks(path: Path, sep: str, prefix: bytes, blocksize: int = 64 << 20) -> list:
+    """A UTF-8 text table as lazy byte ranges of whole lines, each parsed like
+    :func:`territory.io.read_table` reads the file (the header line put before each range).
+
+    Each part is a :class:`TextBlock`; its records keep the file's line numbers, so a message
+    names the line a user finds in an editor, and a row with more values than the header is
+    the same error as on the local engine.
+    """
+    from dask import delayed
+    from dask.bytes import read_bytes
+
+    _, [blocks] = read_bytes(str(path), delimiter=b"\n", blocksize=blocksize, sample=False)
+    counts = [delayed(_line_count)(b) for b in blocks]
+    parts = []
+    for i, block in enumerate(blocks):
+        before = delayed(sum)(counts[:i]) if i else 0
+        parts.append(delayed(_parse_block)(block, before, i, sep, prefix, str(path)))
+    return parts
+
+
+@dataclass
+class TextBlock:
+    """One parsed byte range of a text table: its records and the file line each starts on."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+
+
+def _line_count(block: bytes) -> int:
+    return block.count(b"\n")
+
+
+def _parse_block(block: bytes, lines_before: int, index: int, sep, prefix, path) -> TextBlock:
+    # the first range starts with the header; the others get it put in front
+    shift = lines_before - prefix.count(b"\n") if index else 0
+    frame, lines = parse_text(block if index == 0 else prefix + block, sep, Path(path), shift)
+    if lines is None:
+        lines = np.arange(len(frame), dtype=np.int64) + 2 + shift
+    return TextBlock(frame, lines)
 
 
 def _plugins():
@@ -206,8 +265,13 @@ def _plugins():
 
 
 def _run_partition(frame, plan, layer, axes, name, index, decimal="."):
+    if isinstance(frame, TextBlock):
+        # text: records keep their file line numbers
+        source = Source(name, csv=True, lines=frame.lines, decimal=decimal)
+        frame = frame.frame
+    else:
+        source = Source(f"{name} (partition {index + 1})", decimal=decimal)
     frame = frame.reset_index(drop=True)
-    source = Source(f"{name} (partition {index + 1})", decimal=decimal)
     part = run_part(plan, layer, _plugins(), axes, data=frame, source=source)
     accounts = part.accounts
     located = accounts_with_location(accounts, part.assignments)
