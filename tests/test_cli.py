@@ -223,3 +223,41 @@ def test_map_command_offline_by_default_and_tiles_only_online(tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert "tiles.example.com" in (tmp_path / "on.html").read_text()
+
+
+def test_unassigned_summary_keeps_the_limit_and_shows_the_distances(tmp_path, squares_geojson):
+    # accounts east of the squares (x <= 2): 0.2, 0.3 and 0.45 degrees out (22, 33 and 50 km):
+    # the last two beyond a 30 km limit; and one without a latitude
+    accounts = pd.DataFrame(
+        {"account_id": ["a", "b", "c", "d", "in"], "lat": ["0.5", "0.5", "0.5", "", "0.5"],
+         "lon": ["2.2", "2.3", "2.45", "1.5", "0.5"], "revenue": ["1", "2", "3", "4", "5"]}
+    )  # fmt: skip
+    path = tmp_path / "accounts.csv"
+    accounts.to_csv(path, index=False)
+    result = CliRunner().invoke(
+        cli, ["assign", str(path), str(squares_geojson), "--max-distance-km", "30",
+              "-o", str(tmp_path / "a.csv")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.output.splitlines() if "unassigned (" in line]
+    written = pd.read_csv(tmp_path / "a.csv")
+    far = written[written["reason"].str.contains("beyond", na=False)]
+    assert len(far) == 2
+    # the shown range is the written distances' range; the limit is the one given
+    lo, hi = far["distance_km"].min(), far["distance_km"].max()
+    assert (
+        f"unassigned (2): outside every territory; nearest is {lo:,.1f}–{hi:,.1f} km away, "
+        "beyond the 30 km limit" in lines
+    )
+    assert any(line.startswith("unassigned (1): no location") for line in lines)
+
+
+def test_a_bad_coordinate_cell_is_named_with_what_a_blank_would_mean(tmp_path, squares_geojson):
+    path = tmp_path / "accounts.csv"
+    path.write_text("account_id,lat,lon,revenue\na,0.5,0.5,1\nb,north,0.5,2\n")
+    result = CliRunner().invoke(cli, ["assign", str(path), str(squares_geojson)])
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "Column 'lat'" in text and "line 3 holds 'north'" in text
+    assert "blank coordinate has no location and is listed as unassigned" in text
+    assert "count as 0" not in text

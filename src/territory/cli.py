@@ -528,9 +528,18 @@ def _print_methods(result: PlanResult) -> None:
     console.print("Assignment methods: " + ", ".join(parts))
     unassigned = result.unassigned
     if len(unassigned):
-        kinds = unassigned["reason"].str.replace(r"'[^']*'|\d+(?:\.\d+)?", "…", regex=True)
-        reasons = kinds.value_counts()
-        for reason, count in reasons.head(5).items():
+        # one line per kind of reason: each account's own distance and quoted values left out,
+        # the limits kept
+        kinds = (
+            unassigned["reason"]
+            .astype(str)
+            .str.replace(r"nearest is \d+(?:\.\d+)? km away", "nearest is {km} km away", regex=True)
+            .str.replace(r"'[^']*'", "'…'", regex=True)
+        )
+        for reason, count in kinds.value_counts().head(5).items():
+            if "{km}" in reason:
+                km = unassigned["distance_km"][kinds == reason].astype(float)
+                reason = reason.replace("{km}", f"{km.min():,.1f}–{km.max():,.1f}")
             console.print(f"  unassigned ({count:,}): {escape(reason)}")
 
 

@@ -56,8 +56,9 @@ def load_postal_table(table=None) -> pd.DataFrame:
     lon = find_column(frame, None, LON, what="longitude", source=source, option="postal table")
     from territory.validate import id_text, to_number
 
-    lat_values, _ = to_number(frame[lat], lat, source)
-    lon_values, _ = to_number(frame[lon], lon, source)
+    blanks = "a code with a blank coordinate is left out, and its accounts are unlocated"
+    lat_values, _ = to_number(frame[lat], lat, source, blanks=blanks)
+    lon_values, _ = to_number(frame[lon], lon, source, blanks=blanks)
     out = pd.DataFrame({"postal_code": id_text(frame[code]), "lat": lat_values, "lon": lon_values})
     return out.dropna().drop_duplicates("postal_code")
 

@@ -107,10 +107,18 @@ class Polygons:
 # numbers
 
 
+#: what a blank coordinate means, for messages about coordinate columns
+UNLOCATED = "an account with a blank coordinate has no location and is listed as unassigned"
+
+
 def to_number(
-    values: pd.Series, column: str, source: Source, *, blank_ok: bool = True
-) -> tuple[np.ndarray, int]:
+    values: pd.Series, column: str, source: Source, *, blank_ok: bool = True,
+    blanks: str = "blanks count as 0 for measures",
+) -> tuple[np.ndarray, int]:  # fmt: skip
     """Parse a column of numbers; return ``(float array, count of blanks)``.
+
+    ``blanks`` tells the user, in the error for a bad cell, what a blank cell in this column
+    means.
 
     Accepts numbers, a leading or trailing currency symbol and, by the file's decimal mark
     (``source.decimal``):
@@ -136,8 +144,8 @@ def to_number(
         )
         raise ValidationError(
             f"Column '{column}' in {source.name} must be numeric, but "
-            f"{source.describe_rows(pos)} hold {examples}.{comma} Fix or blank those cells "
-            "(blanks count as 0 for measures)."
+            f"{source.describe_rows(pos)} {'holds' if len(pos) == 1 else 'hold'} "
+            f"{examples}.{comma} Fix or blank those cells ({blanks})."
         )
     if np.isinf(out).any():
         pos = np.flatnonzero(np.isinf(out))
@@ -349,8 +357,8 @@ def _locate(frame, source, lat, lon, postal_code, postal_table, crs, notes):
         frame, lon, cols.LON, what="longitude", source=source, option="lon column", required=False
     )
     if lat_col and lon_col and not postal_code:
-        y, _ = to_number(frame[lat_col], lat_col, source)
-        x, _ = to_number(frame[lon_col], lon_col, source)
+        y, _ = to_number(frame[lat_col], lat_col, source, blanks=UNLOCATED)
+        x, _ = to_number(frame[lon_col], lon_col, source, blanks=UNLOCATED)
         _check_ranges(x, y, lat_col, lon_col, source)
         missing = ~(np.isfinite(x) & np.isfinite(y))
         unlocated = _notes(missing, f"no coordinates ('{lat_col}'/'{lon_col}' blank)")
