@@ -58,7 +58,9 @@ def test_demo_map_dom_in_chromium(demo_html, tmp_path):
     # 15 territory outlines are SVG paths; accounts are drawn on one canvas (not 793 paths)
     assert dom.count('class="leaflet-interactive"') == 15
     assert 'data-drawn="793"' in dom
-    assert dom.count('<div class="territory-label"') == 15
+    # every territory has its label in the page (one may wait for room at this window size:
+    # test_map_labels checks which are shown)
+    assert len(re.findall(r'<div class="territory-label( territory-label-crowded)?"', dom)) == 15
     assert "territory-legend" in dom and "territory-title" in dom
     assert "Uncaught" not in run.stderr, run.stderr[-2000:]
 
@@ -124,5 +126,5 @@ def test_hostile_names_do_not_execute_in_the_map(tmp_path):
     assert '<img src="x"' not in dom
     assert "Uncaught" not in run.stderr, run.stderr[-2000:]
     # the map still works: three territory shapes and the escaped label text are there
-    assert dom.count('<div class="territory-label"') == 3
+    assert len(re.findall(r'<div class="territory-label( territory-label-crowded)?"', dom)) == 3
     assert "&lt;img src=x" in dom

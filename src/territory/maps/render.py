@@ -23,6 +23,7 @@ from territory.maps.colours import IDENTITY, categorical, neighbour_colours, seq
 from territory.maps.editor import AlignmentEditor
 from territory.maps.elements import LayerControl, Legend, OfflineMap, TitleBox, legend_css
 from territory.maps.export import ExportControl
+from territory.maps.labels import labels_layer
 from territory.maps.reference import ReferenceLayer
 from territory.maps.safe import Raw, text
 from territory.maps.tools import add_map_tools, territory_people, with_hierarchy
@@ -339,32 +340,6 @@ def display_properties(table: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
         else:
             out[f] = [text(v) if pd.notna(v) else "" for v in col]
     return out
-
-
-def _label_point(geom, view: shapely.Polygon):
-    """A point inside the largest part of ``geom`` that lies in view (else the largest part)."""
-    parts = shapely.get_parts(geom)
-    visible = parts[shapely.intersects(parts, view)]
-    pool = visible if len(visible) else parts
-    return shapely.point_on_surface(pool[np.argmax(shapely.area(pool))])
-
-
-def labels_layer(table: gpd.GeoDataFrame, people: pd.DataFrame, bounds) -> folium.FeatureGroup:
-    """The territory names, each on the largest part of its territory in view."""
-    group = folium.FeatureGroup(name="Territory labels")
-    view = shapely.box(*bounds)
-    points = [_label_point(g, view) for g in table.geometry.to_numpy()]
-    for name, pt in zip(people["name"], points, strict=True):
-        folium.Marker(
-            [pt.y, pt.x],
-            icon=folium.DivIcon(
-                html=f'<div class="territory-label" style="font:600 11px system-ui,sans-serif;'
-                f"color:#111;text-shadow:0 0 3px #fff,0 0 3px #fff;white-space:nowrap;"
-                f'transform:translate(-50%,-50%);">{text(name)}</div>',
-                icon_size=(0, 0),
-            ),
-        ).add_to(group)
-    return group
 
 
 def _blocks(blocks, id: str, simplify_m: float) -> gpd.GeoDataFrame:

@@ -83,5 +83,6 @@ L.TerritoryReference = L.LayerGroup.extend({
     for (var i = 0; i < this._labels.length; i++) {
       this._labels[i][0].style.display = this._labels[i][1] >= min ? '' : 'none';
     }
+    this._map.fire('territorylabels');  // the territory labels make room for the names shown
   }
 });
