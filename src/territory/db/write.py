@@ -338,7 +338,8 @@ def _duckdb(database: Database, target: DatabaseTarget, tables, report) -> None:
         con.begin()
         schema = target.schema or con.execute("select current_schema()").fetchone()[0]
         if target.schema:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+            catalog = con.execute("select current_database()").fetchone()[0]
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(catalog)}.{quote(schema)}")
         for current in tables:
             _duck_table(con, database, target, schema, current, spatial)
             report.tables.append((_qualified(schema, current.name), len(current)))
@@ -385,7 +386,9 @@ def _duck_table(con, database: Database, target: DatabaseTarget, schema: str,
         [schema, table.name],
     ).fetchall()
     existing = {name: {kind} for name, kind in rows}
-    full = f"{quote(schema)}.{quote(table.name)}"
+    catalog = con.execute("select current_database()").fetchone()[0]
+    # fully qualified: a schema may have the file's (catalog's) name
+    full = f"{quote(catalog)}.{quote(schema)}.{quote(table.name)}"
     if existing and target.mode == "replace":
         con.execute(f"DROP TABLE {full}")
         existing = {}
