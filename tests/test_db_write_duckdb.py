@@ -255,3 +255,27 @@ def test_to_database_refuses_a_result_table_with_a_run_column(tmp_path):
     with pytest.raises(OutputError, match="run_id.*Rename"):
         result.to_database(duck_url(tmp_path / "x.duckdb"))
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_write_database_is_one_call_for_a_design_and_a_plan_run(blocks_and_accounts):
+    import territory
+
+    folder = blocks_and_accounts
+    db = folder / "api.duckdb"
+    designed = territory.design(folder / "blocks.geojson", folder / "accounts.csv", k=2)
+    report = territory.write_database(designed, duck_url(db), run_id="design-1")
+    assert [name for name, _ in report.tables] == [
+        "main.territory_alignment",
+        "main.territory_shapes",
+        "main.territory_quality",
+    ]
+    alignment = duck_reader(db)("territory_alignment")
+    assert set(alignment["run_id"]) == {"design-1"}
+    pd.testing.assert_series_equal(
+        alignment["territory_id"].astype(object),
+        designed.alignment["territory_id"].astype(object),
+        check_names=False,
+    )
+    run = Plan.from_file(write_plan(folder)).run()
+    report = territory.write_database(run, duck_url(db), only=("kpis",))
+    assert [name for name, _ in report.tables] == ["main.territory_kpis"]
