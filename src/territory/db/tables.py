@@ -65,8 +65,8 @@ def prepare(key: str, name: str, frame: pd.DataFrame, run_id: str, run_at: dt.da
     n = len(frame)
     columns = [Column("run_id", "text"), Column("run_at", "timestamptz")]
     arrays = [
-        pa.array([run_id] * n, pa.string()),
-        pa.array([run_at] * n, ARROW_TYPES["timestamptz"]),
+        pa.repeat(pa.scalar(run_id, pa.string()), n),
+        pa.repeat(pa.scalar(run_at, ARROW_TYPES["timestamptz"]), n),
     ]
     srid = None
     geometry = frame.geometry.name if hasattr(frame, "geometry") and _has_geometry(frame) else None
@@ -118,7 +118,8 @@ def _typed(series: pd.Series) -> tuple[str, object]:
     if isinstance(dtype, pd.CategoricalDtype):
         if pd.api.types.is_numeric_dtype(dtype.categories.dtype):
             return "double", series.astype("float64").to_numpy()
-        return "text", _text(series.astype(object))
+        labels = np.array([*_text(pd.Series(dtype.categories)), None], dtype=object)
+        return "text", labels[series.cat.codes.to_numpy()]  # code -1 (missing) -> None
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean", series.astype(object).where(series.notna(), None).to_list()
     if pd.api.types.is_integer_dtype(dtype):
@@ -142,18 +143,22 @@ def _datetimes(series: pd.Series) -> tuple[str, object]:
     return "timestamp", series
 
 
+#: pandas' inferred type of an object/string column -> the kind written
+_INFERRED = {"string": "text", "empty": "text", "date": "date", "boolean": "boolean",
+             "integer": "double", "floating": "double", "mixed-integer-float": "double",
+             "decimal": "double"}  # fmt: skip
+
+
 def _objects(series: pd.Series) -> tuple[str, object]:
     """Object and string columns: dates, booleans and numbers keep their type; the rest is text."""
-    known = [v for v in series.to_list() if not _missing(v)]
-    if known and all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in known):
-        return "date", [None if _missing(v) else v for v in series.to_list()]
-    if known and all(isinstance(v, (bool, np.bool_)) for v in known):
-        return "boolean", [None if _missing(v) else bool(v) for v in series.to_list()]
-    if known and all(
-        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-        for v in known
-    ):
-        return "double", [None if _missing(v) else float(v) for v in series.to_list()]
+    kind = _INFERRED.get(pd.api.types.infer_dtype(series, skipna=True), "mixed")
+    values = series.to_numpy(dtype=object, na_value=None)
+    if kind == "double":
+        return kind, pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
+    if kind == "text":
+        return kind, values  # str values and None
+    if kind in ("date", "boolean"):
+        return kind, [None if _missing(v) else v for v in values]
     return "text", _text(series)
 
 

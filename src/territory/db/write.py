@@ -34,6 +34,9 @@ from territory.errors import OutputError, TerritoryError
 #: seconds to wait after each table is sent (tests kill a run mid-write with it)
 PAUSE_ENV = "TERRITORY_DB_PAUSE_AFTER_TABLE"
 
+#: rows per COPY chunk (memory stays bounded for large assignment tables)
+COPY_BATCH_ROWS = 50_000
+
 #: what each kind is called in PostgreSQL and DuckDB (fixed type names, never user text)
 PG_TYPES = {"text": "text", "double": "double precision", "bigint": "bigint",
             "boolean": "boolean", "date": "date", "timestamp": "timestamp without time zone",
@@ -230,21 +233,29 @@ def _pg_create(cursor, schema: str, table: PreparedTable) -> None:
 
 
 def _pg_copy(cursor, schema: str, table: PreparedTable) -> None:
+    """Send the rows with COPY ... FROM STDIN (CSV written by Arrow, in batches): values are
+    data, a NULL is an unquoted empty field and every text is quoted."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
     from psycopg import sql
 
-    names = [c.name for c in table.columns]
-    columns = []
-    for column in table.columns:
-        values = table.data[column.name].to_pylist()
+    data = table.data
+    for i, column in enumerate(table.columns):
         if column.kind == "geometry":
-            values = _ewkb_hex(values, table.srid or 0)
-        columns.append(values)
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(schema, table.name), sql.SQL(", ").join(map(sql.Identifier, names))
+            hexes = _ewkb_hex(data[column.name].to_pylist(), table.srid or 0)
+            data = data.set_column(i, column.name, pa.array(hexes, pa.string()))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+        sql.Identifier(schema, table.name),
+        sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
     )
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
     with cursor.copy(statement) as copy:
-        for row in zip(*columns, strict=True):
-            copy.write_row(row)
+        for batch in data.to_batches(max_chunksize=COPY_BATCH_ROWS):
+            buffer = io.BytesIO()
+            pa_csv.write_csv(pa.Table.from_batches([batch]), buffer, options)
+            copy.write(buffer.getvalue())
 
 
 def _ewkb_hex(values: list, srid: int) -> list:
@@ -334,7 +345,8 @@ def _duckdb(database: Database, target: DatabaseTarget, tables, report) -> None:
         )) from None  # fmt: skip
     current = None
     try:
-        spatial = load_spatial(con)
+        geometry = any(c.kind == "geometry" for t in tables for c in t.columns)
+        spatial = geometry and load_spatial(con)  # the extension takes a second to load
         con.begin()
         schema = target.schema or con.execute("select current_schema()").fetchone()[0]
         if target.schema:
