@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -420,3 +421,27 @@ def test_database_settings_in_the_plan_are_checked_at_load(tmp_path):
         Plan.from_file(plan)
     result = run_cli(["run", str(write_plan(tmp_path)), "--mode", "append"])
     assert result.exit_code == 1 and "need --to-database" in result.output
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "duckdb"])
+def test_awkward_text_stays_exactly_as_given(backend, tmp_path, request):
+    """Empty text is not NULL, NULL is not text, and quotes, commas, line breaks, backslashes
+    and COPY's own NULL marker arrive unchanged."""
+    values = ['a"b', "line\nbreak", "\\N", "", None, "x,y", "tab\there", " padded ", "0042"]
+    frame = pd.DataFrame({"territory_id": [f"T{i}" for i in range(len(values))],
+                          "name": pd.Series(values, dtype=object)})  # fmt: skip
+    if backend == "postgresql":
+        request.getfixturevalue("pg")
+        url = request.getfixturevalue("postgis_url")
+    else:
+        url = f"duckdb:///{tmp_path / 'text.duckdb'}"
+    db_write.write_tables(DatabaseTarget(url), [("kpis", frame)])
+    if backend == "postgresql":
+        back = pg_reader(url)("territory_kpis")
+    else:
+        con = duckdb.connect(str(tmp_path / "text.duckdb"), read_only=True)
+        back = con.execute("select * exclude (run_at) from territory_kpis").df()
+        con.close()
+    back = back.sort_values("territory_id", key=lambda s: s.str[1:].astype(int))
+    got = [None if pd.isna(v) else v for v in back["name"]]
+    assert got == values
