@@ -445,3 +445,12 @@ def test_awkward_text_stays_exactly_as_given(backend, tmp_path, request):
     back = back.sort_values("territory_id", key=lambda s: s.str[1:].astype(int))
     got = [None if pd.isna(v) else v for v in back["name"]]
     assert got == values
+
+
+def test_an_empty_table_is_appended_as_no_rows(pg, postgis_url):
+    empty = pd.DataFrame({"territory_id": pd.Series([], dtype=object), "revenue": []})
+    target = DatabaseTarget(postgis_url, mode="append")
+    for _ in range(2):
+        report = db_write.write_tables(target, [("kpis", empty)])
+        assert report.tables == [("public.territory_kpis", 0)]
+    assert pg.psql("select count(*) from territory_kpis").strip() == "0"

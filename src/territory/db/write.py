@@ -210,10 +210,11 @@ def _pg_table(cursor, database: Database, target: DatabaseTarget, schema: str,
         existing = {}
     if existing:
         _check_append(database, schema, table, existing)
-        _pg_execute(cursor, "select count(*) from {} where {} = %s", (schema, table.name),
-                    "run_id", params=(table.data["run_id"][0].as_py(),))  # fmt: skip
-        if len(table) and cursor.fetchone()[0]:
-            raise _run_taken(database, schema, table)
+        if len(table):
+            _pg_execute(cursor, "select count(*) from {} where {} = %s", (schema, table.name),
+                        "run_id", params=(table.data["run_id"][0].as_py(),))  # fmt: skip
+            if cursor.fetchone()[0]:
+                raise _run_taken(database, schema, table)
     else:
         _pg_create(cursor, schema, table)
     _pg_copy(cursor, schema, table)
@@ -406,10 +407,11 @@ def _duck_table(con, database: Database, target: DatabaseTarget, schema: str,
         existing = {}
     if existing:
         _check_append(database, schema, table, existing)
-        taken = con.execute(f'select count(*) from {full} where "run_id" = ?',
-                            [table.data["run_id"][0].as_py()] if len(table) else [""])  # fmt: skip
-        if len(table) and taken.fetchone()[0]:
-            raise _run_taken(database, schema, table)
+        if len(table):
+            taken = con.execute(f'select count(*) from {full} where "run_id" = ?',
+                                [table.data["run_id"][0].as_py()])  # fmt: skip
+            if taken.fetchone()[0]:
+                raise _run_taken(database, schema, table)
     else:
         kinds = {**DUCK_TYPES, "geometry": "GEOMETRY" if spatial else "BLOB"}
         columns = ", ".join(f"{quote(c.name)} {kinds[c.kind]}" for c in table.columns)
