@@ -33,6 +33,8 @@ _LAZY = {
     "track": "territory.api",
     "METHODS": "territory.assignment",
     "AssignOptions": "territory.assignment",
+    "DatabaseTarget": "territory.db.target",
+    "write_database": "territory.db.results",
     "DesignResult": "territory.designer",
     "TerritoryDesigner": "territory.designer",
     "compare": "territory.designer",
@@ -83,6 +85,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from territory.adjust import AdjustmentSpec
     from territory.api import assign, demo_plan, explore, kpis, make_plan, run, track
     from territory.assignment import METHODS, AssignOptions
+    from territory.db.results import write_database
+    from territory.db.target import DatabaseTarget
     from territory.designer import DesignResult, TerritoryDesigner, compare, design, plan_report
     from territory.extensions import (
         REQUIRED,
@@ -115,6 +119,7 @@ __all__ = [
     "AxisContext",
     "AxisSpec",
     "CRSMismatchError",
+    "DatabaseTarget",
     "DesignResult",
     "InputError",
     "KpiColumn",
@@ -151,4 +156,5 @@ __all__ = [
     "prepare_accounts",
     "run",
     "track",
+    "write_database",
 ]

@@ -27,6 +27,7 @@ from territory.cli_common import (
     handle_errors,
     territory_options,
 )
+from territory.cli_db import database_options, print_report, send
 from territory.errors import TerritoryError
 
 if TYPE_CHECKING:
@@ -134,7 +135,8 @@ def cli():
 @territory_options
 @engine_options
 @handle_errors
-def assign(accounts, territories, output, engine, scheduler, **kw):
+@database_options
+def assign(accounts, territories, output, engine, scheduler, database, **kw):
     """Assign every account to exactly one territory.
 
     Writes one row per account with territory_id, method (inside, boundary, overlap, nearest,
@@ -149,6 +151,7 @@ def assign(accounts, territories, output, engine, scheduler, **kw):
         output = str(Path(output).with_suffix(".parquet"))
     folders = [Path(output)] if engine == "dask" else []
     check_targets([Path(output)], plan_inputs(plan), folders=folders)
+    target = database.target()
     result = _run(plan, engine, scheduler, plugin_kpis=False)
     _print_notes(result)
     if engine == "dask":
@@ -159,8 +162,11 @@ def assign(accounts, territories, output, engine, scheduler, **kw):
     else:
         write_table(result.assignments, output)
     _print_methods(result)
-    result.close()
     console.print(f"Wrote {escape(str(output))}")
+    try:
+        send(result, target, [output], only=("assignments",))
+    finally:
+        result.close()
 
 
 @cli.command()
@@ -191,7 +197,8 @@ def assign(accounts, territories, output, engine, scheduler, **kw):
 @territory_options
 @engine_options
 @handle_errors
-def kpis(accounts, territories, output, engine, scheduler, **kw):
+@database_options
+def kpis(accounts, territories, output, engine, scheduler, database, **kw):
     """Compute the common KPI set per territory (and per segment with --by).
 
     With -o, the KPI file and one file per segment column are published as one set with
@@ -206,6 +213,7 @@ def kpis(accounts, territories, output, engine, scheduler, **kw):
         files = OutputSet(path.parent, f"{path.stem}-manifest.json", command="kpis",
                           inputs=plan_inputs(plan))  # fmt: skip
         files.check([path.name, *(f"{path.stem}-{s}{path.suffix}" for s in plan.segments)])
+    target = database.target()
     result = _run(plan, engine, scheduler)
     _print_notes(result)
     _print_kpis(result)
@@ -216,7 +224,10 @@ def kpis(accounts, territories, output, engine, scheduler, **kw):
             for seg, table in result.segments.items():
                 files.add_table(f"{path.stem}-{seg}{path.suffix}", table)
         console.print(f"Wrote {escape(str(output))}")
-    result.close()
+    try:
+        send(result, target, files.written if files else [], only=("kpis", "segments"))
+    finally:
+        result.close()
 
 
 @cli.command()
@@ -248,11 +259,17 @@ def validate(accounts, territories, engine, scheduler, **kw):
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (overrides the plan).")
 @engine_options
 @handle_errors
-def run(plan_file, out, engine, scheduler):
-    """Run a plan file (TOML): read, check, assign, measure, write outputs."""
+@database_options
+def run(plan_file, out, engine, scheduler, database):
+    """Run a plan file (TOML): read, check, assign, measure, write outputs.
+
+    With --to-database (or [outputs] database in the plan) the result tables are also written
+    to that database, after the files, in one transaction.
+    """
     plan = Plan.from_file(plan_file)
     if out:
         plan = plan.with_outputs(dir=Path(out))
+    plan = plan.with_outputs(database=database.target(plan.outputs.database))
     _run_and_write(plan, engine, scheduler)
 
 
@@ -507,6 +524,8 @@ def _run_and_write(plan: Plan, engine: str = "local", scheduler: str | None = No
         result.close()
     for path in written:
         console.print(f"Wrote {escape(str(path))}")
+    if result.database_report is not None:
+        print_report(result.database_report)
     return result
 
 

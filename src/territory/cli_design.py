@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from territory.cli_common import Deferred, account_options, console, err_console, handle_errors
+from territory.cli_db import database_options, send
 
 figure = Deferred("territory.formatting", "figure")
 
@@ -119,6 +120,7 @@ def design_options(func):
 @design_options
 @account_options
 @handle_errors
+@database_options
 def design(blocks, **kw):
     """Build balanced, contiguous, compact territories from building blocks.
 
@@ -147,6 +149,7 @@ def design(blocks, **kw):
 @design_options
 @account_options
 @handle_errors
+@database_options
 def rebalance(blocks, **kw):
     """Bring the current alignment within the tolerance, moving as little as possible.
 
@@ -156,13 +159,14 @@ def rebalance(blocks, **kw):
     _design(blocks, rebalance=True, **kw)
 
 
-def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
+def _design(blocks, *, out, strict, database, measures=(), max_home_km=None, **kw):
     from territory.designer import design as run_design
     from territory.designer.build import design_outputs
 
     inputs = [blocks, *(kw.get(k) for k in ("accounts", "homes", "locked", "current"))]
     files = design_outputs(out, inputs)
     files.check(["alignment.csv", "quality.csv", "territories.geojson", "quality.json"])
+    target = database.target()
     with _progress() as progress:
         result = run_design(
             blocks,
@@ -181,6 +185,7 @@ def _design(blocks, *, out, strict, measures=(), max_home_km=None, **kw):
         err_console.print(f"[bold yellow]Not met:[/] {escape(flag)}", soft_wrap=True)
     written = result.write(out, inputs)
     console.print(f"Wrote {', '.join(escape(str(p)) for p in written)}")
+    send(result, target, written)
     if strict and result.flags:
         sys.exit(2)
 

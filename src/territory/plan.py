@@ -81,7 +81,8 @@ class TargetsSpec:
 
 @dataclass(frozen=True)
 class OutputsSpec:
-    """Files a run writes into ``dir``; an empty name skips that output."""
+    """Files a run writes into ``dir``; an empty name skips that output. ``database``: also
+    write the result tables there, after the files (see :mod:`territory.db.target`)."""
 
     dir: Path = Path("out")
     assignments: str = "assignments.csv"
@@ -91,6 +92,7 @@ class OutputsSpec:
     summary: str = "summary.json"
     map: str = "map.html"
     manifest: str = "manifest.json"
+    database: Any = None  # a territory.db.target.DatabaseTarget
 
 
 @dataclass(frozen=True)

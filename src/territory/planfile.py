@@ -29,6 +29,8 @@ A plan file looks like this::
 
     [outputs]                  # dir, assignments, kpis, segments, summary, map ("" = skip),
     dir = "out"                # manifest (the set's manifest file, default manifest.json)
+    database = "postgresql://planner@/sales"  # also write the tables there (or duckdb:///f.duckdb)
+    schema = "territory"       # mode = "replace" | "append"; tables = {kpis = "fy27_kpis"}
 
 Relative paths are resolved from the plan file's folder. Every value is type-checked when the
 plan is loaded; a wrong type names the key, the value and the expected type. ``[[segments]]``
@@ -318,9 +320,40 @@ class _PlanReader:
 
     def outputs(self) -> OutputsSpec:
         """``[outputs]``: the folder and file names."""
-        outs = self.section("outputs", {f.name for f in fields(OutputsSpec)})
-        names = {k: self.text(outs, "outputs", k) for k in outs if k != "dir"}
-        return OutputsSpec(**{**names, "dir": self.path(outs.get("dir", "out"), "[outputs] dir")})
+        database_keys = {"schema", "mode", "tables", "run_id"}
+        outs = self.section("outputs", {f.name for f in fields(OutputsSpec)} | database_keys)
+        names = {k: self.text(outs, "outputs", k) for k in outs
+                 if k not in ("dir", "database", *database_keys)}  # fmt: skip
+        return OutputsSpec(**{**names, "dir": self.path(outs.get("dir", "out"), "[outputs] dir"),
+                              "database": self.database_output(outs, database_keys)})  # fmt: skip
+
+    def database_output(self, outs: dict, keys: set[str]):
+        """``[outputs] database`` with ``schema``, ``mode`` and ``tables``: the tables written
+        to a database after the files (None without ``database``)."""
+        from territory.db.target import DatabaseTarget
+
+        url = self.text(outs, "outputs", "database")
+        if not url:
+            given = sorted(keys & set(outs))
+            if given:
+                raise ValidationError(
+                    f"[outputs] {given[0]} in {self.source} needs "
+                    'database = "postgresql://..." or "duckdb:///...".'
+                )
+            return None
+        tables = outs.get("tables", {})
+        if not isinstance(tables, dict) or not all(isinstance(v, str) for v in tables.values()):
+            raise ValidationError(
+                f"[outputs] tables in {self.source} must be a table of names, e.g. "
+                'tables = {assignments = "fy27_assignments", kpis = "fy27_kpis"}.'
+            )
+        from territory.db.connect import parse
+
+        parse(url, f"[outputs] database of {self.source}")  # no password in the plan
+        return DatabaseTarget(url, self.text(outs, "outputs", "schema"),
+                              self.text(outs, "outputs", "mode") or "replace", tables,
+                              self.text(outs, "outputs", "run_id"),
+                              where=f"[outputs] in {self.source}")  # fmt: skip
 
     def tracking(self) -> TrackingSpec | None:
         """``[tracking]``: order lines, opportunities, periods, target setting, thresholds."""

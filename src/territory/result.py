@@ -52,6 +52,7 @@ class PlanResult:
     adjustments: pd.DataFrame | None = None
     plugins: Plugins | None = None
     engine: Any = None
+    database_report: Any = None
 
     def close(self) -> None:
         """Release the engine's resources (the Dask client and a cluster it started)."""
@@ -110,7 +111,28 @@ class PlanResult:
                     files.add_table(name, payload)
                 else:
                     payload.to_parquet(str(files.path(name)), write_index=False, overwrite=True)
+        if out.database is not None:
+            self._write_database(out.database, files.written)
         return files.written
+
+    def to_database(self, url, **options):
+        """Write the result tables to a database in one transaction; see
+        :func:`territory.db.results.write_database` for ``schema``, ``mode``, ``tables``,
+        ``run_id`` and ``only``. Returns the :class:`~territory.db.write.DatabaseReport`."""
+        from territory.db.results import write_database
+
+        return write_database(self, url, **options)
+
+    def _write_database(self, target, written: list[Path]) -> None:
+        """After the file set is published: the database tables, or an error saying the files
+        were kept and the database left as it was."""
+        from territory.errors import OutputError
+
+        try:
+            self.database_report = self.to_database(target)
+        except OutputError as exc:
+            kept = ", ".join(str(p) for p in written) or "no files"
+            raise OutputError(f"The output files were written ({kept}). {exc}") from None
 
 
 def _slug(text: str) -> str:
