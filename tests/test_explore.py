@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from shapely.geometry import box
 
 import territory
 from territory.errors import ValidationError
@@ -291,3 +292,25 @@ def test_explore_draws_user_blocks_with_the_editor(grid_blocks, grid_alignment):
     assert data["revenue"] == [10.0] * 16
     assert data["alignment"]["columns"] == ["block_id", "territory_id", "parent"]
     assert [data["ids_t"][t] for t in data["territory"]] == blocks["territory_id"].tolist()
+
+
+def test_a_rep_column_under_another_usual_name_gives_the_rep_filter(tmp_path):
+    import json
+
+    squares = gpd.GeoDataFrame(
+        {"territory_id": ["A", "B", "C"], "Sales Rep": ["Ann", None, "Ann"]},
+        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1)], crs=4326,
+    )  # fmt: skip
+
+    def reps(fmap):
+        found = re.search(r'"reps":(\[[^\]]*\]|null)', fmap.get_root().render())
+        return json.loads(found.group(1))
+
+    assert reps(territory.explore(squares, "territory")) == ["Ann", None, "Ann"]
+    # through a plan: the territory file's "Owner" column is the rep
+    path = tmp_path / "territories.geojson"
+    squares.rename(columns={"Sales Rep": "Owner"}).to_file(path)
+    accounts = pd.DataFrame({"account_id": ["1"], "lat": [0.5], "lon": [0.5], "revenue": [1.0]})
+    result = territory.make_plan(accounts, str(path)).run()
+    assert result.layer.territories["rep"].fillna("-").tolist() == ["Ann", "-", "Ann"]
+    assert reps(result.to_map()) == ["Ann", None, "Ann"]

@@ -23,7 +23,7 @@ TERRITORY_ID = ("territory_id", "territoryid", "territory", "territory_code", "i
 TERRITORY_NAME = ("name", "territory_name", "label")
 BLOCK_ID = ("block_id", "blockid", "block", "geoid", "fips", "zip", "zip3", "zcta", "id", "code")
 PARENT = ("parent", "region", "area", "parent_id")
-REP = ("rep", "rep_id", "rep_name", "owner")
+REP = ("rep", "rep_id", "rep_name", "sales_rep", "owner")
 MEASURES = ("revenue", "pipeline", "potential")
 
 

@@ -138,14 +138,20 @@ def load_territories(
         option="parent",
         required=False,
     )
-    out = _standard(frame, name, parent)
+    rep = cols.find_column(
+        frame, None, cols.REP, what="rep", source=layer.source, option="rep", required=False
+    )
+    out = _standard(frame, name, parent, rep)
     result = TerritoryLayer(out, None, layer.source.name, list(layer.notes))
     _note_overlaps(result, layer)
     return result
 
 
-def _standard(frame: gpd.GeoDataFrame, name: str | None, parent: str | None) -> gpd.GeoDataFrame:
-    """Territories with ``territory_id``, ``name``, ``parent`` first, other columns after."""
+def _standard(
+    frame: gpd.GeoDataFrame, name: str | None, parent: str | None, rep: str | None = None
+) -> gpd.GeoDataFrame:
+    """Territories with ``territory_id``, ``name``, ``parent`` first, other columns after; a
+    rep column under another spelling (``owner``, ``Rep Name`` ...) becomes ``rep``."""
     out = frame.copy()
     ids = out["territory_id"]
     out["name"] = out[name].astype(object).where(out[name].notna(), ids) if name else ids
@@ -154,6 +160,8 @@ def _standard(frame: gpd.GeoDataFrame, name: str | None, parent: str | None) -> 
         out = out.drop(columns=name)
     if parent and parent not in ("parent", "name"):
         out = out.drop(columns=parent)
+    if rep and rep not in ("rep", "name", "parent", "territory_id"):
+        out = out.rename(columns={rep: "rep"})
     first = ["territory_id", "name", "parent"]
     rest = [c for c in out.columns if c not in first]
     return out[first + rest]

@@ -35,15 +35,23 @@ HIERARCHY = {"parent": "Region", "rep": "Rep"}
 
 def territory_people(table: pd.DataFrame, name: str = "name") -> pd.DataFrame:
     """``territory_id``, ``name``, ``parent`` (region) and ``rep`` of each territory of
-    ``table`` (its columns ``name``, ``parent`` and ``rep``), None where blank; a territory
-    without a name is named by its id."""
+    ``table`` (its columns ``name``, ``parent`` and ``rep`` or ``owner``, ``rep_name`` ...),
+    None where blank; a territory without a name is named by its id."""
     out = pd.DataFrame({"territory_id": table["territory_id"].to_numpy()})
-    for c, column in (("name", name), ("parent", "parent"), ("rep", "rep")):
+    for c, column in (("name", name), ("parent", "parent"), ("rep", _rep_column(table))):
         col = table[column] if column in table.columns else pd.Series(None, index=table.index)
         col = col.astype(object)
         out[c] = col.where(col.notna() & col.astype(str).str.strip().ne(""), None).to_numpy()
     out["name"] = np.where(pd.isna(out["name"]), out["territory_id"].astype(str), out["name"])
     return out
+
+
+def _rep_column(table: pd.DataFrame) -> str:
+    """The rep column: ``rep``, else a usual spelling of it (``owner``, ``Rep Name`` ...)."""
+    from territory.columns import REP, normalise
+
+    by_name = {normalise(c): c for c in table.columns if isinstance(c, str)}
+    return next((by_name[normalise(r)] for r in REP if normalise(r) in by_name), "rep")
 
 
 def postal_column(frame: pd.DataFrame, preferred: str | None = None) -> str | None:
@@ -147,7 +155,7 @@ def _texts(values: pd.Series) -> list | None:
     """Each value as text (None where blank); None when all are blank."""
     if values.isna().all():
         return None
-    return [None if v is None else str(v) for v in values]
+    return [None if pd.isna(v) else str(v) for v in values]
 
 
 def _point_territories(points, people: pd.DataFrame) -> dict | None:
