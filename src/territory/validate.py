@@ -10,6 +10,8 @@ repaired and *reported* as notes, never silently.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -446,9 +448,11 @@ def check_swapped(accounts: Accounts, bounds) -> None:
     if located.sum() < 5:
         return
     xmin, ymin, xmax, ymax = bounds
-    x, y = accounts.x[located], accounts.y[located]
-    inside = np.mean((x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax))
-    flipped = np.mean((y >= xmin) & (y <= xmax) & (x >= ymin) & (x <= ymax))
+    x, y = accounts.x, accounts.y
+    if not located.all():
+        x, y = x[located], y[located]
+    inside = np.count_nonzero((x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)) / len(x)
+    flipped = np.count_nonzero((y >= xmin) & (y <= xmax) & (x >= ymin) & (x <= ymax)) / len(x)
     if inside < 0.5 and flipped > 0.9:
         raise ValidationError(
             f"Latitude and longitude in {accounts.source.name} appear swapped: only "
@@ -562,7 +566,7 @@ def _check_geometry(frame, id_name, source, kind, notes, *, strict=False) -> np.
     if crs.is_geographic:
         _check_lonlat(geoms, shaped, frame, id_name, source, kind, crs)
         _split_antimeridian(geoms, shaped, frame, id_name, source, kind, notes)
-    invalid = shaped & ~shapely.is_valid(geoms)
+    invalid = shaped & ~in_threads(shapely.is_valid, geoms)
     if invalid.any():
         pos = np.flatnonzero(invalid)
         reasons = shapely.is_valid_reason(geoms[pos[:3]])
@@ -735,7 +739,7 @@ def find_overlaps(polygons: Polygons, min_area_fraction: float = 1e-6) -> pd.Dat
     """
     geoms = polygons.frame.geometry.to_numpy()
     left, right = _box_pairs(geoms)
-    overlapping = shapely.relate_pattern(geoms[left], geoms[right], "2********")
+    overlapping = in_threads(shapely.relate_pattern, geoms[left], geoms[right], "2********")
     left, right = left[overlapping], right[overlapping]
     inter = shapely.area(shapely.intersection(geoms[left], geoms[right]))
     smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
@@ -749,6 +753,28 @@ def find_overlaps(polygons: Polygons, min_area_fraction: float = 1e-6) -> pd.Dat
             "overlap_share": share[keep].astype(float),
         }
     )
+
+
+def in_threads(func, *args, threads: int | None = None) -> np.ndarray:
+    """``func(*args)`` for a shapely function, on all cores over chunks of the array arguments
+    (GEOS releases the GIL); other arguments are passed whole.
+
+    Runs in one thread when any geometry is prepared: a prepared geometry builds its index on
+    first use, and two threads building it at once crash GEOS.
+    """
+    arrays = [a for a in args if isinstance(a, np.ndarray)]
+    n = len(arrays[0]) if arrays else 0
+    workers = max(1, min(threads or os.cpu_count() or 1, n // 256))
+    if workers == 1 or any(shapely.is_prepared(a).any() for a in arrays if a.dtype == object):
+        return func(*args)
+    cuts = np.linspace(0, n, workers + 1).astype(np.int64)
+
+    def run(k):
+        part = (a[cuts[k] : cuts[k + 1]] if isinstance(a, np.ndarray) else a for a in args)
+        return func(*part)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return np.concatenate(list(pool.map(run, range(workers))))
 
 
 def _box_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
