@@ -184,7 +184,7 @@ def locate_points(
     if len(exact):
         pts = SortedPoints(x[exact], y[exact], band)
         p, g = _polygon_pass(pts, polygons, bounds, shapely.contains_xy, options.threads)
-        _resolve(exact[p], g, polygon, method, candidates, INSIDE, OVERLAP, overlap_rank)
+        _resolve(exact, p, g, polygon, method, candidates, INSIDE, OVERLAP, overlap_rank)
 
     # 2. on a boundary: points not strictly inside anything, tested with intersects, only
     #    against the polygons whose bounding boxes hold such points
@@ -192,10 +192,10 @@ def locate_points(
     if len(rest):
         pts = SortedPoints(x[rest], y[rest], band)  # polygons whose box holds none: no work
         p, g = _polygon_pass(pts, polygons, bounds, shapely.intersects_xy, options.threads)
-        _resolve(rest[p], g, polygon, method, candidates, BOUNDARY, BOUNDARY, tie_rank)
+        _resolve(rest, p, g, polygon, method, candidates, BOUNDARY, BOUNDARY, tie_rank)
 
     # 3. outside: nearest polygon within the distance
-    rest = valid[polygon[valid] < 0]
+    rest = np.flatnonzero(polygon < 0) if len(valid) == n else valid[polygon[valid] < 0]
     if len(rest):
         reach = options.max_distance_km
         near, dist = nearest_polygons(x[rest], y[rest], polygons, bounds, geographic, reach,
@@ -230,12 +230,14 @@ def _grid_pass(x, y, valid, polygons, bounds, band, polygon, method, threads) ->
     return valid[label == BORDER]
 
 
-def _resolve(p, g, polygon, method, candidates, single, multiple, rank):
-    """Write hits into ``polygon``/``method``; points hit more than once pick the lowest rank."""
-    if not len(p):
+def _resolve(points, hit, g, polygon, method, candidates, single, multiple, rank):
+    """Write hits (point ``points[hit]`` in polygon ``g``) into ``polygon``/``method``; points
+    hit more than once pick the lowest rank."""
+    if not len(hit):
         return
-    counts = np.bincount(p, minlength=len(polygon))
-    once = counts[p] == 1
+    once = np.bincount(hit, minlength=len(points))[hit] == 1  # counted among the tested only
+    p = points[hit]
+    del hit
     polygon[p[once]] = g[once]
     method[p[once]] = single
     if once.all():

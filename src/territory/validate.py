@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyproj
 import shapely
 
@@ -201,7 +202,13 @@ def id_text(values: pd.Series) -> pd.Series:
     values = values.reset_index(drop=True)
     if pd.api.types.is_float_dtype(values.dtype):
         floats = values.to_numpy(dtype=float, na_value=np.nan)
-        out = [_float_text(v) for v in floats]
+        out = np.full(len(floats), None, dtype=object)
+        with np.errstate(invalid="ignore"):
+            whole = (np.floor(floats) == floats) & (np.abs(floats) < 2.0**63)  # NaN/inf: no
+        digits = pa.array(floats[whole].astype(np.int64)).cast(pa.string())  # exact text
+        out[whole] = digits.to_numpy(zero_copy_only=False)
+        rest = np.flatnonzero(~whole)  # fractions, huge whole numbers, blanks: one by one
+        out[rest] = [_float_text(v) for v in floats[rest].tolist()]
         return pd.Series(out, dtype="string")
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in (
         "string",
@@ -415,6 +422,8 @@ def _locate_geometry(frame: gpd.GeoDataFrame, source, crs, notes):
 
 
 def _check_ranges(x, y, lat_col, lon_col, source):
+    if len(x) and -180 <= x.min() <= x.max() <= 180 and -90 <= y.min() <= y.max() <= 90:
+        return  # all in range (a NaN makes min/max NaN and the full check below run)
     with np.errstate(invalid="ignore"):
         bad = (np.abs(y) > 90) | (np.abs(x) > 180)
     if not bad.any():
@@ -452,8 +461,10 @@ def check_swapped(accounts: Accounts, bounds) -> None:
     if not located.all():
         x, y = x[located], y[located]
     inside = np.count_nonzero((x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)) / len(x)
+    if inside >= 0.5:
+        return
     flipped = np.count_nonzero((y >= xmin) & (y <= xmax) & (x >= ymin) & (x <= ymax)) / len(x)
-    if inside < 0.5 and flipped > 0.9:
+    if flipped > 0.9:
         raise ValidationError(
             f"Latitude and longitude in {accounts.source.name} appear swapped: only "
             f"{inside:.0%} of accounts fall within the territories' extent, but {flipped:.0%} "
