@@ -10,7 +10,9 @@ data folder; the embedded simplified layer is used, and said so, if it is absent
 Each case runs in its own process so peak memory (max RSS) belongs to that case alone:
 
 - ``territory``: ``territory.assign`` end to end from a lat/lon DataFrame (validation, point
-  pass, boundary and nearest fallback, reasons), i.e. what a user calls;
+  pass, boundary and nearest fallback, reasons), i.e. what a user calls, with its modules
+  imported before the clock starts (as geopandas is for sjoin); the time of each phase is
+  printed under it (layer check, accounts check, grid, exact tests, nearest, reasons, table);
 - ``territory engine``: the point pass alone (``locate_points`` on coordinate arrays);
 - ``sjoin``: ``geopandas.sjoin(points, counties, predicate="within")`` including building the
   Point geometries it needs, and ``sjoin (join only)`` without that step.
