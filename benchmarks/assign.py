@@ -10,7 +10,9 @@ data folder; the embedded simplified layer is used, and said so, if it is absent
 Each case runs in its own process so peak memory (max RSS) belongs to that case alone:
 
 - ``territory``: ``territory.assign`` end to end from a lat/lon DataFrame (validation, point
-  pass, boundary and nearest fallback, reasons), i.e. what a user calls;
+  pass, boundary and nearest fallback, reasons), i.e. what a user calls, with its modules
+  imported before the clock starts (as geopandas is for sjoin); the time of each phase is
+  printed under it (layer check, accounts check, grid, exact tests, nearest, reasons, table);
 - ``territory engine``: the point pass alone (``locate_points`` on coordinate arrays);
 - ``sjoin``: ``geopandas.sjoin(points, counties, predicate="within")`` including building the
   Point geometries it needs, and ``sjoin (join only)`` without that step.
@@ -71,12 +73,15 @@ def run_case(method: str, n: int, counties_path: str) -> dict:
     extra = {}
     if method == "territory":
         import territory
+        import territory.api  # imported before the clock, as geopandas is for sjoin
 
+        phases = _time_phases()
         t0 = time.perf_counter()
         out = territory.assign(accounts, counties, territory_id="GEOID")
         seconds = time.perf_counter() - t0
         extra["methods"] = out["method"].value_counts().to_dict()
         extra["assigned"] = int(out["territory_id"].notna().sum())
+        extra["phases"] = _phase_table(phases, seconds)
     elif method == "territory engine":
         import territory.assignment as A
         from territory.assignment import AssignOptions, locate_points
@@ -107,6 +112,53 @@ def run_case(method: str, n: int, counties_path: str) -> dict:
         raise SystemExit(f"unknown method {method}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"method": method, "n": n, "seconds": seconds, "peak_mb": peak_mb, **extra}
+
+
+# (module, function, phase): wrapped with a timer in the end-to-end case. Wrapping adds a few
+# calls, not per-account work.
+TIMED = [
+    ("territory.stages.assign", "read_territories", "layer check"),
+    ("territory.stages.assign", "plan_accounts", "accounts check"),
+    ("territory.assignment", "locate_points", "point pass"),
+    ("territory.assignment", "_grid_pass", "grid"),
+    ("territory.assignment", "nearest_polygons", "nearest"),
+    ("territory.assignment", "describe", "reasons"),
+]
+
+
+def _time_phases() -> dict[str, float]:
+    import importlib
+
+    spent: dict[str, float] = {}
+    for module, name, phase in TIMED:
+        mod = importlib.import_module(module)
+        inner = getattr(mod, name)
+
+        def timed(*args, _inner=inner, _phase=phase, **kwargs):
+            t = time.perf_counter()
+            try:
+                return _inner(*args, **kwargs)
+            finally:
+                spent[_phase] = spent.get(_phase, 0.0) + time.perf_counter() - t
+
+        setattr(mod, name, timed)
+    return spent
+
+
+def _phase_table(spent: dict[str, float], total: float) -> dict[str, float]:
+    """Seconds per phase of one end-to-end run; the derived ones exclude their parts."""
+    get = spent.get
+    return {
+        "layer check (read, validate, overlaps)": get("layer check", 0.0),
+        "accounts check": get("accounts check", 0.0),
+        "grid (build, interior lookup)": get("grid", 0.0),
+        "exact tests (border points)": get("point pass", 0.0) - get("grid", 0.0)
+        - get("nearest", 0.0),
+        "nearest fallback": get("nearest", 0.0),
+        "reasons": get("reasons", 0.0),
+        "table build (rest)": total - get("layer check", 0.0) - get("accounts check", 0.0)
+        - get("point pass", 0.0) - get("reasons", 0.0),
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -147,6 +199,8 @@ def main() -> None:
                 f"{n / row['seconds']:>13,.0f} accounts/s  peak {row['peak_mb']:7,.0f} MB",
                 flush=True,
             )
+            for phase, sec in row.get("phases", {}).items():
+                print(f"{'':>13}{phase:<40} {sec:6.2f} s", flush=True)
     print()
     print(f"{'accounts':>11} {'comparison':<40} {'speed-up':>9}")
     for n in args.sizes:

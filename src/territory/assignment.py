@@ -150,8 +150,8 @@ def locate_points(
         Metres per coordinate unit for projected layers (1 for metres).
     tie_rank : ndarray of int
         Lower wins among polygons sharing a boundary point.
-    overlap_rank : ndarray of int
-        Lower wins among overlapping polygons containing a point.
+    overlap_rank : ndarray of int, or a function returning it (called only if some point
+        is inside several polygons): lower wins among overlapping polygons containing a point.
     grid : bool, optional
         Answer points in grid cells wholly inside one polygon (or outside all) by lookup and
         test only the others exactly (:mod:`territory.pointgrid`); the answers are the same.
@@ -184,7 +184,7 @@ def locate_points(
     if len(exact):
         pts = SortedPoints(x[exact], y[exact], band)
         p, g = _polygon_pass(pts, polygons, bounds, shapely.contains_xy, options.threads)
-        _resolve(exact[p], g, polygon, method, candidates, INSIDE, OVERLAP, overlap_rank)
+        _resolve(exact, p, g, polygon, method, candidates, INSIDE, OVERLAP, overlap_rank)
 
     # 2. on a boundary: points not strictly inside anything, tested with intersects, only
     #    against the polygons whose bounding boxes hold such points
@@ -192,14 +192,14 @@ def locate_points(
     if len(rest):
         pts = SortedPoints(x[rest], y[rest], band)  # polygons whose box holds none: no work
         p, g = _polygon_pass(pts, polygons, bounds, shapely.intersects_xy, options.threads)
-        _resolve(rest[p], g, polygon, method, candidates, BOUNDARY, BOUNDARY, tie_rank)
+        _resolve(rest, p, g, polygon, method, candidates, BOUNDARY, BOUNDARY, tie_rank)
 
     # 3. outside: nearest polygon within the distance
-    rest = valid[polygon[valid] < 0]
+    rest = np.flatnonzero(polygon < 0) if len(valid) == n else valid[polygon[valid] < 0]
     if len(rest):
-        near, dist = nearest_polygons(
-            x[rest], y[rest], polygons, bounds, geographic, options.max_distance_km, unit, tie_rank
-        )
+        reach = options.max_distance_km
+        near, dist = nearest_polygons(x[rest], y[rest], polygons, bounds, geographic, reach,
+                                      unit, tie_rank, options.threads)  # fmt: skip
         distance[rest] = dist
         ok = (near >= 0) & (dist <= options.max_distance_km)
         polygon[rest[ok]] = near[ok]
@@ -218,23 +218,32 @@ def _grid_pass(x, y, valid, polygons, bounds, band, polygon, method, threads) ->
 
     xs, ys = (x, y) if len(valid) == len(x) else (x[valid], y[valid])
     label = cell_labels(xs, ys, polygons, bounds, contains, threads)
+    if len(valid) == len(x):  # every point located: write in place, no index arrays
+        pure = label >= 0
+        np.copyto(polygon, label, where=pure)
+        np.copyto(method, INSIDE, where=pure)
+        del pure
+        return np.flatnonzero(label == BORDER)
     pure = label >= 0
     polygon[valid[pure]] = label[pure]
     method[valid[pure]] = INSIDE
     return valid[label == BORDER]
 
 
-def _resolve(p, g, polygon, method, candidates, single, multiple, rank):
-    """Write hits into ``polygon``/``method``; points hit more than once pick the lowest rank."""
-    if not len(p):
+def _resolve(points, hit, g, polygon, method, candidates, single, multiple, rank):
+    """Write hits (point ``points[hit]`` in polygon ``g``) into ``polygon``/``method``; points
+    hit more than once pick the lowest rank."""
+    if not len(hit):
         return
-    counts = np.bincount(p, minlength=len(polygon))
-    once = counts[p] == 1
+    once = np.bincount(hit, minlength=len(points))[hit] == 1  # counted among the tested only
+    p = points[hit]
+    del hit
     polygon[p[once]] = g[once]
     method[p[once]] = single
     if once.all():
         return
     p, g = p[~once], g[~once]
+    rank = rank() if callable(rank) else rank
     order = np.lexsort((rank[g], p))
     p, g = p[order], g[order]
     first = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
@@ -271,9 +280,10 @@ def describe(
     texts.append(said)
     near = np.flatnonzero(result.method == NEAREST)
     rows.append(near)
+    said_of = [f"outside every {noun}; nearest '{i}' is " for i in ids.tolist()]
+    limit = f" km away (limit {options.max_distance_km:g} km)"
     texts.append([
-        f"outside every {noun}; nearest '{ids[p]}' is {d:.2f} km away "
-        f"(limit {options.max_distance_km:g} km)"
+        f"{said_of[p]}{d:.2f}{limit}"
         for p, d in zip(result.polygon[near].tolist(), result.distance_km[near].tolist(),
                         strict=True)
     ])  # fmt: skip
@@ -303,11 +313,17 @@ def with_reasons(
 ) -> pd.Categorical:
     """``reason`` with ``texts[k][j]`` set at row ``rows[k][j]`` (later entries win)."""
     codes = np.asarray(reason.codes, dtype=np.int32).copy()
-    code_of = {c: k for k, c in enumerate(reason.categories)}
+    categories = pd.Index(reason.categories, dtype=object)
     for where, said in zip(rows, texts, strict=True):
         if len(where):
-            codes[where] = [code_of.setdefault(t, len(code_of)) for t in said]
-    return pd.Categorical.from_codes(codes, categories=list(code_of))
+            # one code per distinct sentence, new sentences appended in first-seen order
+            local, uniques = pd.factorize(np.asarray(said, dtype=object))
+            known = categories.get_indexer(uniques)
+            new = known < 0
+            known[new] = len(categories) + np.arange(int(new.sum()))
+            categories = categories.append(pd.Index(uniques[new], dtype=object))
+            codes[where] = known[local]
+    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def method_labels(codes: np.ndarray) -> pd.Categorical:
@@ -334,11 +350,13 @@ def locate_accounts(
     check_swapped(accounts, polygons.total_bounds)
     geoms = polygons.geometry.to_numpy()
     tie_rank = _rank(ids)
-    if options.overlap == "smallest":
+
+    def overlap_rank():  # needed only when a point is inside overlapping polygons
+        if options.overlap == "first":
+            return np.arange(len(geoms))
         area, _ = area_perimeter_km(geoms, crs)  # km², not degrees², for lon/lat layers
-        overlap_rank = np.lexsort((tie_rank, area)).argsort()
-    else:
-        overlap_rank = np.arange(len(geoms))
+        return np.lexsort((tie_rank, area)).argsort()
+
     result = locate_points(
         accounts.x,
         accounts.y,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +14,10 @@ import shapely
 from territory.geometry import degree_km
 from territory.sortedpoints import SortedPoints, ramp
 
+PARALLEL_FROM = 20_000  # points searched in spatial chunks on all cores from this many
 
-def nearest_polygons(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=None):
+
+def nearest_polygons(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=None, threads=None):
     """Nearest polygon to each point within reach, and its distance in km.
 
     Every part of every candidate (multi)polygon is cut into its ring segments; the segments'
@@ -26,12 +30,35 @@ def nearest_polygons(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=
     Polygons within a metre of the same distance tie; the lowest ``rank`` (id order) wins.
     The search reaches twice ``max_km`` so near misses are reported with their distance; the
     caller applies the limit.
+
+    A point's answer depends on no other point, so from :data:`PARALLEL_FROM` points they are
+    cut into strips of longitude searched on all cores (numpy and GEOS release the GIL).
     """
     n = len(x)
-    near = np.full(n, -1, dtype=np.int64)
     if max_km <= 0 or n == 0:
-        return near, np.full(n, np.nan)
+        return np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
     rank = np.arange(len(polygons)) if rank is None else np.asarray(rank)
+    workers = max(1, min(threads or os.cpu_count() or 1, n // (PARALLEL_FROM // 2)))
+    if workers == 1:
+        return _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank)
+    order = np.argsort(x, kind="stable")
+    strips = np.array_split(order, workers * 2)  # neighbours in a strip share their segments
+
+    def run(strip):
+        return _nearest(x[strip], y[strip], polygons, bounds, geographic, max_km, unit, rank)
+
+    near = np.full(n, -1, dtype=np.int64)
+    dist = np.full(n, np.nan)
+    with ThreadPoolExecutor(workers) as pool:
+        for strip, (p, d) in zip(strips, pool.map(run, strips), strict=True):
+            near[strip], dist[strip] = p, d
+    return near, dist
+
+
+def _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank):
+    """:func:`nearest_polygons` in one thread."""
+    n = len(x)
+    near = np.full(n, -1, dtype=np.int64)
     reach = 2 * max_km
     x, y, origin = _with_shifted_copies(x, y, reach) if geographic else (x, y, np.arange(n))
     m = len(x)
@@ -56,7 +83,8 @@ def nearest_polygons(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=
     grown, gy = _grow(seg_box, seg_lat, reach, geographic, unit)
     useful = SortedPoints(x, y, gy).any_in(grown)
     a, b, seg_box, seg_lat, seg_poly = (v[useful] for v in (a, b, seg_box, seg_lat, seg_poly))
-    segs = _Segments(a, b, seg_box, seg_lat, seg_poly, rank, geographic, unit)
+    scale = degree_km(y) if geographic else None  # km per degree at each point
+    segs = _Segments(a, b, seg_box, seg_lat, seg_poly, rank, geographic, unit, scale)
     # Progressive search: a point whose best distance is within the current radius is final,
     # since every segment within that radius was a candidate. Most points end in round one.
     seg_start = np.searchsorted(seg_poly, cand, "left")
@@ -168,6 +196,7 @@ class _Segments:
     rank: np.ndarray
     geographic: bool
     unit: float
+    scale: tuple[np.ndarray, np.ndarray] | None  # per point: km per degree of lon, of lat
 
     def search(self, x, y, todo, segments, radius, best_poly, best_seg, dist):
         """One search round: improve the best segment of points ``todo`` among ``segments``."""
@@ -182,8 +211,9 @@ class _Segments:
                 continue
             seg = segments[np.repeat(chunk, np.diff(starts))]
             point = todo[pts.order[pos]]
+            k = None if self.scale is None else (self.scale[0][point], self.scale[1][point])
             km = _segment_km(x[point], y[point], self.a[seg], self.b[seg], self.geographic,
-                             self.unit)  # fmt: skip
+                             self.unit, k)  # fmt: skip
             self._merge(point, seg, km, best_poly, best_seg, dist)
 
     def _merge(self, point, seg, km, best_poly, best_seg, dist):
@@ -201,10 +231,11 @@ class _Segments:
         best_seg[p] = s
 
 
-def _segment_km(px, py, a, b, geographic, unit):
-    """Distance in km from points to segments ``a``-``b`` (one segment per point)."""
+def _segment_km(px, py, a, b, geographic, unit, scale=None):
+    """Distance in km from points to segments ``a``-``b`` (one segment per point); ``scale``
+    is :func:`degree_km` of ``py`` when the caller has it."""
     if geographic:
-        kx, ky = degree_km(py)
+        kx, ky = degree_km(py) if scale is None else scale
         ax = ((a[:, 0] - px + 180) % 360 - 180) * kx
         bx = ((b[:, 0] - px + 180) % 360 - 180) * kx
         ay, by = (a[:, 1] - py) * ky, (b[:, 1] - py) * ky

@@ -66,23 +66,48 @@ def _global_cells(grid_x0, grid_y0, s, ngx, ngy, x, y):
     return gx, gy
 
 
-def _make_grid(x, y, box, s) -> tuple[_Grid, np.ndarray, np.ndarray]:
-    """Grid of side ``s`` over ``box``; returns it and the points' global cells."""
+CHUNK = 1 << 16  # points per piece of the per-point steps: their temporaries stay in cache
+
+
+def per_chunk(n: int, work: Callable[[slice], None], threads: int | None = None) -> None:
+    """Run ``work(piece)`` over slices of ``range(n)`` of :data:`CHUNK` points on all cores
+    (numpy releases the GIL on these arrays); ``work`` writes its results itself."""
+    pieces = [slice(a, min(a + CHUNK, n)) for a in range(0, n, CHUNK)]
+    workers = max(1, min(threads or os.cpu_count() or 1, len(pieces)))
+
+    def run(part):
+        for piece in part:
+            work(piece)
+
+    if workers == 1:
+        run(pieces)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, [pieces[i::workers] for i in range(workers)]))
+
+
+def _make_grid(x, y, box, s, threads=None) -> _Grid:
+    """Grid of side ``s`` over ``box`` (coarsened until its blocks with points fit)."""
     x0, y0, x1, y1 = box
     while True:
         ngx = int((x1 - x0) / s) + 1
         ngy = int((y1 - y0) / s) + 1
         nbx, nby = -(-ngx // FINE), -(-ngy // FINE)
         if nbx * nby <= MAX_BLOCKS:
-            gx, gy = _global_cells(x0, y0, s, ngx, ngy, x, y)
-            occupied = np.bincount((gy // FINE) * nbx + gx // FINE, minlength=nbx * nby) > 0
+            occupied = np.zeros(nbx * nby, dtype=bool)
+
+            def mark(piece, ngx=ngx, ngy=ngy, nbx=nbx, s=s, occupied=occupied):
+                gx, gy = _global_cells(x0, y0, s, ngx, ngy, x[piece], y[piece])
+                occupied[(gy // FINE) * nbx + gx // FINE] = True  # all writes are True
+
+            per_chunk(len(x), mark, threads)
             nblocks = int(occupied.sum())
             if nblocks * FINE * FINE <= MAX_CELLS:
                 break
         s *= 1.5
     rank = np.full(nbx * nby, -1, dtype=np.int32)
     rank[occupied] = np.arange(nblocks, dtype=np.int32)
-    return _Grid(x0, y0, s, ngx, ngy, rank, nblocks), gx, gy
+    return _Grid(x0, y0, s, ngx, ngy, rank, nblocks)
 
 
 def _border_cells(grid: _Grid, polygons: np.ndarray, threads: int | None = None) -> np.ndarray:
@@ -186,8 +211,7 @@ def cell_labels(
     height = float(np.median(bounds[finite, 3] - bounds[finite, 1]))
     extent = max(box[2] - box[0], box[3] - box[1], 1e-9)
     s = max(height / CELLS_PER_POLYGON, extent / 2**20, 1e-9)
-    grid, gx, gy = _make_grid(px, py, box, s)
-    cell = grid.cells(gx, gy)
+    grid = _make_grid(px, py, box, s, threads)
     # Cells no boundary passes through, joined into runs: the free cells of a row of a block
     # that touch, or a whole block when none of its cells is marked. A run lies in the
     # interior of the same polygons throughout, so one test of one cell centre answers it.
@@ -203,9 +227,17 @@ def cell_labels(
     start = start.ravel()
     run = np.cumsum(start, dtype=np.int32)
     run[~free.ravel()] = 0
-    point_run = run[cell]
-    del run
-    tested = np.flatnonzero(np.bincount(point_run, minlength=int(start.sum()) + 1)[1:])
+    point_run = np.empty(len(px), dtype=np.int32)
+    held = np.zeros(int(start.sum()) + 1, dtype=bool)  # runs that hold points
+
+    def lookup(piece, run=run):
+        gx, gy = _global_cells(grid.x0, grid.y0, grid.s, grid.ngx, grid.ngy, px[piece], py[piece])
+        point_run[piece] = r = run[grid.cells(gx, gy)]
+        held[r] = True  # all writes are True
+
+    per_chunk(len(px), lookup, threads)
+    del run, lookup
+    tested = np.flatnonzero(held[1:])
     rep = np.flatnonzero(start)[tested]  # the first cell of each run that holds points
     sub, blk = rep % (FINE * FINE), rep // (FINE * FINE)
     cx = grid.x0 + ((coarse[blk] % grid.nbx) * FINE + sub % FINE + 0.5) * grid.s
@@ -216,5 +248,8 @@ def cell_labels(
     run_label[1 + tested[hits == 0]] = OUTSIDE
     single = hits[pt] == 1
     run_label[1 + tested[pt[single]]] = poly[single]
-    label[idx] = run_label[point_run]
+    if len(idx) == len(x):
+        per_chunk(len(x), lambda k: np.take(run_label, point_run[k], out=label[k]), threads)
+    else:
+        label[idx] = run_label[point_run]
     return label

@@ -10,11 +10,14 @@ repaired and *reported* as notes, never silently.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyproj
 import shapely
 
@@ -207,7 +210,13 @@ def id_text(values: pd.Series) -> pd.Series:
     values = values.reset_index(drop=True)
     if pd.api.types.is_float_dtype(values.dtype):
         floats = values.to_numpy(dtype=float, na_value=np.nan)
-        out = [_float_text(v) for v in floats]
+        out = np.full(len(floats), None, dtype=object)
+        with np.errstate(invalid="ignore"):
+            whole = (np.floor(floats) == floats) & (np.abs(floats) < 2.0**63)  # NaN/inf: no
+        digits = pa.array(floats[whole].astype(np.int64)).cast(pa.string())  # exact text
+        out[whole] = digits.to_numpy(zero_copy_only=False)
+        rest = np.flatnonzero(~whole)  # fractions, huge whole numbers, blanks: one by one
+        out[rest] = [_float_text(v) for v in floats[rest].tolist()]
         return pd.Series(out, dtype="string")
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in (
         "string",
@@ -421,6 +430,8 @@ def _locate_geometry(frame: gpd.GeoDataFrame, source, crs, notes):
 
 
 def _check_ranges(x, y, lat_col, lon_col, source):
+    if len(x) and -180 <= x.min() <= x.max() <= 180 and -90 <= y.min() <= y.max() <= 90:
+        return  # all in range (a NaN makes min/max NaN and the full check below run)
     with np.errstate(invalid="ignore"):
         bad = (np.abs(y) > 90) | (np.abs(x) > 180)
     if not bad.any():
@@ -454,10 +465,14 @@ def check_swapped(accounts: Accounts, bounds) -> None:
     if located.sum() < 5:
         return
     xmin, ymin, xmax, ymax = bounds
-    x, y = accounts.x[located], accounts.y[located]
-    inside = np.mean((x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax))
-    flipped = np.mean((y >= xmin) & (y <= xmax) & (x >= ymin) & (x <= ymax))
-    if inside < 0.5 and flipped > 0.9:
+    x, y = accounts.x, accounts.y
+    if not located.all():
+        x, y = x[located], y[located]
+    inside = np.count_nonzero((x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)) / len(x)
+    if inside >= 0.5:
+        return
+    flipped = np.count_nonzero((y >= xmin) & (y <= xmax) & (x >= ymin) & (x <= ymax)) / len(x)
+    if flipped > 0.9:
         raise ValidationError(
             f"Latitude and longitude in {accounts.source.name} appear swapped: only "
             f"{inside:.0%} of accounts fall within the territories' extent, but {flipped:.0%} "
@@ -570,7 +585,7 @@ def _check_geometry(frame, id_name, source, kind, notes, *, strict=False) -> np.
     if crs.is_geographic:
         _check_lonlat(geoms, shaped, frame, id_name, source, kind, crs)
         _split_antimeridian(geoms, shaped, frame, id_name, source, kind, notes)
-    invalid = shaped & ~shapely.is_valid(geoms)
+    invalid = shaped & ~in_threads(shapely.is_valid, geoms)
     if invalid.any():
         pos = np.flatnonzero(invalid)
         reasons = shapely.is_valid_reason(geoms[pos[:3]])
@@ -743,7 +758,7 @@ def find_overlaps(polygons: Polygons, min_area_fraction: float = 1e-6) -> pd.Dat
     """
     geoms = polygons.frame.geometry.to_numpy()
     left, right = _box_pairs(geoms)
-    overlapping = shapely.relate_pattern(geoms[left], geoms[right], "2********")
+    overlapping = in_threads(shapely.relate_pattern, geoms[left], geoms[right], "2********")
     left, right = left[overlapping], right[overlapping]
     inter = shapely.area(shapely.intersection(geoms[left], geoms[right]))
     smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
@@ -757,6 +772,28 @@ def find_overlaps(polygons: Polygons, min_area_fraction: float = 1e-6) -> pd.Dat
             "overlap_share": share[keep].astype(float),
         }
     )
+
+
+def in_threads(func, *args, threads: int | None = None) -> np.ndarray:
+    """``func(*args)`` for a shapely function, on all cores over chunks of the array arguments
+    (GEOS releases the GIL); other arguments are passed whole.
+
+    Runs in one thread when any geometry is prepared: a prepared geometry builds its index on
+    first use, and two threads building it at once crash GEOS.
+    """
+    arrays = [a for a in args if isinstance(a, np.ndarray)]
+    n = len(arrays[0]) if arrays else 0
+    workers = max(1, min(threads or os.cpu_count() or 1, n // 256))
+    if workers == 1 or any(shapely.is_prepared(a).any() for a in arrays if a.dtype == object):
+        return func(*args)
+    cuts = np.linspace(0, n, workers + 1).astype(np.int64)
+
+    def run(k):
+        part = (a[cuts[k] : cuts[k + 1]] if isinstance(a, np.ndarray) else a for a in args)
+        return func(*part)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return np.concatenate(list(pool.map(run, range(workers))))
 
 
 def _box_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
