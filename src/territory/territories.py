@@ -120,26 +120,15 @@ def load_territories(
         strict=strict,
     )
     frame = layer.frame
-    name = cols.find_column(
-        frame,
-        None,
-        cols.TERRITORY_NAME,
-        what="name",
-        source=layer.source,
-        option="name",
-        required=False,
-    )
-    parent = cols.find_column(
-        frame,
-        None,
-        cols.PARENT,
-        what="parent",
-        source=layer.source,
-        option="parent",
-        required=False,
-    )
-    rep = cols.find_column(
-        frame, None, cols.REP, what="rep", source=layer.source, option="rep", required=False
+    name, parent, rep = (
+        cols.find_column(
+            frame, None, aliases, what=what, source=layer.source, option=what, required=False
+        )  # fmt: skip
+        for aliases, what in (
+            (cols.TERRITORY_NAME, "name"),
+            (cols.PARENT, "parent"),
+            (cols.REP, "rep"),
+        )  # fmt: skip
     )
     out = _standard(frame, name, parent, rep)
     result = TerritoryLayer(out, None, layer.source.name, list(layer.notes))
