@@ -123,12 +123,12 @@ def load_territories(
     name, parent, rep = (
         cols.find_column(
             frame, None, aliases, what=what, source=layer.source, option=what, required=False
-        )  # fmt: skip
+        )
         for aliases, what in (
             (cols.TERRITORY_NAME, "name"),
             (cols.PARENT, "parent"),
             (cols.REP, "rep"),
-        )  # fmt: skip
+        )
     )
     out = _standard(frame, name, parent, rep)
     result = TerritoryLayer(out, None, layer.source.name, list(layer.notes))
