@@ -32,6 +32,7 @@ _LAZY = {
     "run": "territory.api",
     "track": "territory.api",
     "METHODS": "territory.assignment",
+    "DatabaseSource": "territory.db.source",
     "AssignOptions": "territory.assignment",
     "DesignResult": "territory.designer",
     "TerritoryDesigner": "territory.designer",
@@ -83,6 +84,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from territory.adjust import AdjustmentSpec
     from territory.api import assign, demo_plan, explore, kpis, make_plan, run, track
     from territory.assignment import METHODS, AssignOptions
+    from territory.db.source import DatabaseSource
     from territory.designer import DesignResult, TerritoryDesigner, compare, design, plan_report
     from territory.extensions import (
         REQUIRED,
@@ -115,6 +117,7 @@ __all__ = [
     "AxisContext",
     "AxisSpec",
     "CRSMismatchError",
+    "DatabaseSource",
     "DesignResult",
     "InputError",
     "KpiColumn",
