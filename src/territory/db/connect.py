@@ -47,8 +47,9 @@ class Database:
         """The DuckDB file (None for an in-memory database)."""
         if self.kind != "duckdb":
             return None
-        path = self.url.split(":///", 1)[1] if ":///" in self.url else ""
-        path = path.split("?", 1)[0]
+        from sqlalchemy.engine import make_url
+
+        path = make_url(self.url).database or ""  # decoded: "my book%.duckdb", ":memory:"
         return Path(path) if path and path != ":memory:" else None
 
 
@@ -72,7 +73,7 @@ def parse(text: str, what: str = "database") -> Database:
         )
     try:
         url = make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise InputError(
             f"The {what} connection string cannot be parsed. Write it as "
             "postgresql://user@host:port/database or duckdb:///path/to/file.duckdb."
