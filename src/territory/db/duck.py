@@ -67,6 +67,7 @@ class DuckReader:
                 f"Cannot open the {self.what} database {self.db.shown}: {_first_line(exc)}. "
                 "Check that it is a DuckDB file (of this DuckDB version) and not in use."
             ) from None
+        self.con.execute("SET enable_progress_bar = false")  # territory shows its own
         extension = spatial_extension()
         if extension is not None:
             try:
