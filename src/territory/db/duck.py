@@ -45,6 +45,7 @@ class DuckReader:
         self.src, self.what, self.db = src, what, src.connection
         self.con = None
         self.spatial = False
+        self.only = None  # a KeyRange (territory.db.partition): read only those rows
 
     def open(self) -> None:
         import duckdb
@@ -102,7 +103,7 @@ class DuckReader:
 
         try:
             if self.src.table is not None:
-                return self.con.table(self.src.table)
+                return _only(self.con.table(self.src.table), self.only)
             relation = self.con.sql(self.src.query)  # the user's own SQL, as written
         except duckdb.Error as exc:
             raise InputError(self._failure(exc)) from None
@@ -120,6 +121,24 @@ class DuckReader:
                 "Fix the SQL (it runs as written, on a read-only connection)."
             )
         return f"Reading the {self.src.label} failed: {_first_line(exc)}."
+
+    def columns(self) -> list[str]:
+        """The table's column names."""
+        return list(self._relation().columns)
+
+    def boundaries(self, key: str, rows: int) -> list:
+        """Every ``rows``-th key in key order (the first key first)."""
+        import duckdb
+
+        column = duckdb.ColumnExpression(key)
+        keys = self._relation().select(column).filter(column.isnotnull()).sort(column)
+        found, seen = [], 0
+        for batch in keys.fetch_record_batch(rows):
+            values = batch.column(0)
+            start = (-seen) % rows
+            found += values.to_pylist()[start::rows]
+            seen += len(values)
+        return found
 
     def count(self) -> int | None:
         """Rows of the table (None for a query: it is not run twice)."""
@@ -158,6 +177,24 @@ class DuckReader:
                 yield geometry_frame(_to_pandas(reader.schema.empty_table()), column, self.src)
         except duckdb.Error as exc:
             raise InputError(self._failure(exc)) from None
+
+
+def _only(relation, part):
+    """The relation's rows in the key range ``part`` (None: all of them)."""
+    if part is None:
+        return relation
+    import duckdb
+
+    key = duckdb.ColumnExpression(part.key)
+    condition = None
+    for value, above in ((part.lower, True), (part.upper, False)):
+        if value is not None:
+            bound = duckdb.ConstantExpression(value)
+            term = key >= bound if above else key < bound
+            condition = term if condition is None else condition & term
+    if part.nulls:
+        condition = key.isnull() if condition is None else condition | key.isnull()
+    return relation if condition is None else relation.filter(condition)
 
 
 def _to_pandas(batch) -> pd.DataFrame:

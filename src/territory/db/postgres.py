@@ -31,6 +31,7 @@ class PostgresReader:
     def __init__(self, src: DatabaseSource, what: str):
         self.src, self.what, self.db = src, what, src.connection
         self.engine = self.conn = None
+        self.only = None  # a KeyRange (territory.db.partition): read only those rows
 
     def open(self) -> None:
         import sqlalchemy as sa
@@ -76,22 +77,59 @@ class PostgresReader:
             "name (schema.table for another schema), or ask for access if it is not listed."
         )
 
+    def _table(self):
+        from psycopg import sql
+
+        schema, name = self.src.schema_and_name
+        return sql.Identifier(schema, name) if schema else sql.Identifier(name)
+
     def _statement(self, count: bool = False):
+        """The statement and its parameters (None: none, so a query's % stays as written)."""
         from psycopg import sql
 
         if self.src.table is None:
-            return self.src.query  # the user's own SQL, as written
-        schema, name = self.src.schema_and_name
-        table = sql.Identifier(schema, name) if schema else sql.Identifier(name)
+            return self.src.query, None  # the user's own SQL, as written
         head = "SELECT count(*) FROM {}" if count else "SELECT * FROM {}"
-        return sql.SQL(head).format(table)
+        statement = sql.SQL(head).format(self._table())
+        part = self.only
+        if part is None:
+            return statement, None
+        key = sql.Identifier(part.key)
+        terms, params = [], []
+        for value, op in ((part.lower, ">="), (part.upper, "<")):
+            if value is not None:
+                terms.append(sql.SQL("{} " + op + " %s").format(key))
+                params.append(value)
+        where = sql.SQL(" AND ").join(terms) if terms else sql.SQL("TRUE")
+        if part.nulls:
+            where = sql.SQL("({}) OR {} IS NULL").format(where, key)
+        return sql.SQL("{} WHERE {}").format(statement, where), params
+
+    def columns(self) -> list[str]:
+        """The table's column names."""
+        import sqlalchemy as sa
+
+        schema, name = self.src.schema_and_name
+        return [c["name"] for c in sa.inspect(self.conn).get_columns(name, schema=schema)]
+
+    def boundaries(self, key: str, rows: int) -> list:
+        """Every ``rows``-th key in key order (the first key first), computed by the server."""
+        from psycopg import sql
+
+        statement = sql.SQL(
+            "SELECT k FROM (SELECT {key} AS k, row_number() OVER (ORDER BY {key}) AS n FROM "
+            "{table} WHERE {key} IS NOT NULL) AS ranked WHERE (n - 1) %% %s = 0 ORDER BY k"
+        ).format(key=sql.Identifier(key), table=self._table())
+        with self._failures(), self.conn.connection.driver_connection.cursor() as cur:
+            cur.execute(statement, [rows])
+            return [row[0] for row in cur.fetchall()]
 
     def count(self) -> int | None:
         """Rows of the table (None for a query: it is not run twice)."""
         if self.src.table is None:
             return None
         with self._failures(), self.conn.connection.driver_connection.cursor() as cur:
-            cur.execute(self._statement(count=True))
+            cur.execute(*self._statement(count=True))
             return int(cur.fetchone()[0])
 
     def frames(self, batch: int) -> Iterator[pd.DataFrame]:
@@ -100,7 +138,7 @@ class PostgresReader:
         with self._failures():
             cur = raw.cursor(name="territory_read")
             cur.itersize = batch
-            cur.execute(self._statement())
+            cur.execute(*self._statement())
             columns = [d.name for d in cur.description]
             kinds = self._geometry_types(raw, [d.type_code for d in cur.description])
         geometry = [c for c, k in zip(columns, kinds, strict=True) if k == "geometry"]
