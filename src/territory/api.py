@@ -61,13 +61,11 @@ def make_plan(
     ``[[adjustments]]`` in a plan). ``currency`` is the ISO 4217 code of the money figures
     (shown as their unit on maps; default none shown).
     """
-    from territory.db.source import as_source
+    from territory.db.source import as_sources  # "URL#table": a database table
 
-    # "URL#table" texts name database tables (territory.db.source), read like files
-    accounts, territories, alignment = (as_source(accounts, "accounts"),
-                                        as_source(territories, "territories"),
-                                        as_source(alignment, "alignment"))  # fmt: skip
-    blocks, targets = as_source(blocks, "blocks"), as_source(targets, "targets")
+    accounts, territories, alignment, blocks, targets = as_sources(
+        accounts=accounts, territories=territories, alignment=alignment, blocks=blocks,
+        targets=targets)  # fmt: skip
     return Plan(
         accounts=AccountsSpec(
             accounts,

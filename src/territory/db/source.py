@@ -136,3 +136,8 @@ def as_source(value, what: str = "input"):
     if isinstance(value, str) and is_database_url(value):
         return from_text(value, what)
     return value
+
+
+def as_sources(**inputs) -> list:
+    """:func:`as_source` of each input, named by its keyword (for messages), in order."""
+    return [as_source(value, what) for what, value in inputs.items()]
