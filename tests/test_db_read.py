@@ -184,3 +184,24 @@ def test_row_errors_name_the_table_and_row(pg_book, postgis_server):
     assert f"in table {schema}.accounts in postgresql+psycopg://territory@/territory" in message
     assert f"row{'s' if len(blank) > 1 else ''} {blank[0]}" in message
     assert "Every row needs an id" in message
+
+
+def test_plan_file_duckdb_paths_are_relative_to_the_plan(tmp_path, monkeypatch):
+    folder = tmp_path / "plans"
+    folder.mkdir()
+    db_book.load_duckdb(folder / "crm.duckdb")
+    db_book.write_files(folder)
+    (folder / "plan.toml").write_text(
+        '[accounts]\nsource = { database = "duckdb:///crm.duckdb", table = "sales.accounts" }\n'
+        '[blocks]\npath = "blocks.geojson"\nid = "block_id"\n'
+        '[alignment]\nsource = { database = "duckdb:///crm.duckdb", query = '
+        '"select * from sales.alignment" }\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    plan = Plan.from_file(folder / "plan.toml")
+    assert plan.accounts.source.database == f"duckdb:///{folder}/crm.duckdb"
+    result = plan.run()
+    assert result.summary["accounts"] == db_book.N
+    assert "crm.duckdb" not in {p.name for p in elsewhere.iterdir()}

@@ -184,7 +184,7 @@ class _PlanReader:
         if isinstance(value, dict):  # a database table or query: { database = ..., table = ... }
             from territory.db.source import from_plan
 
-            return from_plan(value, f"{what} in {self.source}")
+            return from_plan(value, f"{what} in {self.source}", self.base)
         if not isinstance(value, str) or not value:
             raise ValidationError(
                 f"{what} in {self.source} is {_toml_repr(value)} ({_toml_type(value)}); "

@@ -107,9 +107,10 @@ def from_text(text: str, what: str = "input") -> DatabaseSource:
     return DatabaseSource(url, table=table.strip())
 
 
-def from_plan(value: dict, where: str) -> DatabaseSource:
+def from_plan(value: dict, where: str, base=None) -> DatabaseSource:
     """A ``source = { database = ..., table = ... }`` table of a plan file (``where`` names
-    the setting for messages)."""
+    the setting for messages); a relative DuckDB path is taken from ``base`` (the plan
+    file's folder), like file paths."""
     unknown = sorted(set(value) - set(KEYS))
     if unknown:
         raise InputError(
@@ -124,7 +125,16 @@ def from_plan(value: dict, where: str) -> DatabaseSource:
     for key in ("table", "query", "geometry"):
         if key in value and not isinstance(value[key], str):
             raise InputError(f"{key} in {where} must be text in quotes.")
-    parse(value["database"], where)
+    database = parse(value["database"], where)
+    path = database.duckdb_path
+    if base is not None and path is not None and not path.expanduser().is_absolute():
+        from pathlib import Path
+
+        from sqlalchemy.engine import make_url
+
+        full = Path(base) / path
+        value = {**value, "database": make_url(value["database"]).set(database=str(full))}
+        value["database"] = value["database"].render_as_string(hide_password=False)
     try:
         return DatabaseSource(**value)
     except InputError as exc:
