@@ -204,3 +204,21 @@ def test_subprocess_error_has_no_traceback(postgis_server, postgis_url, tmp_path
     assert "does not exist on that server" in " ".join(out.stderr.split())
     assert pgserver.PASSWORD not in out.stderr + out.stdout
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_layers_without_geometry_or_crs_say_what_a_table_needs(duck_url, tmp_path):
+    args = ["validate", f"{duck_url}#sales.accounts", f"{duck_url}#sales.blocks",
+            "--alignment", f"{duck_url}#sales.alignment"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "Traceback" not in text
+    assert "The block table sales.blocks in duckdb:///" in text and "has no CRS" in text
+    assert "DuckDB geometries carry none" in text and "crs in the plan file" in text
+    plan = Plan.from_dict({
+        "accounts": {"source": {"database": duck_url, "table": "sales.accounts"}},
+        "blocks": {"source": {"database": duck_url, "table": "sales.alignment"}},
+        "alignment": {"source": {"database": duck_url, "table": "sales.alignment"}},
+    })  # fmt: skip
+    expected = r"block table sales\.alignment in duckdb:.* no geometry column\. Blocks must be "
+    with pytest.raises(InputError, match=expected + r"polygons \(a PostGIS geometry"):
+        plan.run()

@@ -60,7 +60,8 @@ class Source:
     ``lines`` holds the true line (or spreadsheet row) number of each record when it differs
     from that count (quoted line breaks, blank lines, blank spreadsheet rows). ``decimal`` is
     the decimal mark of numbers written as text (``","`` in ``;``-separated files) and
-    ``notes`` what reading had to decide (e.g. the encoding used).
+    ``notes`` what reading had to decide (e.g. the encoding used). ``database`` marks a
+    database table or query (its rows are 1-based rows of the table or query result).
     """
 
     name: str
@@ -69,6 +70,12 @@ class Source:
     lines: np.ndarray | None = field(default=None, compare=False, repr=False)
     decimal: str = "."
     notes: tuple[str, ...] = ()
+    database: bool = False  # a database table or query (``name`` says which)
+
+    @property
+    def called(self) -> str:
+        """How a sentence names it: ``file accounts.csv`` or ``table accounts in <database>``."""
+        return self.name if self.database else f"file {self.name}"
 
     def rows(self, index_positions) -> list[int]:
         """Convert 0-based positions into the numbers a user sees in the file.

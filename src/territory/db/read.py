@@ -50,7 +50,7 @@ def read_database(src: DatabaseSource, what: str) -> tuple[pd.DataFrame, Source]
     """The whole table or query result, with the :class:`Source` that names it."""
     with open_reader(src, what) as reader:
         frames = list(reader.frames(FETCH_ROWS))
-    return combine(frames), Source(src.label)
+    return combine(frames), Source(src.label, database=True)
 
 
 def database_batches(src: DatabaseSource, batch_rows: int, what: str = "accounts"):
@@ -65,7 +65,7 @@ def database_batches(src: DatabaseSource, batch_rows: int, what: str = "accounts
         offset = 0
         with open_reader(src, what) as reader:
             for frame in reader.frames(batch_rows):
-                yield frame, Source(src.label, offset=offset)
+                yield frame, Source(src.label, offset=offset, database=True)
                 offset += len(frame)
 
     return total, frames()
