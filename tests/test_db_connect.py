@@ -18,6 +18,20 @@ def test_a_password_in_the_url_is_refused_and_not_repeated():
     assert "postgresql://planner:***@db.example:5432/sales" in message
 
 
+def test_a_password_parameter_is_refused_and_the_url_not_shown():
+    for text in ("postgresql://planner@db/sales?password=S3cret-pw",
+                 "postgresql://planner@db/sales?sslmode=require&PASSWORD=S3cret-pw"):  # fmt: skip
+        with pytest.raises(InputError, match="has a (password|PASSWORD) parameter") as err:
+            parse(text, "accounts")
+        assert "S3cret-pw" not in str(err.value) and "PGPASSWORD" in str(err.value)
+
+
+def test_messages_show_the_url_as_written():
+    text = "postgresql://planner@/sales?host=/run/postgresql"
+    assert parse(text).shown == text
+    assert parse("duckdb:///data/my book.duckdb").shown == "duckdb:///data/my book.duckdb"
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [

@@ -78,7 +78,15 @@ def parse(text: str, what: str = "database") -> Database:
             f"The {what} connection string cannot be parsed. Write it as "
             "postgresql://user@host:port/database or duckdb:///path/to/file.duckdb."
         ) from None
-    shown = url.render_as_string(hide_password=True)
+    in_query = [k for k in url.query if k.lower() in ("password", "passfile")]
+    if in_query:  # libpq would take ?password=... too: refused, and the URL is not shown
+        raise InputError(
+            f"The {what} connection string has a {in_query[0]} parameter. Remove it from the "
+            "URL (and the plan file) and give the password in the PGPASSWORD environment "
+            "variable or a .pgpass file (PGPASSFILE names another one)."
+        )
+    # as written (nothing secret is left in it), so users recognise it in messages
+    shown = text.strip() if url.password is None else url.render_as_string(hide_password=True)
     if url.password is not None:
         raise InputError(
             f"The {what} connection string {shown} contains a password. Remove it from the URL "
