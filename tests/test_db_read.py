@@ -9,7 +9,7 @@ import pandas.testing as pdt
 import pytest
 
 from territory.db.source import DatabaseSource
-from territory.errors import ValidationError
+from territory.errors import InputError, ValidationError
 from territory.io import as_frame
 from territory.plan import Plan
 
@@ -205,3 +205,21 @@ def test_plan_file_duckdb_paths_are_relative_to_the_plan(tmp_path, monkeypatch):
     result = plan.run()
     assert result.summary["accounts"] == db_book.N
     assert "crm.duckdb" not in {p.name for p in elsewhere.iterdir()}
+
+
+def test_srid_is_one_for_the_whole_table_across_batches(pg_book, monkeypatch):
+    import territory.db.read as db_read
+
+    url, schema = pg_book
+    monkeypatch.setattr(db_read, "FETCH_ROWS", 4)  # several round trips for a small table
+    # the NULL geometry first: its batch alone has no SRID, the table has one
+    nulls_first = f"SELECT * FROM {schema}.accounts_geo ORDER BY geom IS NOT NULL, account_id"
+    frame, _ = as_frame(DatabaseSource(url, query=nulls_first), "accounts")
+    assert frame.geometry.isna().iloc[0] and frame.crs == "EPSG:4326"
+    mixed = (
+        f"SELECT account_id, CASE WHEN account_id < '000100' THEN ST_Transform(geom, 3857) "
+        f"ELSE geom END AS geom FROM {schema}.accounts_geo ORDER BY account_id"
+    )
+    with pytest.raises(InputError, match=r"Column 'geom' of the query .* mixes SRIDs "
+                                         r"\(EPSG:3857, EPSG:4326\)\. Transform"):  # fmt: skip
+        as_frame(DatabaseSource(url, query=mixed), "accounts")

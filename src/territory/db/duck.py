@@ -172,9 +172,10 @@ class DuckReader:
             empty = True
             for record_batch in reader:
                 empty = False
-                yield geometry_frame(_to_pandas(record_batch), column, self.src)
+                yield geometry_frame(_to_pandas(record_batch), column, self.src, srid=False)
             if empty:
-                yield geometry_frame(_to_pandas(reader.schema.empty_table()), column, self.src)
+                empty_table = reader.schema.empty_table()
+                yield geometry_frame(_to_pandas(empty_table), column, self.src, srid=False)
         except duckdb.Error as exc:
             raise InputError(self._failure(exc)) from None
 

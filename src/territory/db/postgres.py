@@ -145,7 +145,7 @@ class PostgresReader:
         blobs = [c for c, k in zip(columns, kinds, strict=True) if k == "bytea"]
         column = pick_geometry(self.src, columns, geometry, blobs)
         try:
-            first = True
+            first, crs = True, None
             while True:
                 with self._failures():
                     rows = cur.fetchmany(batch)
@@ -153,7 +153,9 @@ class PostgresReader:
                     break
                 first = False
                 frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
-                yield geometry_frame(frame, column, self.src)
+                frame = geometry_frame(frame, column, self.src, crs)
+                crs = crs or (frame.crs.to_string() if getattr(frame, "crs", None) else None)
+                yield frame
                 if len(rows) < batch:
                     break
         finally:

@@ -80,15 +80,20 @@ def combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
     first = frames[0]
     frame = pd.concat(frames, ignore_index=True)
     if isinstance(first, gpd.GeoDataFrame):
-        return gpd.GeoDataFrame(frame, geometry=first.geometry.name, crs=first.crs)
+        # a batch of NULL geometries alone has no SRID to tell the CRS: the others do
+        crs = next((f.crs for f in frames if f.crs is not None), None)
+        return gpd.GeoDataFrame(frame, geometry=first.geometry.name, crs=crs)
     return frame
 
 
-def geometry_frame(frame: pd.DataFrame, column: str | None, src: DatabaseSource, crs=None):
+def geometry_frame(
+    frame: pd.DataFrame, column: str | None, src: DatabaseSource, known=None, srid: bool = True
+):
     """``frame`` with WKB/EWKB (bytes or hex text) ``column`` decoded as its geometry.
 
-    ``crs`` is given (DuckDB: None) or taken from the EWKB SRID (PostGIS); one table with two
-    SRIDs is refused.
+    With ``srid`` the CRS is the EWKB SRID (PostGIS), which must be one for the table:
+    ``known`` is the CRS found in earlier batches (also used for a batch of NULL geometries).
+    Without (DuckDB), the geometries have no CRS.
     """
     import geopandas as gpd
     import numpy as np
@@ -106,15 +111,17 @@ def geometry_frame(frame: pd.DataFrame, column: str | None, src: DatabaseSource,
             f"Column '{column}' of the {src.label} does not hold WKB geometries ({exc}). Store "
             "the geometry as a geometry type or as WKB (ST_AsBinary), or give lat/lon columns."
         ) from None
-    if crs is None and present.any():
+    crs = known
+    if srid and present.any():
         srids = set(shapely.get_srid(geoms[present]).tolist())
-        if len(srids) > 1:
+        found = {f"EPSG:{s}" if s else None for s in srids}
+        if len(found | ({known} if known is not None else set())) > 1:
+            shown = sorted({str(x) for x in found | {known}} - {"None"})
             raise InputError(
-                f"Column '{column}' of the {src.label} mixes SRIDs {sorted(srids)}. Transform "
-                "the geometries to one SRID (ST_Transform) first."
+                f"Column '{column}' of the {src.label} mixes SRIDs ({', '.join(shown)}). "
+                "Transform the geometries to one SRID (ST_Transform) first."
             )
-        srid = srids.pop()
-        crs = f"EPSG:{srid}" if srid else None
+        crs = found.pop()
     out = frame.drop(columns=column)
     return gpd.GeoDataFrame(out, geometry=pd.Series(geoms, index=frame.index), crs=crs)
 
