@@ -32,6 +32,7 @@ _LAZY = {
     "run": "territory.api",
     "track": "territory.api",
     "METHODS": "territory.assignment",
+    "DatabaseSource": "territory.db.source",
     "AssignOptions": "territory.assignment",
     "DatabaseTarget": "territory.db.target",
     "write_database": "territory.db.results",
@@ -87,6 +88,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from territory.assignment import METHODS, AssignOptions
     from territory.db.results import write_database
     from territory.db.target import DatabaseTarget
+    from territory.db.source import DatabaseSource
     from territory.designer import DesignResult, TerritoryDesigner, compare, design, plan_report
     from territory.extensions import (
         REQUIRED,
@@ -120,6 +122,7 @@ __all__ = [
     "AxisSpec",
     "CRSMismatchError",
     "DatabaseTarget",
+    "DatabaseSource",
     "DesignResult",
     "InputError",
     "KpiColumn",

@@ -45,7 +45,10 @@ def make_plan(
     name: str = "Territory plan",
     currency: str | None = None,
 ) -> Plan:
-    """Build a :class:`Plan` from paths or (Geo)DataFrames.
+    """Build a :class:`Plan` from paths, database tables or (Geo)DataFrames.
+
+    A database table is a :class:`territory.db.source.DatabaseSource` or a ``URL#table`` text
+    (``postgresql://planner@/sales?host=/run/postgresql#accounts``).
 
     ``territories`` is a polygon layer; with ``alignment`` it is read as building blocks (or
     pass ``blocks=``). Column arguments default to auto-detection. ``targets`` is a table
@@ -58,6 +61,11 @@ def make_plan(
     ``[[adjustments]]`` in a plan). ``currency`` is the ISO 4217 code of the money figures
     (shown as their unit on maps; default none shown).
     """
+    from territory.db.source import as_sources  # "URL#table": a database table
+
+    accounts, territories, alignment, blocks, targets = as_sources(
+        accounts=accounts, territories=territories, alignment=alignment, blocks=blocks,
+        targets=targets)  # fmt: skip
     return Plan(
         accounts=AccountsSpec(
             accounts,

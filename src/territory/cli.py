@@ -116,7 +116,9 @@ def cli():
 
     ACCOUNTS are CSV (also .csv.gz), Excel .xlsx, Parquet, GeoJSON, GeoPackage or GeoParquet
     files located by lat/lon columns, geometry or a postal code. TERRITORIES are polygons, or
-    building blocks with --alignment.
+    building blocks with --alignment. Any input can be a database table written URL#table:
+    postgresql://user@host/db#schema.table or duckdb:///file.duckdb#table (passwords from
+    PGPASSWORD or .pgpass).
     """
 
 

@@ -1,10 +1,10 @@
 """Read and write the tables territory works on.
 
 Readers accept a path (CSV/TSV/TXT, optionally gzip-compressed, Excel ``.xlsx``, Parquet,
-GeoParquet, GeoJSON, GeoPackage, Shapefile, FlatGeobuf) or a (Geo)DataFrame the caller already
-has. They only read; turning a table into accounts or territories (column detection, locating,
-checking) happens in :mod:`territory.validate`. Writers are atomic: a file appears complete or
-not at all.
+GeoParquet, GeoJSON, GeoPackage, Shapefile, FlatGeobuf), a database table or query
+(:mod:`territory.db`) or a (Geo)DataFrame the caller already has. They only read; turning a
+table into accounts or territories (column detection, locating, checking) happens in
+:mod:`territory.validate`. Writers are atomic: a file appears complete or not at all.
 
 Text and spreadsheet tables are read the same way (see "Reading text and spreadsheet files" in
 the README): every cell is text, and only a truly empty cell is blank (``NA``, ``None`` or
@@ -31,6 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from territory.db.source import as_source, is_database_source
 from territory.errors import InputError, OutputError, ValidationError
 
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -59,7 +60,8 @@ class Source:
     ``lines`` holds the true line (or spreadsheet row) number of each record when it differs
     from that count (quoted line breaks, blank lines, blank spreadsheet rows). ``decimal`` is
     the decimal mark of numbers written as text (``","`` in ``;``-separated files) and
-    ``notes`` what reading had to decide (e.g. the encoding used).
+    ``notes`` what reading had to decide (e.g. the encoding used). ``database`` marks a
+    database table or query (its rows are 1-based rows of the table or query result).
     """
 
     name: str
@@ -68,6 +70,12 @@ class Source:
     lines: np.ndarray | None = field(default=None, compare=False, repr=False)
     decimal: str = "."
     notes: tuple[str, ...] = ()
+    database: bool = False  # a database table or query (``name`` says which)
+
+    @property
+    def called(self) -> str:
+        """How a sentence names it: ``file accounts.csv`` or ``table accounts in <database>``."""
+        return self.name if self.database else f"file {self.name}"
 
     def rows(self, index_positions) -> list[int]:
         """Convert 0-based positions into the numbers a user sees in the file.
@@ -545,13 +553,19 @@ def _read_parquet(p: Path) -> pd.DataFrame:
 
 
 def as_frame(data, what: str) -> tuple[pd.DataFrame, Source]:
-    """Accept a path or a (Geo)DataFrame and return it with its :class:`Source`."""
+    """Accept a path, a database source (:class:`territory.db.source.DatabaseSource` or a
+    ``URL#table`` text) or a (Geo)DataFrame and return it with its :class:`Source`."""
     if isinstance(data, pd.DataFrame):
         return data, Source(f"the {what} table")
+    if is_database_source(data):  # a DatabaseSource or a "URL#table" text
+        from territory.db.read import read_database
+
+        return read_database(as_source(data, what), what)
     if isinstance(data, (str, os.PathLike)):
         return read_source(data)
     raise InputError(
-        f"The {what} must be a file path or a (Geo)DataFrame, not {type(data).__name__}."
+        f"The {what} must be a file path, a database table or query, or a (Geo)DataFrame, "
+        f"not {type(data).__name__}."
     )
 
 

@@ -183,13 +183,36 @@ class _PlanReader:
     def path(self, value: Any, what: str):
         if value is None:
             return None
+        if isinstance(value, dict):  # a database table or query: { database = ..., table = ... }
+            from territory.db.source import from_plan
+
+            return from_plan(value, f"{what} in {self.source}", self.base)
         if not isinstance(value, str) or not value:
             raise ValidationError(
                 f"{what} in {self.source} is {_toml_repr(value)} ({_toml_type(value)}); "
-                'expected a file path in quotes, e.g. "accounts.csv".'
+                'expected a file path in quotes, e.g. "accounts.csv", or a database source, '
+                'e.g. { database = "postgresql://user@host/db", table = "accounts" }.'
             )
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base / p
+
+    def input(self, table: dict, section: str):
+        """A section's input: ``path = "file"`` or ``source = { database = ..., table = ... }``
+        (None when it has neither)."""
+        if "path" in table and "source" in table:
+            raise ValidationError(
+                f"[{section}] in {self.source} has both path and source; keep one of them."
+            )
+        if "source" in table:
+            value = table["source"]
+            if not isinstance(value, dict):
+                raise ValidationError(
+                    f"[{section}] source in {self.source} is {_toml_repr(value)}; expected a "
+                    'database source, e.g. { database = "postgresql://user@host/db", '
+                    f'table = "{section}" }} (a file goes into path = "...").'
+                )
+            return self.path(value, f"[{section}] source")
+        return self.path(table.get("path"), f"[{section}] path")
 
     def plan(self) -> Plan:
         unknown = set(self.data) - self.SECTIONS
@@ -223,17 +246,18 @@ class _PlanReader:
 
     def accounts(self) -> AccountsSpec:
         """``[accounts]``: the path and how to read it."""
-        acc = self.section(
-            "accounts", {f.name for f in fields(AccountsSpec)} - {"source"} | {"path"}
-        )
-        if "path" not in acc:
-            raise ValidationError(f"[accounts] in {self.source} needs a path.")
+        acc = self.section("accounts", {f.name for f in fields(AccountsSpec)} | {"path"})
+        if ("path" in acc) == ("source" in acc):
+            raise ValidationError(
+                f"[accounts] in {self.source} needs a path (a file) or a source (a database "
+                'table or query: source = { database = "...", table = "accounts" }), one of them.'
+            )
         acc_text = {
             k: self.text(acc, "accounts", k) for k in ("id", "lat", "lon", "postal_code", "crs")
         }
         measures = self.value(acc, "accounts", "measures", "strings")
         return AccountsSpec(
-            source=self.path(acc["path"], "[accounts] path"),
+            source=self.input(acc, "accounts"),
             postal_table=self.path(acc.get("postal_table"), "[accounts] postal_table"),
             measures=tuple(measures) if measures is not None else None,
             **acc_text,
@@ -241,18 +265,18 @@ class _PlanReader:
 
     def territories(self) -> TerritoriesSpec:
         """``[territories]`` or ``[blocks]`` with ``[alignment]``."""
-        terr = self.section("territories", {"path", "id", "crs", "strict"})
-        blocks = self.section("blocks", {"path", "id", "crs", "strict"})
-        align = self.section("alignment", {"path", "block", "territory", "parent"})
+        terr = self.section("territories", {"path", "source", "id", "crs", "strict"})
+        blocks = self.section("blocks", {"path", "source", "id", "crs", "strict"})
+        align = self.section("alignment", {"path", "source", "block", "territory", "parent"})
         if bool(terr) == bool(blocks):
             raise ValidationError(
                 f"{self.source} needs exactly one of [territories] (polygons) or [blocks] "
                 "(with [alignment])."
             )
         return TerritoriesSpec(
-            territories=self.path(terr.get("path"), "[territories] path"),
-            blocks=self.path(blocks.get("path"), "[blocks] path"),
-            alignment=self.path(align.get("path"), "[alignment] path"),
+            territories=self.input(terr, "territories"),
+            blocks=self.input(blocks, "blocks"),
+            alignment=self.input(align, "alignment"),
             territory_id=self.text(terr, "territories", "id"),
             block_id=self.text(blocks, "blocks", "id"),
             alignment_block=self.text(align, "alignment", "block"),
@@ -267,11 +291,11 @@ class _PlanReader:
 
     def targets(self) -> TargetsSpec:
         """``[targets]``: a table, or a growth rule over a measure."""
-        tgt = self.section("targets", {"path", "from", "growth"})
-        if "path" in tgt and "from" in tgt:
+        tgt = self.section("targets", {"path", "source", "from", "growth"})
+        if ("path" in tgt or "source" in tgt) and "from" in tgt:
             raise ValidationError(f"[targets] in {self.source}: give either path or from.")
         spec = TargetsSpec(
-            table=self.path(tgt.get("path"), "[targets] path"),
+            table=self.input(tgt, "targets"),
             rule=TargetRule(
                 self.text(tgt, "targets", "from"),
                 self.value(tgt, "targets", "growth", "growth", 0.0),

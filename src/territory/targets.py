@@ -76,7 +76,7 @@ def read_targets(data) -> pd.Series:
     dup = ids.duplicated(keep=False).to_numpy()
     if dup.any():
         raise ValidationError(
-            f"Territories listed twice in the targets file {source.name}: "
+            f"Territories listed twice in the targets {source.called}: "
             f"{', '.join(pd.unique(ids[dup])[:5])} ({source.describe_rows(np.flatnonzero(dup))})."
             " Keep one target per territory."
         )

@@ -279,7 +279,7 @@ def prepare_accounts(
     source = source or found
     if len(frame) == 0:
         raise ValidationError(
-            f"The accounts file {source.name} has no rows. Export the accounts again, with a "
+            f"The accounts {source.called} has no rows. Export the accounts again, with a "
             "header line and one line per account."
         )
     notes: list[str] = list(source.notes)
@@ -312,6 +312,14 @@ def prepare_accounts(
 
     x, y, unlocated, acrs = _locate(frame, source, lat, lon, postal_code, postal_table, crs, notes)
     return Accounts(out, x, y, acrs, unlocated, list(measures), source, notes)
+
+
+#: where polygons and their CRS come from, for files (False) and database tables (True)
+_POLYGON_SOURCES = {
+    False: "GeoJSON, GeoPackage, GeoParquet, Shapefile",
+    True: "a PostGIS geometry, DuckDB GEOMETRY or WKB column",
+}
+_CRS_HOME = {False: "file", True: "table (a PostGIS SRID; DuckDB geometries carry none)"}
 
 
 def _clean_ids(values: pd.Series, column: str, source: Source, *, what: str) -> pd.Series:
@@ -511,17 +519,18 @@ def prepare_polygons(
         frame = standard_geometry(frame)
     if not isinstance(frame, gpd.GeoDataFrame) or not _has_geometry(frame):
         raise InputError(
-            f"The {kind} file {source.name} has no geometry column. {_plural(kind).title()} must "
-            "be polygons (GeoJSON, GeoPackage, GeoParquet, Shapefile)"
+            f"The {kind} {source.called} has no geometry column. {_plural(kind).title()} must "
+            f"be polygons ({_POLYGON_SOURCES[source.database]})"
             + ("; or give building blocks plus an alignment table." if kind == "territory" else ".")
         )
     if len(frame) == 0:
-        raise ValidationError(f"The {kind} file {source.name} has no features.")
+        raise ValidationError(f"The {kind} {source.called} has no features.")
     if frame.crs is None:
         if crs is None:
             raise CRSMismatchError(
-                f"The {kind} file {source.name} has no CRS (coordinate reference system). Add it "
-                "to the file, or state it when you know it: --crs EPSG:4326 on the command line, "
+                f"The {kind} {source.called} has no CRS (coordinate reference system). Add it "
+                f"to the {_CRS_HOME[source.database]}, or state it when you know it: "
+                "--crs EPSG:4326 on the command line, "
                 "crs= in Python, or crs in the plan file."
             )
         frame = frame.set_crs(crs)
@@ -881,7 +890,7 @@ def read_alignment_table(
     """Read an alignment table (path or DataFrame) and find its columns by role."""
     frame, source = as_frame(data, "alignment")
     if len(frame) == 0:
-        raise ValidationError(f"The alignment file {source.name} has no rows.")
+        raise ValidationError(f"The alignment {source.called} has no rows.")
     roles = alignment_columns(frame, source, block=block, territory=territory, parent=parent)
     return AlignmentTable(frame, source, roles)
 

@@ -47,8 +47,9 @@ class Database:
         """The DuckDB file (None for an in-memory database)."""
         if self.kind != "duckdb":
             return None
-        path = self.url.split(":///", 1)[1] if ":///" in self.url else ""
-        path = path.split("?", 1)[0]
+        from sqlalchemy.engine import make_url
+
+        path = make_url(self.url).database or ""  # decoded: "my book%.duckdb", ":memory:"
         return Path(path) if path and path != ":memory:" else None
 
 
@@ -72,12 +73,20 @@ def parse(text: str, what: str = "database") -> Database:
         )
     try:
         url = make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise InputError(
             f"The {what} connection string cannot be parsed. Write it as "
             "postgresql://user@host:port/database or duckdb:///path/to/file.duckdb."
         ) from None
-    shown = url.render_as_string(hide_password=True)
+    in_query = [k for k in url.query if k.lower() in ("password", "passfile")]
+    if in_query:  # libpq would take ?password=... too: refused, and the URL is not shown
+        raise InputError(
+            f"The {what} connection string has a {in_query[0]} parameter. Remove it from the "
+            "URL (and the plan file) and give the password in the PGPASSWORD environment "
+            "variable or a .pgpass file (PGPASSFILE names another one)."
+        )
+    # as written (nothing secret is left in it), so users recognise it in messages
+    shown = text.strip() if url.password is None else url.render_as_string(hide_password=True)
     if url.password is not None:
         raise InputError(
             f"The {what} connection string {shown} contains a password. Remove it from the URL "

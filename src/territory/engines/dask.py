@@ -11,6 +11,10 @@ Plugins run where their hook allows it: axes run per partition unless they decla
 without ``from_sums`` and adjustments (which look at every account's location) make the engine
 gather the columns they need to the client: that works, but scales with the client's memory.
 
+A database table (:mod:`territory.db`) is partitioned by its account id: the database finds
+the key ranges and each worker reads its range (workers need the password in their
+environment or ``.pgpass``, and the database reachable).
+
 Workers load plugins from installed packages (entry points); plugins registered in-process
 with ``Plugins.register`` exist only on the client.
 """
@@ -101,7 +105,7 @@ def map_parts(
 
 
 def _submit(client, plan, layer, axes, partition_rows: int) -> DaskParts:
-    frames, name = partitions(plan.accounts.source, partition_rows)
+    frames, name = partitions(plan.accounts.source, partition_rows, key=plan.accounts.id)
     source = plan.accounts.source
     text = isinstance(source, (str, os.PathLike)) and is_text_table(source)
     decimal = "," if text and sniff_separator(Path(source)) == ";" else "."
@@ -173,10 +177,17 @@ class DaskParts:
         return self.gather("accounts").assign(territory_id=self.labelled["territory_id"].to_numpy())
 
 
-def partitions(source, partition_rows: int):
-    """The accounts as a list of lazy partitions (``dask.delayed``) and a name for messages."""
+def partitions(source, partition_rows: int, key: str | None = None):
+    """The accounts as a list of lazy partitions (``dask.delayed``) and a name for messages.
+
+    A database table is split by ``key`` (the account id column, detected when None) into
+    ranges of about ``partition_rows`` rows, each read by a worker."""
     import dask.dataframe as dd
 
+    from territory.db.source import DatabaseSource
+
+    if isinstance(source, DatabaseSource):
+        return database_partitions(source, partition_rows, key), source.label
     if isinstance(source, pd.DataFrame):
         import geopandas as gpd
 
@@ -253,6 +264,22 @@ def _parse_block(block: bytes, lines_before: int, index: int, sep, prefix, path)
     if lines is None:
         lines = np.arange(len(frame), dtype=np.int64) + 2 + shift
     return TextBlock(frame, lines)
+
+
+def database_partitions(source, partition_rows: int, key: str | None) -> list:
+    """A table as key ranges read by the workers; a query is read here and split in memory
+    (splitting it would mean rewriting the user's SQL)."""
+    import dask
+
+    from territory.db.partition import key_column, key_ranges, read_range
+
+    if source.table is None:
+        from territory.db.read import read_database
+
+        return partitions(read_database(source, "accounts")[0], partition_rows)[0]
+    column = key_column(source, key)
+    ranges = key_ranges(source, column, partition_rows)
+    return [dask.delayed(read_range, pure=True)(source, part) for part in ranges]
 
 
 def _plugins():

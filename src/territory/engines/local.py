@@ -1,10 +1,11 @@
-"""The local engine: one machine, Parquet/GeoParquet accounts read in batches.
+"""The local engine: one machine, Parquet/GeoParquet or database accounts read in batches.
 
 Each batch is checked, assigned, labelled and summed on its own (see :mod:`.parts`), so peak
 memory follows the batch size rather than the file; whole-table axes, adjustments and KPIs run
-once on the combined result (:func:`territory.runner.finish`). Other inputs (CSV, compressed
-CSV, .xlsx, GeoJSON, DataFrames) are read whole by :func:`territory.io.read_source`, as one
-batch.
+once on the combined result (:func:`territory.runner.finish`). A database table or query
+(:mod:`territory.db`) streams the same way, through a server-side cursor. Other inputs (CSV,
+compressed CSV, .xlsx, GeoJSON, DataFrames) are read whole by
+:func:`territory.io.read_source`, as one batch.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from territory.validate import Accounts
 
 def map_parts(plan, layer, plugins, axes, *, batch_rows: int = 2_000_000, progress: bool = False):
     """Run the parts here. ``batch_rows`` bounds a Parquet batch; ``progress`` shows a bar."""
-    batches = parquet_batches(plan.accounts.source, batch_rows)
+    batches = parquet_batches(plan.accounts.source, batch_rows) or database_batches(
+        plan.accounts.source, batch_rows
+    )
     if batches is None:
         parts = [run_part(plan, layer, plugins, axes, progress=progress)]
     else:
@@ -125,6 +128,23 @@ def parquet_batches(source, batch_rows: int):
             yield emit(), Source(str(path), offset=offset)
 
     return total, frames()
+
+
+def database_batches(source, batch_rows: int):
+    """``(total rows or None, iterator of (frame, Source))`` for a database table or query
+    (:class:`~territory.db.source.DatabaseSource`), read through a server-side cursor or Arrow
+    batches; None for other sources and for a table that fits in one batch."""
+    from territory.db.source import DatabaseSource
+
+    if not isinstance(source, DatabaseSource):
+        return None
+    from territory.db.read import database_batches as batches
+
+    total, frames = batches(source, batch_rows, "accounts")
+    if total is not None and total <= batch_rows:
+        frames.close()
+        return None
+    return total, frames
 
 
 def geo_frame(table, meta: dict) -> gpd.GeoDataFrame:
