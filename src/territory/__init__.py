@@ -87,8 +87,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from territory.api import assign, demo_plan, explore, kpis, make_plan, run, track
     from territory.assignment import METHODS, AssignOptions
     from territory.db.results import write_database
-    from territory.db.target import DatabaseTarget
     from territory.db.source import DatabaseSource
+    from territory.db.target import DatabaseTarget
     from territory.designer import DesignResult, TerritoryDesigner, compare, design, plan_report
     from territory.extensions import (
         REQUIRED,
