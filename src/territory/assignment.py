@@ -323,7 +323,9 @@ def with_reasons(
             known[new] = len(categories) + np.arange(int(new.sum()))
             categories = categories.append(pd.Index(uniques[new], dtype=object))
             codes[where] = known[local]
-    return pd.Categorical.from_codes(codes, categories=categories)
+    # categories from a list of texts: the same dtype whichever rows had reasons (pandas infers
+    # it), so parts of a run (batches, Dask partitions) concatenate
+    return pd.Categorical.from_codes(codes, categories=categories.tolist())
 
 
 def method_labels(codes: np.ndarray) -> pd.Categorical:
