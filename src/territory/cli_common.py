@@ -244,7 +244,8 @@ class ResultSource:
         from territory.resultdir import is_result_path
 
         self.target = Path(target)
-        self.plan_file = not is_result_path(self.target)
+        missing = not self.target.exists() and self.target.suffix.lower() != ".toml"
+        self.plan_file = not (is_result_path(self.target) or missing)
         self._plan = None
 
     @property
