@@ -83,6 +83,7 @@ def test_run_plan_file_with_relative_paths(tmp_path, accounts_csv, squares_geojs
         "assignments.csv",
         "kpis.csv",
         "manifest.json",
+        "result",  # the result folder maps and reports are read back from
         "segment-kpis-segment.csv",
         "summary.json",
     ]
