@@ -23,6 +23,7 @@ from territory.maps.colours import IDENTITY, categorical, neighbour_colours, seq
 from territory.maps.editor import AlignmentEditor
 from territory.maps.elements import LayerControl, Legend, OfflineMap, TitleBox, legend_css
 from territory.maps.export import ExportControl
+from territory.maps.geojson import feature_collection
 from territory.maps.reference import ReferenceLayer
 from territory.maps.safe import Raw, text
 from territory.maps.tools import add_map_tools, territory_people, with_hierarchy
@@ -268,7 +269,7 @@ def territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict, money: Mone
     fields = [f for f in labels if f in props.columns]
     aliases = [text(labels[f]) for f in fields]
     layer = folium.GeoJson(
-        shapes.to_json(drop_id=True),
+        feature_collection(shapes),
         name="Territories" if kpi == "territory" else f"Territories by {label(kpi)}",
         style_function=lambda f: {
             "fillColor": f["properties"]["_fill"],
