@@ -63,13 +63,14 @@ def grid(tmp_path_factory):
 
 @pytest.fixture
 def no_plan_runs(monkeypatch):
-    """Running a plan or reading its accounts fails the test."""
+    """Running a plan or reading its accounts fails the test; returns the refusing function."""
 
     def refuse(*args, **kwargs):
-        raise AssertionError("the plan was run")
+        raise AssertionError("the plan was run or read")
 
     monkeypatch.setattr("territory.runner.run", refuse)
     monkeypatch.setattr("territory.stages.read.read_accounts", refuse)
+    return refuse
 
 
 # --- maps -----------------------------------------------------------------------------------
@@ -155,21 +156,45 @@ def test_a_result_folder_round_trips_tables_types_and_crs(tmp_path):
 # --- options checked before any work --------------------------------------------------------
 
 
-def test_a_bad_kpi_is_a_usage_error_before_the_plan_is_read_or_run(grid, tmp_path, no_plan_runs):
+def test_a_bad_kpi_is_a_usage_error_before_the_plan_is_read_or_run(grid, tmp_path, no_plan_runs,
+                                                                  monkeypatch):  # fmt: skip
     plan, out = grid
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no plugin KPIs remembered
     # the accounts file is gone: running the plan would fail, but no run is attempted
     broken = plan.plan.with_name("broken.toml")
     broken.write_text(plan.plan.read_text().replace('"accounts.csv"', '"gone.csv"'))
     target = tmp_path / "map.html"
-    for where in (broken, out):
+
+    def rejected(where) -> None:
         res = invoke("map", where, "--kpi", "profit", "-o", target)
         assert res.exit_code == 2, res.output
         assert "Invalid value for '--kpi'" in res.output and "'profit'" in res.output
         assert "attainment" in res.output and "revenue_prior" in res.output
         assert "revenue_per_account" in res.output  # a KPI a plugin registers
-        assert not target.exists() and not list(tmp_path.iterdir())
+        assert "value_tier" not in res.output  # a segment axis is no KPI
+        assert not target.exists()
+
+    rejected(broken)  # the plan file and the plugins are loaded (and their KPIs remembered)
+    monkeypatch.setattr("territory.plan.Plan.from_file", no_plan_runs)
+    rejected(broken)  # from the plan's TOML and the remembered plugin KPIs alone
+    rejected(out)  # from the folder's index
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
     res = invoke("map", out, "--tiles", "https://t.example/{z}/{x}/{y}.png", "-o", target)
     assert res.exit_code == 2 and "--online" in res.output and not target.exists()
+
+
+def test_the_quick_kpi_names_of_a_plan_file_are_those_of_the_loaded_plan(grid, tmp_path,
+                                                                         monkeypatch):  # fmt: skip
+    from territory import columns, resultdir
+
+    plan, _ = grid
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert resultdir.MEASURE_NAMES == columns.MEASURES
+    assert resultdir.plan_file_kpi_names(plan.plan) is None  # plugin KPIs not known yet
+    loaded = territory.Plan.from_file(plan.plan)
+    full = resultdir.plan_kpi_names(loaded)
+    assert resultdir.plan_file_kpi_names(plan.plan) == full
+    assert set(loaded.run().kpis.columns) <= set(full)
 
 
 def test_the_kpis_of_a_folder_come_from_its_kpi_table(grid, monkeypatch):

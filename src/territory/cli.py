@@ -454,10 +454,10 @@ def map_command(target, kpi, tiles, offline, output):
             "--tiles loads a background from a tile server, so the map would not be offline: "
             "add --online to use tiles, or drop --tiles for a map that opens with no network."
         )
+    source = ResultSource(target)
+    source.check_kpi(kpi)  # before anything heavy is imported, read or run
     from territory.outputs import check_targets
 
-    source = ResultSource(target)
-    source.check_kpi(kpi)
     check_targets([Path(output)], source.inputs())
     result = source.result()
     if source.plan_file:

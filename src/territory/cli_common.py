@@ -266,21 +266,26 @@ class ResultSource:
                 self._plan = result_plan(self.target)
         return self._plan
 
-    def kpi_names(self) -> list[str]:
-        """The KPIs a map can be coloured by (``territory`` first)."""
+    def kpi_names(self, quick: bool = False) -> list[str] | None:
+        """The KPIs a map can be coloured by (``territory`` first). ``quick``: for a plan file,
+        from its TOML and the remembered plugin KPIs only (None when they are not known)."""
         from territory import resultdir
 
-        if self.plan_file:
-            names = resultdir.plan_kpi_names(self.plan)
-        else:
+        if not self.plan_file:
             names = resultdir.result_kpi_names(self.target)
-        return ["territory", *names]
+        elif quick:
+            names = resultdir.plan_file_kpi_names(self.target)
+        else:
+            names = resultdir.plan_kpi_names(self.plan)
+        return None if names is None else ["territory", *names]
 
     def check_kpi(self, kpi: str | None, option: str = "--kpi") -> None:
         """A usage error (exit code 2) when ``kpi`` is not one of :meth:`kpi_names`."""
         if kpi is None:
             return
-        names = self.kpi_names()
+        names = self.kpi_names(quick=True)
+        if names is None:  # plugin KPIs not remembered: load the plan and its plugins
+            names = self.kpi_names()
         if kpi not in names:
             raise click.BadParameter(
                 f"Cannot colour the map by '{kpi}': not a KPI of the {self.what}. "

@@ -415,26 +415,91 @@ def _layer(meta: dict, table):
 
 # --- KPI names before a plan runs ----------------------------------------------------------
 
+# the measures found by name when a plan declares none: territory.columns.MEASURES (a test
+# checks they agree; territory.columns imports pandas, which a usage error must not wait for)
+MEASURE_NAMES = ("revenue", "pipeline", "potential")
+_CORE = ["target", "attainment", "share", "deviation", "area_km2", "density", "compactness"]
+KPI_CACHE_SCHEMA = "territory-plugin-kpis/1"
+
+
+def _kpi_names(measures, rule_measure, adjusted: bool, plugin_kpis) -> list[str]:
+    measures = list(measures or MEASURE_NAMES)
+    if rule_measure is not None and rule_measure not in measures:
+        measures.append(rule_measure)
+    names = ["territory_id", "name", "parent", "accounts", *measures]
+    names += ["target_before_adjustments"] if adjusted else []
+    return list(dict.fromkeys([*names, *_CORE, *plugin_kpis]))
+
 
 def plan_kpi_names(plan, plugins=None) -> list[str]:
     """The KPI columns a run of ``plan`` can have, known before any data is read: the common
     KPI set over the declared measures (or the measures found by name), the target-rule
-    measure and the KPIs plugins register."""
-    from territory import columns as cols
-
-    measures = list(plan.accounts.measures or cols.MEASURES)
-    rule = plan.targets.rule
-    if rule is not None and rule.from_measure not in measures:
-        measures.append(rule.from_measure)
-    names = ["territory_id", "name", "parent", "accounts", *measures]
-    if plan.adjustments:
-        names.append("target_before_adjustments")
-    names += ["target", "attainment", "share", "deviation", "area_km2", "density", "compactness"]
+    measure and the KPIs plugins register (``plugins``, default the installed ones)."""
     if plugins is None:
         from territory.plugins import get_plugins
 
         plugins = get_plugins()
-    return list(dict.fromkeys([*names, *plugins.kpis]))
+    kpis = list(plugins.kpis)
+    if not plugins.load_errors:
+        _remember_plugin_kpis(kpis)
+    rule = plan.targets.rule
+    return _kpi_names(plan.accounts.measures, rule.from_measure if rule else None,
+                      bool(plan.adjustments), kpis)  # fmt: skip
+
+
+def plan_file_kpi_names(path: str | os.PathLike) -> list[str] | None:
+    """:func:`plan_kpi_names` of the plan file at ``path`` from its TOML alone, with the plugin
+    KPIs remembered from the last time the plugins loaded (under the key of
+    :mod:`territory.command_cache`); None when that is not known (load the plan then)."""
+    import tomllib
+
+    kpis = _cached_plugin_kpis()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    accounts, targets = data.get("accounts", {}), data.get("targets", {})
+    if kpis is None or not isinstance(accounts, dict) or not isinstance(targets, dict):
+        return None
+    measures, rule = accounts.get("measures"), targets.get("from")
+    if measures is not None and not (isinstance(measures, list)
+                                     and all(isinstance(m, str) for m in measures)):  # fmt: skip
+        return None
+    if rule is not None and not isinstance(rule, str):
+        return None
+    return _kpi_names(measures, rule, bool(data.get("adjustments")), kpis)
+
+
+def _kpi_cache() -> Path:
+    from territory.command_cache import cache_file
+
+    return cache_file().with_name("plugin-kpis.json")
+
+
+def _cached_plugin_kpis() -> list[str] | None:
+    from territory.command_cache import current_key
+
+    try:
+        data = json.loads(_kpi_cache().read_text(encoding="utf-8"))
+        if data.get("schema") != KPI_CACHE_SCHEMA or data.get("key") != current_key():
+            return None
+        return [str(name) for name in data["kpis"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _remember_plugin_kpis(kpis: list[str]) -> None:
+    from territory.command_cache import current_key
+
+    path = _kpi_cache()
+    payload = {"schema": KPI_CACHE_SCHEMA, "key": current_key(), "kpis": kpis}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(payload), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 # --- quality and compare from a result folder -----------------------------------------------
