@@ -255,6 +255,14 @@ def test_bad_result_folders_are_clear_errors(grid, tmp_path):
     (newer / "result" / "result.json").write_text(json.dumps(index))
     _fails(newer, "newer than this version of territory", "Upgrade territory")
 
+    stripped = _copy(out, tmp_path, "stripped")  # an index that lost its table list
+    index = json.loads((stripped / "result" / "result.json").read_text())
+    del index["tables"]
+    (stripped / "result" / "result.json").write_text(json.dumps(index))
+    _fails(stripped, "not whole", "result/result.json differs from the manifest")
+    with pytest.raises(TerritoryError, match="cannot be read: KeyError"):
+        territory.load_result(stripped, verify=False)
+
     unpublished = _copy(out, tmp_path, "unpublished")
     (unpublished / "manifest.json").unlink()
     _fails(unpublished, "no manifest", "check-outputs --repair")

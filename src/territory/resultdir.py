@@ -37,7 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from territory.errors import InputError, ValidationError
+from territory.errors import InputError, TerritoryError, ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -320,12 +320,25 @@ def load_result(path: str | os.PathLike, *, verify: bool = True) -> PlanResult:
     the file and the fix. The plan is rebuilt from its recorded settings (nothing is run or
     read from its inputs); its output folder is ``path``'s folder.
     """
-    from territory.result import PlanResult
-    from territory.resultcodec import decode
-
     folder, manifest, name, index = read_index(path)
     if verify:
         check_set(folder, manifest)
+    try:
+        return _read_result(folder, name, index)
+    except (KeyError, TypeError, ValueError, OSError) as exc:
+        if isinstance(exc, TerritoryError):
+            raise
+        raise InputError(
+            f"The result folder {folder / Path(name).parent} cannot be read: "
+            f"{type(exc).__name__}: {exc}. It was not written by this version of territory, "
+            "or was changed; run the plan again to write it anew."
+        ) from exc
+
+
+def _read_result(folder: Path, name: str, index: dict) -> PlanResult:
+    from territory.result import PlanResult
+    from territory.resultcodec import decode
+
     base = folder / Path(name).parent
     where = str(folder / name)
     tables = index["tables"]
