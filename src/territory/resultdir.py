@@ -441,7 +441,8 @@ def _kpi_names(measures, rule_measure, adjusted: bool, plugin_kpis) -> list[str]
         measures.append(rule_measure)
     names = ["territory_id", "name", "parent", "accounts", *measures]
     names += ["target_before_adjustments"] if adjusted else []
-    return list(dict.fromkeys([*names, *_CORE, *plugin_kpis]))
+    core = [k for k in _CORE if k != "attainment" or "revenue" in measures]  # revenue / target
+    return list(dict.fromkeys([*names, *core, *plugin_kpis]))
 
 
 def plan_kpi_names(plan, plugins=None) -> list[str]:
