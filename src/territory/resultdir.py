@@ -248,8 +248,8 @@ def _not_a_result(p: Path, manifests: list[str]) -> str:
     if manifests:
         return (
             f"{p} holds outputs of a run ({', '.join(manifests)}) but no result folder (it "
-            'was written by an older version of territory, or with [outputs] result = ""). '
-            "Run the plan again to write one."
+            'was written by an older version of territory, with [outputs] result = "", or '
+            "with the Dask engine). Run the plan again (local engine) to write one."
         )
     if any(p.glob(f"*/{INDEX}")) if p.is_dir() else False:
         return (
