@@ -329,3 +329,17 @@ def test_quality_and_compare_from_result_folders_equal_the_file_route(grid, tmp_
         c_dir = invoke("compare", out, second, "--out", tmp_path / f"c{n}")
         assert c_dir.exit_code == 0, c_dir.output
         _same_files(tmp_path / "c1", tmp_path / f"c{n}", names)
+
+
+def test_a_column_of_mixed_types_is_kept_as_text_with_a_note(tmp_path):
+    shapes = [box(0, 0, 1, 1), box(1, 0, 2, 1)]
+    territories = gpd.GeoDataFrame({"territory_id": ["A", "B"]}, geometry=shapes, crs=4326)
+    accounts = pd.DataFrame({"account_id": ["1", "2"], "lat": [0.5, 0.5], "lon": [0.5, 1.5],
+                             "revenue": [1.0, 2.0],
+                             "code": pd.Series([7, "x7"], dtype=object)})  # fmt: skip
+    result = territory.make_plan(accounts, territories).run()
+    result.write(territory.OutputsSpec(dir=tmp_path / "out", map=""))  # the run still writes
+    loaded = territory.load_result(tmp_path / "out")
+    assert loaded.accounts.frame["code"].tolist() == ["7", "x7"]
+    assert any("code held values of mixed types" in note for note in loaded.notes)
+    pdt.assert_frame_equal(loaded.kpis, result.kpis)

@@ -67,7 +67,7 @@ def result_jobs(result: PlanResult, folder: str) -> list[tuple[str, Any]]:
             return
         entry = {"file": name, "types": column_types(frame)}
         tables[key] = entry
-        jobs.append((f"{folder}/{name}", lambda path: write_frame(frame, path)))
+        jobs.append((f"{folder}/{name}", lambda path: write_frame(frame, path, entry)))
 
     layer, accounts = result.layer, result.accounts
     table("territories", "territories.parquet", layer.territories)
@@ -159,16 +159,34 @@ def column_types(frame: pd.DataFrame) -> dict:
     return out
 
 
-def write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as (Geo)Parquet; a column Parquet cannot hold is a clear error."""
+def write_frame(frame: pd.DataFrame, path: Path, entry: dict | None = None) -> None:
+    """Write ``frame`` as (Geo)Parquet. Object columns Parquet cannot hold (values of mixed
+    types) are written as text and listed in ``entry["as_text"]``, so reading says so."""
     try:
         frame.to_parquet(path)
-    except (TypeError, ValueError) as exc:  # pyarrow's errors derive from these
-        raise ValidationError(
-            f"Cannot write the result table {Path(path).name} as Parquet: {exc}. Give the "
-            'column one type (text or number) and run again, or set [outputs] result = "" '
-            "to skip the result folder."
-        ) from exc
+        return
+    except (TypeError, ValueError):  # pyarrow's errors derive from these
+        pass
+    import pandas as pd
+    import pyarrow as pa
+
+    mixed = []
+    for name, column in frame.items():
+        if pd.api.types.is_object_dtype(column.dtype):
+            try:
+                pa.array(column, from_pandas=True)
+            except (TypeError, ValueError):
+                mixed.append(name)
+    if not mixed:
+        frame.to_parquet(path)  # raises the original error, naming the column
+    texts = {n: frame[n].map(lambda v: v if v is None or _blank(v) else str(v)) for n in mixed}
+    frame.assign(**texts).to_parquet(path)
+    if entry is not None:
+        entry["as_text"] = [str(n) for n in mixed]
+
+
+def _blank(value) -> bool:
+    return isinstance(value, float) and value != value
 
 
 def read_frame(path: Path, types: dict) -> pd.DataFrame:
@@ -349,6 +367,13 @@ def _read_result(folder: Path, name: str, index: dict) -> PlanResult:
 
     plan = _plan(folder, index, where)
     segments = {axis: read_frame(base / e["file"], e["types"]) for axis, e in index["segments"]}
+    notes = list(index["notes"])
+    for entry in [*tables.values(), *(e for _, e in index["segments"])]:
+        if entry.get("as_text"):
+            notes.append(
+                f"{entry['file']} of {base}: column(s) {', '.join(entry['as_text'])} held values "
+                "of mixed types; the result folder keeps them as text."
+            )
     return PlanResult(
         plan=plan,
         accounts=_accounts(index["accounts"], table),
@@ -357,7 +382,7 @@ def _read_result(folder: Path, name: str, index: dict) -> PlanResult:
         kpis=table("kpis"),
         segments=segments,
         summary=decode(index["summary"], where),
-        notes=list(index["notes"]),
+        notes=notes,
         labels=table("labels"),
         adjustments=table("adjustments"),
         folder=folder,
