@@ -88,9 +88,13 @@ def test_map_from_a_result_folder_equals_the_map_from_running_the_plan(grid, tmp
         raise AssertionError("the plan was run")
 
     monkeypatch.setattr("territory.runner.run", refuse)
+    from territory.maps import webcache
+
+    webcache.clear()  # the web shapes come from the folder, not from the map drawn above
     read = invoke("map", out, "--kpi", "attainment", "-o", tmp_path / "folder.html")
     assert read.exit_code == 0, read.output
     assert normalised((tmp_path / "folder.html").read_text()) == from_plan
+    assert (out / "result" / "web-shapes.parquet").is_file()
     # the Python API: the loaded result draws the map the run wrote
     page = territory.load_result(out).to_map().get_root().render()
     assert normalised(page) == normalised((out / "map.html").read_text())

@@ -106,9 +106,14 @@ class PlanResult:
         if out.summary:
             summary = {"plan": self.plan.name, **self.summary, "notes": self.notes}
             jobs.append((out.summary, json_text(summary)))
+        shapes = None
         if out.map:
+            from territory.maps import webcache
+
+            start = webcache.mark()
             jobs.append((out.map, self.to_map().get_root().render()))
-        jobs += result_jobs(self, out.result)  # what maps and reports need, as data
+            shapes = webcache.used_since(start)  # stored, so maps from the folder reuse them
+        jobs += result_jobs(self, out.result, shapes)  # what maps and reports need, as data
         with self.plan.output_set(out) as files:
             for name, payload in jobs:
                 if isinstance(payload, str):

@@ -52,9 +52,10 @@ INDEX = "result.json"
 # --- writing --------------------------------------------------------------------------------
 
 
-def result_jobs(result: PlanResult, folder: str) -> list[tuple[str, Any]]:
+def result_jobs(result: PlanResult, folder: str, shapes=None) -> list[tuple[str, Any]]:
     """``(name, writer)`` pairs of the result folder ``folder`` of ``result``; each writer
-    takes the path to write. Empty when the assignments are not in memory (Dask engine)."""
+    takes the path to write. Empty when the assignments are not in memory (Dask engine).
+    ``shapes``: the web shapes its map drew (see :mod:`territory.maps.webcache`)."""
     import pandas as pd
 
     if not folder or not isinstance(result.assignments, pd.DataFrame):
@@ -83,6 +84,8 @@ def result_jobs(result: PlanResult, folder: str) -> list[tuple[str, Any]]:
     table("labels", "labels.parquet", result.labels)
     table("kpis", "kpis.parquet", result.kpis)
     table("adjustments", "adjustments.parquet", result.adjustments)
+    if shapes:
+        table("web shapes", "web-shapes.parquet", _shape_table(shapes))
     segments = []
     for i, (axis, frame) in enumerate(result.segments.items()):
         table(f"segment {i}", f"segments/{i}.parquet", frame)
@@ -118,6 +121,34 @@ def _index(result: PlanResult, tables: dict, segments: list) -> dict:
         "tables": tables,
         "segments": segments,
     }  # fmt: skip
+
+
+def _shape_table(shapes):
+    """The web shapes a map drew, one row per shape: the key of its set, the tolerance."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    keys = np.concatenate([np.full(len(g), k[0], dtype=object) for k, g in shapes])
+    tolerance = np.concatenate([np.full(len(g), k[1]) for k, g in shapes])
+    geoms = np.concatenate([g for _, g in shapes])
+    grid = shapely.get_precision(geoms)  # WKB does not keep it; later operations depend on it
+    return gpd.GeoDataFrame({"key": keys, "simplify_m": tolerance, "precision": grid},
+                            geometry=geoms, crs=4326)  # fmt: skip
+
+
+def _remember_shapes(frame) -> None:
+    """Hand the web shapes stored in a result folder to :mod:`territory.maps.webcache`."""
+    import shapely
+
+    from territory.maps import webcache
+
+    geoms = frame.geometry.to_numpy().copy()
+    for grid, rows in frame.groupby("precision").indices.items():
+        if grid > 0:
+            geoms[rows] = shapely.set_precision(geoms[rows], grid, mode="pointwise")
+    for (k, tol), rows in frame.groupby(["key", "simplify_m"], sort=False).indices.items():
+        webcache.remember((str(k), float(tol)), geoms[rows])
 
 
 def _source(source) -> dict:
@@ -367,6 +398,9 @@ def _read_result(folder: Path, name: str, index: dict) -> PlanResult:
 
     plan = _plan(folder, index, where)
     segments = {axis: read_frame(base / e["file"], e["types"]) for axis, e in index["segments"]}
+    shapes = table("web shapes")
+    if shapes is not None:
+        _remember_shapes(shapes)
     notes = list(index["notes"])
     for entry in [*tables.values(), *(e for _, e in index["segments"])]:
         if entry.get("as_text"):

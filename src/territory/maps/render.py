@@ -316,15 +316,21 @@ def _view_bounds(points: gpd.GeoDataFrame) -> np.ndarray:
 
 def _web_shapes(frame: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
     """Shapes in EPSG:4326, simplified without opening gaps or overlaps between neighbours."""
+    from territory.maps import webcache
+
+    k = webcache.key(frame.geometry.to_numpy(), frame.crs, simplify_m)
     out = frame.to_crs(4326)
-    geoms = out.geometry.to_numpy()
-    if simplify_m > 0:
-        tol = simplify_m / 111_000.0
-        if shapely.coverage_is_valid(geoms):
-            geoms = shapely.coverage_simplify(geoms, tol)
-        else:
-            geoms = shapely.simplify(geoms, tol, preserve_topology=True)
-    geoms = shapely.set_precision(geoms, 1e-5, mode="pointwise")
+    geoms = webcache.get(k)
+    if geoms is None:  # not simplified recently (nor stored in the result folder read)
+        geoms = out.geometry.to_numpy()
+        if simplify_m > 0:
+            tol = simplify_m / 111_000.0
+            if shapely.coverage_is_valid(geoms):
+                geoms = shapely.coverage_simplify(geoms, tol)
+            else:
+                geoms = shapely.simplify(geoms, tol, preserve_topology=True)
+        geoms = shapely.set_precision(geoms, 1e-5, mode="pointwise")
+        webcache.remember(k, geoms)
     return out.set_geometry(geoms)
 
 
