@@ -19,6 +19,7 @@ the output set it publishes, listed in the set's manifest like every other outpu
         kpis.parquet           the KPI table per territory
         segments/<n>.parquet   the KPI table per territory x segment (names in result.json)
         adjustments.parquet    the adjustments per territory
+        web-shapes.parquet     the simplified shapes the run's map drew (territory.maps.webcache)
 
 Column types survive the round trip: ids stay text (leading zeros kept), categoricals keep
 their categories, dates stay dates; ``result.json`` records the types Parquet does not. The
