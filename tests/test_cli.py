@@ -83,6 +83,7 @@ def test_run_plan_file_with_relative_paths(tmp_path, accounts_csv, squares_geojs
         "assignments.csv",
         "kpis.csv",
         "manifest.json",
+        "result",  # the result folder maps and reports are read back from
         "segment-kpis-segment.csv",
         "summary.json",
     ]
@@ -178,7 +179,7 @@ def test_map_command_identity_colours_and_tooltips_without_popups(tmp_path):
     assert not re.search(r"geo_json_\w+\.bindPopup\(", page)
     assert "neighbours differ" in page
     bad = CliRunner().invoke(cli, ["map", str(plan), "--kpi", "profit"])
-    assert bad.exit_code == 1 and "Cannot colour the map by 'profit'" in bad.output
+    assert bad.exit_code == 2 and "Cannot colour the map by 'profit'" in bad.output
 
 
 def test_no_two_neighbouring_territories_share_a_colour():
@@ -210,7 +211,7 @@ def test_map_command_offline_by_default_and_tiles_only_online(tmp_path):
     plan = str(tmp_path / "plan.toml")
     tiles = "https://tiles.example.com/{z}/{x}/{y}.png"
     res = runner.invoke(cli, ["map", plan, "--tiles", tiles, "-o", str(tmp_path / "m.html")])
-    assert res.exit_code == 1 and "--online" in res.output
+    assert res.exit_code == 2 and "--online" in res.output
     assert not (tmp_path / "m.html").exists()
     res = runner.invoke(cli, ["map", plan, "-o", str(tmp_path / "off.html")])
     assert res.exit_code == 0, res.output

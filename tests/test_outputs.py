@@ -73,6 +73,12 @@ def plan_dir(tmp_path, accounts_csv, squares_geojson) -> Path:
     return tmp_path
 
 
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (the result folder's included): relative name -> bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}  # fmt: skip
+
+
 # --- the set: manifest, publish order, interruption -----------------------------------------
 
 
@@ -81,7 +87,12 @@ def test_run_publishes_a_whole_set_with_a_manifest(plan_dir):
     assert result.exit_code == 0, result.output
     manifest = assert_consistent(plan_dir / "out")
     names = {f["name"] for f in manifest["files"]}
-    assert names == {"assignments.csv", "kpis.csv", "segment-kpis-segment.csv", "summary.json"}
+    tables = ["territories", "overlaps", "accounts", "locations", "assignments", "labels", "kpis",
+              "adjustments"]  # fmt: skip
+    result = {f"result/{t}.parquet" for t in tables} | {"result/segments/0.parquet",
+                                                        "result/result.json"}  # fmt: skip
+    assert names == {"assignments.csv", "kpis.csv", "segment-kpis-segment.csv", "summary.json",
+                     *result}  # fmt: skip
     accounts = next(i for i in manifest["inputs"] if i["path"].endswith("accounts.csv"))
     assert accounts["size"] == (plan_dir / "accounts.csv").stat().st_size
     assert temp_entries(plan_dir / "out") == []
@@ -158,7 +169,7 @@ def test_write_error_while_publishing_keeps_what_repair_needs(plan_dir, monkeypa
 def test_error_before_the_commit_keeps_the_previous_set(plan_dir, monkeypatch):
     plan = Plan.from_file(plan_dir / "plan.toml")
     plan.run().write()
-    before = {p.name: p.read_bytes() for p in (plan_dir / "out").iterdir()}
+    before = snapshot(plan_dir / "out")
 
     real, calls = pd.DataFrame.to_csv, []
 
@@ -173,7 +184,7 @@ def test_error_before_the_commit_keeps_the_previous_set(plan_dir, monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_csv", second_fails)
     with pytest.raises(TerritoryError):
         result.write()
-    after = {p.name: p.read_bytes() for p in (plan_dir / "out").iterdir()}
+    after = snapshot(plan_dir / "out")
     assert after == before
 
 
@@ -358,7 +369,7 @@ def test_write_errors_are_one_paragraph_and_keep_the_previous_set(
 ):
     assert CliRunner().invoke(cli, ["run", str(plan_dir / "plan.toml")]).exit_code == 0
     out = plan_dir / "out"
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = snapshot(out)
     if budget == "after-assignments":
         budget = len(before["assignments.csv"]) + 50
     accounts = pd.read_csv(plan_dir / "accounts.csv")
@@ -370,7 +381,7 @@ def test_write_errors_are_one_paragraph_and_keep_the_previous_set(
     assert result.exit_code == 1 and not isinstance(result.exception, OSError), result.output
     reason = "disk is full" if code == errno.ENOSPC else "permission denied"
     assert reason in result.output and "Nothing was half-written" in result.output
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert snapshot(out) == before
     assert_consistent(out)
 
 

@@ -58,6 +58,7 @@ _LAZY = {
     "Plugins": "territory.plugins",
     "get_plugins": "territory.plugins",
     "PlanResult": "territory.result",
+    "load_result": "territory.resultdir",
     "AxisSpec": "territory.segments",
     "TargetRule": "territory.targets",
     "TerritoryLayer": "territory.territories",
@@ -104,6 +105,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from territory.plan import AccountsSpec, OutputsSpec, Plan, TargetsSpec, TerritoriesSpec
     from territory.plugins import Plugins, get_plugins
     from territory.result import PlanResult
+    from territory.resultdir import load_result
     from territory.segments import AxisSpec
     from territory.targets import TargetRule
     from territory.territories import TerritoryLayer, load_territories
@@ -151,6 +153,7 @@ __all__ = [
     "explore",
     "design",
     "get_plugins",
+    "load_result",
     "hookimpl",
     "kpis",
     "load_territories",

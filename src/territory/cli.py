@@ -20,6 +20,7 @@ from rich.table import Table
 from territory import __version__, cli_design
 from territory.cli_common import (
     Deferred,
+    ResultSource,
     account_options,
     console,
     engine_options,
@@ -295,6 +296,7 @@ def demo(out):
         summary="demo-summary.json",
         map="demo.html",
         manifest="demo-manifest.json",
+        result="demo-result",
     )
     from territory.outputs import plan_inputs
     from territory.report import tracking_outputs
@@ -373,7 +375,7 @@ def _print_plugins(rows: list[dict], show_params: bool) -> None:
 
 
 @cli.command()
-@click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.argument("target", metavar="PLAN|RUN_DIR", type=click.Path())
 @click.option("--as-of", help="Tracking date as YYYY-MM-DD, e.g. 2017-06-30 (default: [tracking] "
                              "as_of). Other forms need --dayfirst or --monthfirst.")  # fmt: skip
 @click.option("--dayfirst", "order", flag_value="dayfirst",
@@ -381,26 +383,30 @@ def _print_plugins(rows: list[dict], show_params: bool) -> None:
 @click.option("--monthfirst", "order", flag_value="monthfirst",
               help="Read --as-of as month/day/year (06/01/2017 = 1 June 2017).")  # fmt: skip
 @click.option(
-    "--out", type=click.Path(file_okay=False), help="Output folder (default: the plan's)."
-)
+    "--out", type=click.Path(file_okay=False), help="Output folder (default: the plan's, or "
+    "RUN_DIR)."
+)  # fmt: skip
 @click.option(
     "--revise",
     is_flag=True,
     help="Reallocate the remaining target by run rate (total kept), recording changes.",
 )
 @handle_errors
-def track(plan_file, as_of, order, out, revise):
-    """Track targets, actuals and pipeline of PLAN at a date; write the dashboard.
+def track(target, as_of, order, out, revise):
+    """Track targets, actuals and pipeline of a plan at a date; write the dashboard.
 
-    Needs a [tracking] section (order lines, optional opportunities, period, target setting).
-    Writes dashboard.html (offline), tracking-*.csv, tracking.xlsx, tracking-map.html
-    (actual against the pace expected by the date) and tracking-status-map.html (ahead / on
-    track / behind).
+    PLAN is a plan file (run first); RUN_DIR the result folder a run left (read directly, the
+    plan is not run again). Needs a [tracking] section (order lines, optional opportunities,
+    period, target setting). Writes dashboard.html (offline), tracking-*.csv, tracking.xlsx,
+    tracking-map.html (actual against the pace expected by the date) and
+    tracking-status-map.html (ahead / on track / behind).
     """
-    plan = Plan.from_file(plan_file)
+    source = ResultSource(target)
+    plan = source.plan
     if out:
         plan = plan.with_outputs(dir=Path(out))
-    _track_and_write(plan, as_of, revise, prefix="", order=order)
+    load = None if source.plan_file else source.result
+    _track_and_write(plan, as_of, revise, prefix="", order=order, load=load)
 
 
 def _track_and_write(
@@ -410,14 +416,16 @@ def _track_and_write(
     prefix: str,
     result: PlanResult | None = None,
     order: str | None = None,
+    load=None,
 ) -> None:
+    """``load``: reads the result instead of running the plan (after every check)."""
     from territory.api import track, tracking_day
     from territory.outputs import plan_inputs
     from territory.report import tracking_outputs, write_tracking
 
     day = tracking_day(plan, as_of, order)  # every check before the work
     tracking_outputs(plan.outputs.dir, prefix, plan_inputs(plan)).check()
-    result = result or plan.run()
+    result = result or (load() if load is not None else plan.run())
     tracked = track(plan, day, revise=revise, result=result)
     _print_tracking(tracked, plan.name)
     written = write_tracking(
@@ -445,7 +453,7 @@ def _print_tracking(tracked, name: str) -> None:
 
 
 @cli.command("map")
-@click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.argument("target", metavar="PLAN|RUN_DIR", type=click.Path())
 @click.option("--kpi", help="KPI to colour territories by (default revenue); 'territory' colours "
                             "by identity, neighbours differing; 'attainment' uses a diverging "
                             "scale around 100%.")  # fmt: skip
@@ -457,19 +465,22 @@ def _print_tracking(tracked, name: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="map.html",
               show_default=True, help="The HTML file to write.")  # fmt: skip
 @handle_errors
-def map_command(plan_file, kpi, tiles, offline, output):
-    """Render the plan in PLAN as one self-contained HTML map."""
+def map_command(target, kpi, tiles, offline, output):
+    """Render a plan file (PLAN, run first) or the result folder a run left (RUN_DIR, read
+    directly) as one self-contained HTML map."""
     if tiles and offline:
-        raise TerritoryError(
+        raise click.UsageError(
             "--tiles loads a background from a tile server, so the map would not be offline: "
             "add --online to use tiles, or drop --tiles for a map that opens with no network."
         )
-    from territory.outputs import check_targets, plan_inputs
+    source = ResultSource(target)
+    source.check_kpi(kpi)  # before anything heavy is imported, read or run
+    from territory.outputs import check_targets
 
-    plan = Plan.from_file(plan_file)
-    check_targets([Path(output)], plan_inputs(plan))
-    result = plan.run()
-    _print_notes(result)
+    check_targets([Path(output)], source.inputs())
+    result = source.result()
+    if source.plan_file:
+        _print_notes(result)
     page = result.to_map(kpi=kpi, tiles=tiles).get_root().render()
     from territory.io import atomic_path
 

@@ -228,3 +228,87 @@ def engine_options(func):
     for option in reversed(options):
         func = option(func)
     return func
+
+
+class ResultSource:
+    """What a reporting command (map, track, quality, compare) reads: a plan file, run first,
+    or the result folder a run left (see :mod:`territory.resultdir`), read directly.
+
+    Options are checked against it before any work: :meth:`check_kpi` needs only the plan
+    file or the folder's index.
+    """
+
+    def __init__(self, target):
+        from pathlib import Path
+
+        from territory.resultdir import is_result_path
+
+        self.target = Path(target)
+        missing = not self.target.exists() and self.target.suffix.lower() != ".toml"
+        self.plan_file = not (is_result_path(self.target) or missing)
+        self._plan = None
+
+    @property
+    def what(self) -> str:
+        return f"{'plan' if self.plan_file else 'result folder'} {self.target}"
+
+    @property
+    def plan(self):
+        """The plan: read from the plan file, or rebuilt from the folder's settings."""
+        if self._plan is None:
+            if self.plan_file:
+                from territory.plan import Plan
+
+                self._plan = Plan.from_file(self.target)
+            else:
+                from territory.resultdir import result_plan
+
+                self._plan = result_plan(self.target)
+        return self._plan
+
+    def kpi_names(self, quick: bool = False) -> list[str] | None:
+        """The KPIs a map can be coloured by (``territory`` first). ``quick``: for a plan file,
+        from its TOML and the remembered plugin KPIs only (None when they are not known)."""
+        from territory import resultdir
+
+        if not self.plan_file:
+            names = resultdir.result_kpi_names(self.target)
+        elif quick:
+            names = resultdir.plan_file_kpi_names(self.target)
+        else:
+            names = resultdir.plan_kpi_names(self.plan)
+        return None if names is None else ["territory", *names]
+
+    def check_kpi(self, kpi: str | None, option: str = "--kpi") -> None:
+        """A usage error (exit code 2) when ``kpi`` is not one of :meth:`kpi_names`."""
+        if kpi is None:
+            return
+        names = self.kpi_names(quick=True)
+        if names is None:  # plugin KPIs not remembered: load the plan and its plugins
+            names = self.kpi_names()
+        if kpi not in names:
+            raise click.BadParameter(
+                f"Cannot colour the map by '{kpi}': not a KPI of the {self.what}. "
+                f"KPIs: {', '.join(names)}.",
+                param_hint=f"'{option}'",
+            )
+
+    def inputs(self) -> list:
+        """The files an output must not overwrite: the plan's inputs, or the folder's set."""
+        from territory.outputs import plan_inputs, read_manifest
+
+        if self.plan_file:
+            return plan_inputs(self.plan)
+        from territory.resultdir import find_result
+
+        folder, manifest, _ = find_result(self.target)
+        listed = (read_manifest(folder / manifest) or {}).get("files", [])
+        return [folder / manifest, *(folder / entry["name"] for entry in listed)]
+
+    def result(self):
+        """The plan's result: run now, or read from the folder (checked against its manifest)."""
+        if self.plan_file:
+            return self.plan.run()
+        from territory.resultdir import load_result
+
+        return load_result(self.target)

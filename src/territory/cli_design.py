@@ -208,8 +208,8 @@ def _progress():
 
 
 @click.command()
-@click.argument("blocks", type=click.Path(dir_okay=False))
-@click.argument("alignment", type=click.Path(dir_okay=False))
+@click.argument("blocks", metavar="BLOCKS|RUN_DIR", type=click.Path())
+@click.argument("alignment", required=False, type=click.Path(dir_okay=False))
 @click.option("--accounts", type=click.Path(dir_okay=False), help="Accounts to sum per block.")
 @BALANCE
 @TOLERANCE
@@ -242,15 +242,27 @@ def quality(
 ):
     """Quality report of any alignment: balance, Gini, compactness, contiguity, disruption.
 
+    BLOCKS is the block layer and ALIGNMENT the alignment; or give RUN_DIR, the result folder
+    of a run of a plan made of blocks: its blocks, alignment (unless ALIGNMENT is given) and
+    accounts (unless --accounts is given) are read from there, the plan is not run again.
     Give the --balance and --tolerance the alignment was designed with: the figures are then
     those `territory design` reported (targets raised for blocks too heavy for a territory).
     """
     from territory.designer import plan_report
     from territory.io import write_table
     from territory.outputs import check_targets
+    from territory.resultdir import is_result_path
 
+    if not is_result_path(blocks) and alignment is None:
+        raise click.UsageError("Missing argument 'ALIGNMENT' (or give a result folder, RUN_DIR).")
     if output:
-        check_targets([Path(output)], [blocks, alignment, accounts, baseline])
+        check_targets([Path(output)], [blocks, alignment, accounts, baseline,
+                                       *_folder_files(blocks)])  # fmt: skip
+    given = _from_folder(blocks, accounts, block_id, measures)
+    if given is not None:
+        blocks, block_id, accounts, measures = (given["blocks"], given["block_id"],
+                                                given["accounts"], given["measures"])  # fmt: skip
+        alignment = alignment or given["alignment"]
     table, summary = plan_report(
         blocks,
         alignment,
@@ -269,14 +281,43 @@ def quality(
         console.print(f"Wrote {escape(str(output))}")
 
 
+def _from_folder(target, accounts, block_id, measures, what: str = "BLOCKS") -> dict | None:
+    """The blocks, alignment and accounts of the result folder ``target`` (None when it is a
+    file); ``--accounts`` and ``--measure`` given on the command line win."""
+    from territory.resultdir import is_result_path
+
+    if not is_result_path(target):
+        return None
+    if block_id:
+        raise click.UsageError(f"--block-id is for a block layer file; {what} is a result "
+                               "folder, whose blocks have block_id.")  # fmt: skip
+    from territory.cli_common import ResultSource
+    from territory.resultdir import block_inputs
+
+    given = block_inputs(ResultSource(target).result())
+    if accounts:
+        given["accounts"] = accounts
+        given["measures"] = list(measures)
+    elif measures:
+        given["measures"] = list(measures)
+    return given
+
+
+def _folder_files(target) -> list:
+    """The files of the result set at ``target`` (an output must not overwrite them)."""
+    from territory.cli_common import ResultSource
+    from territory.resultdir import is_result_path
+
+    return ResultSource(target).inputs() if is_result_path(target) else []
+
+
 @click.command()
-@click.argument("a", type=click.Path(dir_okay=False))
-@click.argument("b", type=click.Path(dir_okay=False))
+@click.argument("a", metavar="A", type=click.Path())
+@click.argument("b", metavar="B", type=click.Path())
 @click.option(
     "--blocks",
     type=click.Path(dir_okay=False),
-    required=True,
-    help="The block layer both alignments use.",
+    help="The block layer both alignments use (default: that of the result folder A or B).",
 )
 @click.option("--accounts", type=click.Path(dir_okay=False), help="Accounts to sum per block.")
 @BALANCE
@@ -292,20 +333,33 @@ def quality(
 def compare(a, b, blocks, accounts, balance, tolerance, block_id, out, measures=(), crs=None, **kw):
     """Compare alignments A and B: what moved, KPI and quality deltas side by side.
 
-    Territories are matched between A and B by the largest overlap before moves are counted.
+    A and B are alignment files, or result folders of runs of plans made of blocks (their
+    alignments; the blocks and accounts of the first folder unless --blocks / --accounts are
+    given). Territories are matched between A and B by the largest overlap before moves are
+    counted.
     """
     from territory.designer import compare as run_compare
     from territory.outputs import OutputSet
+    from territory.resultdir import is_result_path
 
+    folders = [t for t in (a, b) if is_result_path(t)]
+    if not folders and blocks is None:
+        raise click.UsageError("Missing option '--blocks' (or give a result folder as A or B).")
     names = [f"{n}.csv" for n in ("blocks_moved", "accounts_moved", "territories", "summary")]
     files = None
     if out:
-        files = OutputSet(out, "compare-manifest.json", command="compare",
-                          inputs=[a, b, blocks, accounts])  # fmt: skip
+        inputs = [a, b, blocks, accounts, *(p for t in folders for p in _folder_files(t))]
+        files = OutputSet(out, "compare-manifest.json", command="compare", inputs=inputs)
         files.check(names)
+    sides = {t: _from_folder(t, None, None, (), what=t) for t in folders}
+    first = sides[folders[0]] if folders else None
+    if first is not None and blocks is None:
+        blocks, block_id = first["blocks"], "block_id"
+        if accounts is None:
+            accounts, measures = first["accounts"], measures or first["measures"] or ()
     result = run_compare(
-        a,
-        b,
+        sides[a]["alignment"] if a in sides else a,
+        sides[b]["alignment"] if b in sides else b,
         blocks,
         accounts,
         balance=balance,

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 
 DRAWS = 10_000
 SEED = 20_170_630
@@ -83,6 +82,8 @@ class Outcomes:
 
     def columns(self, target: np.ndarray) -> dict[str, np.ndarray]:
         """``p_reach_target`` and P10/P50/P90 for the given targets."""
+        from scipy.special import ndtr  # imported here: plans load without SciPy
+
         target = np.asarray(target, float)
         mean, sd = self.mean[:, None], self.sd[:, None]
         short = target[:, None] - self.known  # what the base must bring, per pipeline draw

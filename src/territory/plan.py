@@ -93,6 +93,7 @@ class OutputsSpec:
     map: str = "map.html"
     manifest: str = "manifest.json"
     database: Any = None  # a territory.db.target.DatabaseTarget
+    result: str = "result"  # the result folder maps and reports are read back from
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,10 @@ class Plan:
             names.append(out.assignments)
         if self.adjustments:
             names.append(out.adjustments)
+        if out.result:
+            from territory.resultdir import INDEX
+
+            names.append(f"{out.result}/{INDEX}")
         self.output_set(out).check([n for n in names if n], folders)
 
     def with_outputs(self, **changes) -> Plan:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from territory.outputs import json_text
 from territory.plugins import Plugins
+from territory.resultdir import result_jobs
 
 if TYPE_CHECKING:
     from territory.plan import OutputsSpec, Plan
@@ -38,6 +39,8 @@ class PlanResult:
         One column per segment axis, one row per account.
     adjustments : DataFrame
         One row per territory and adjustment: multiplier, reason and regional attributes.
+    folder : Path or None
+        The result folder this result was read from (:func:`territory.load_result`), else None.
     """
 
     plan: Plan
@@ -53,6 +56,7 @@ class PlanResult:
     plugins: Plugins | None = None
     engine: Any = None
     database_report: Any = None
+    folder: Path | None = None
 
     def close(self) -> None:
         """Release the engine's resources (the Dask client and a cluster it started)."""
@@ -80,7 +84,9 @@ class PlanResult:
 
         Everything is rendered first, then published with a manifest (see
         :mod:`territory.outputs`): after an error or an interruption the folder holds the
-        whole previous set or the whole new one.
+        whole previous set or the whole new one. The set includes the result folder
+        (``outputs.result``, see :mod:`territory.resultdir`) that :func:`territory.load_result`
+        reads.
         """
         out = outputs or self.plan.outputs
         jobs: list[tuple[str, Any]] = []
@@ -101,14 +107,22 @@ class PlanResult:
         if out.summary:
             summary = {"plan": self.plan.name, **self.summary, "notes": self.notes}
             jobs.append((out.summary, json_text(summary)))
+        shapes = None
         if out.map:
+            from territory.maps import webcache
+
+            start = webcache.mark()
             jobs.append((out.map, self.to_map().get_root().render()))
+            shapes = webcache.used_since(start)  # stored, so maps from the folder reuse them
+        jobs += result_jobs(self, out.result, shapes)  # what maps and reports need, as data
         with self.plan.output_set(out) as files:
             for name, payload in jobs:
                 if isinstance(payload, str):
                     files.add_text(name, payload)
                 elif isinstance(payload, pd.DataFrame):
                     files.add_table(name, payload)
+                elif callable(payload):
+                    payload(files.path(name))
                 else:
                     payload.to_parquet(str(files.path(name)), write_index=False, overwrite=True)
         if out.database is not None:

@@ -11,8 +11,6 @@ Everything runs in the page (no server); every name is set as text, never as mar
 
 from __future__ import annotations
 
-import json
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -20,6 +18,7 @@ from folium.map import Layer
 from jinja2 import Template
 
 from territory.maps.elements import static_asset
+from territory.maps.geojson import feature_collection
 from territory.maps.safe import Raw, SafeMacroElement, script_json
 
 
@@ -65,7 +64,7 @@ var {{ this.get_name() }} = window.territoryEditor = new L.TerritoryEditor({{ th
         )
         self.data = script_json(
             {
-                "blocks": json.loads(features.to_json(drop_id=True)),
+                "blocks": feature_collection(features),
                 "ids": blocks["block_id"].astype(str).tolist(),
                 "territory": terr,
                 "ids_t": territories["territory_id"].astype(str).tolist(),

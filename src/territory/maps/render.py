@@ -23,6 +23,7 @@ from territory.maps.colours import IDENTITY, categorical, neighbour_colours, seq
 from territory.maps.editor import AlignmentEditor
 from territory.maps.elements import LayerControl, Legend, OfflineMap, TitleBox, legend_css
 from territory.maps.export import ExportControl
+from territory.maps.geojson import feature_collection
 from territory.maps.labels import labels_layer
 from territory.maps.reference import ReferenceLayer
 from territory.maps.safe import Raw, text
@@ -269,7 +270,7 @@ def territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict, money: Mone
     fields = [f for f in labels if f in props.columns]
     aliases = [text(labels[f]) for f in fields]
     layer = folium.GeoJson(
-        shapes.to_json(drop_id=True),
+        feature_collection(shapes),
         name="Territories" if kpi == "territory" else f"Territories by {label(kpi)}",
         style_function=lambda f: {
             "fillColor": f["properties"]["_fill"],
@@ -316,15 +317,21 @@ def _view_bounds(points: gpd.GeoDataFrame) -> np.ndarray:
 
 def _web_shapes(frame: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
     """Shapes in EPSG:4326, simplified without opening gaps or overlaps between neighbours."""
+    from territory.maps import webcache
+
+    k = webcache.key(frame.geometry.to_numpy(), frame.crs, simplify_m)
     out = frame.to_crs(4326)
-    geoms = out.geometry.to_numpy()
-    if simplify_m > 0:
-        tol = simplify_m / 111_000.0
-        if shapely.coverage_is_valid(geoms):
-            geoms = shapely.coverage_simplify(geoms, tol)
-        else:
-            geoms = shapely.simplify(geoms, tol, preserve_topology=True)
-    geoms = shapely.set_precision(geoms, 1e-5, mode="pointwise")
+    geoms = webcache.get(k)
+    if geoms is None:  # not simplified recently (nor stored in the result folder read)
+        geoms = out.geometry.to_numpy()
+        if simplify_m > 0:
+            tol = simplify_m / 111_000.0
+            if shapely.coverage_is_valid(geoms):
+                geoms = shapely.coverage_simplify(geoms, tol)
+            else:
+                geoms = shapely.simplify(geoms, tol, preserve_topology=True)
+        geoms = shapely.set_precision(geoms, 1e-5, mode="pointwise")
+        webcache.remember(k, geoms)
     return out.set_geometry(geoms)
 
 

@@ -28,6 +28,7 @@ from jinja2 import Template
 
 from territory.geometry import dissolve
 from territory.maps.elements import static_asset
+from territory.maps.geojson import feature_collection
 from territory.maps.safe import Raw, SafeMacroElement, script_json, text
 
 HIERARCHY = {"parent": "Region", "rep": "Rep"}
@@ -112,7 +113,7 @@ def regions_layer(table: gpd.GeoDataFrame, people: pd.DataFrame) -> folium.Featu
     group = folium.FeatureGroup(name="Regions", show=True)
     frame = gpd.GeoDataFrame({"region": [text(n) for n in names]}, geometry=shapes, crs=4326)
     folium.GeoJson(
-        frame.to_json(drop_id=True),
+        feature_collection(frame),
         style_function=lambda f: {"color": "#1d2b53", "weight": 4, "fill": False},
         interactive=False,  # hovering reaches the territories under the outlines
         smooth_factor=0.5,
