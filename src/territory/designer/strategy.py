@@ -3,7 +3,6 @@ alignment. Each returns a territory position per block (and, for regions, their 
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 import numpy as np
@@ -16,9 +15,9 @@ from territory.designer.request import DesignRequest
 from territory.designer.solver import Partition, Problem
 from territory.errors import ValidationError
 
-# Lloyd iterations x transport variables (blocks x nearest centres) one design may spend:
-# about 55 iterations on 3,000 counties, 8 on 20,000 ZIP areas
-POWER_BUDGET = 700_000
+# Multilevel partitions (each searched) one design may spend: blocks x runs; 4 runs on 3,000
+# counties, 1 on 33,000 ZIP areas
+RUN_BUDGET = 16_000
 
 # A fresh search balances to this share of the tolerance, so the real loads (without the small
 # extra weight the search gives every block) are within the tolerance with room to spare.
@@ -95,40 +94,19 @@ def rebalance(
 
 def solve(problem: Problem, compactness: bool = True, restarts: int = 4, report=None) -> np.ndarray:
     """The most compact plan that meets the tolerance (else the best balanced) of ``restarts``
-    bisections: the first searched as it is, and as many as the budget allows refined into
-    power diagrams and searched. ``report(step, done)`` is told each step (optional)."""
+    multilevel partitions (METIS seeds), as many as ``RUN_BUDGET`` allows for the layer's size,
+    each then searched for balance and shape. ``report(step, done)`` is told each step."""
     report = report or (lambda step, done: None)
-    from concurrent.futures import ThreadPoolExecutor
-
-    run_seeds = [problem.rng.integers(2**32) + r for r in range(max(1, restarts))]
-    iterations = POWER_BUDGET // (len(problem.graph) * min(problem.k, solver.NEAREST_CENTRES))
-    refined_runs = min(len(run_seeds), max(1, iterations // 12)) if compactness else 0
-    iterations = int(np.clip(iterations // max(refined_runs, 1), 3, 12))
-    runs = [
-        replace(problem, rng=np.random.default_rng(s)) for s in run_seeds[: max(1, refined_runs)]
-    ]
-    refine = runs[:refined_runs]
-    report(f"Cutting {problem.k:,} parts ({len(runs)} runs)", 0.15)
-    starts = [solver.bisect(run, jitter=0.3 if r else 0.0) for r, run in enumerate(runs)]
-    # the power diagrams' transports run in native code on their own threads meanwhile
-    with ThreadPoolExecutor(max_workers=max(1, min(len(refine), os.cpu_count() or 1))) as pool:
-        refined = [
-            pool.submit(solver.power_diagram, run, start, iterations)
-            for run, start in zip(refine, starts, strict=False)  # starts may hold one more
-        ]
-        plans = []
-        for r, (run, f) in enumerate(zip(refine, refined, strict=True)):
-            report(f"Power diagram and local search, run {r + 1} of {len(refine)}",
-                   0.2 + 0.7 * r / max(len(refine), 1))  # fmt: skip
-            plans.append(_search(run, f.result(), compactness))
+    runs = int(np.clip(RUN_BUDGET // max(len(problem.graph), 1), 1, max(1, restarts)))
     best, best_key = None, None
-    # the first bisection as it is: the fallback when no power diagram meets the tolerance
-    for labels in plans + [None]:
-        if labels is None:
-            if best_key is not None and best_key[0]:
-                break
-            report("Local search from the first cut", 0.85)
-            labels = _search(runs[0], starts[0], compactness)
+    for r in range(runs):
+        seed = int(problem.rng.integers(2**31 - 1))
+        report(f"Partitioning {len(problem.graph):,} blocks into {problem.k:,} parts, run "
+               f"{r + 1} of {runs}", 0.15 + 0.75 * r / runs)  # fmt: skip
+        labels = solver.partition(problem, seed)
+        report(f"Local search for balance and shape, run {r + 1} of {runs}",
+               0.15 + 0.75 * (r + 0.5) / runs)  # fmt: skip
+        labels = _search(problem, labels, compactness)
         key = _plan_key(problem, labels)
         if best_key is None or key > best_key:
             best, best_key = labels, key
