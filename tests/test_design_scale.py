@@ -37,12 +37,12 @@ def voronoi_blocks(n=4000, seed=3, width=600_000.0, height=400_000.0):
     )
 
 
-def sparse_accounts(blocks, n=1500, seed=4):
+def sparse_accounts(blocks, n=6000, seed=4):
     """Accounts clustered around a few centres: most blocks hold none."""
     rng = np.random.default_rng(seed)
     x0, y0, x1, y1 = blocks.total_bounds
     centres = rng.uniform([x0, y0], [x1, y1], (12, 2))
-    xy = centres[rng.integers(0, 12, n)] + rng.normal(0, 30_000, (n, 2))
+    xy = centres[rng.integers(0, 12, n)] + rng.normal(0, 20_000, (n, 2))
     xy = np.clip(xy, [x0 + 1, y0 + 1], [x1 - 1, y1 - 1])
     return gpd.GeoDataFrame(
         {"account_id": [f"A{i}" for i in range(n)], "revenue": rng.gamma(2.0, 500.0, n)},
