@@ -3,6 +3,7 @@ alignment. Each returns a territory position per block (and, for regions, their 
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +15,10 @@ from territory.designer.quality import territory_shapes
 from territory.designer.request import DesignRequest
 from territory.designer.solver import Partition, Problem
 from territory.errors import ValidationError
+
+# Lloyd iterations x transport variables (blocks x nearest centres) one design with several
+# measures may spend: about 55 iterations on 3,000 counties
+POWER_BUDGET = 700_000
 
 # Multilevel partitions (each searched) one design may spend: blocks x runs; 4 runs on 3,000
 # counties, 1 on 33,000 ZIP areas
@@ -65,6 +70,8 @@ def _run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame)
         return hierarchy(
             search, regions, p.home_rows, request.compactness, request.restarts, request.report
         )
+    if request.tolerances:
+        return solve_by_cuts(search, request.compactness, request.restarts, request.report), None
     return solve(search, request.compactness, request.restarts, request.report), None
 
 
@@ -107,6 +114,50 @@ def solve(problem: Problem, compactness: bool = True, restarts: int = 4, report=
         report(f"Local search for balance and shape, run {r + 1} of {runs}",
                0.15 + 0.75 * (r + 0.5) / runs)  # fmt: skip
         labels = _search(problem, labels, compactness)
+        key = _plan_key(problem, labels)
+        if best_key is None or key > best_key:
+            best, best_key = labels, key
+    return best
+
+
+def solve_by_cuts(problem: Problem, compactness: bool = True, restarts: int = 4, report=None):
+    """With several measures each within its own tolerance: the most compact plan that meets
+    the tolerance (else the best balanced) of ``restarts`` straight-cut bisections (convex
+    power-diagram cells balance the measures' mix more evenly in each measure than the
+    multilevel cuts do): the first searched as it is, and as many as the budget allows refined into
+    power diagrams and searched. ``report(step, done)`` is told each step (optional)."""
+    report = report or (lambda step, done: None)
+    from concurrent.futures import ThreadPoolExecutor
+
+    run_seeds = [problem.rng.integers(2**32) + r for r in range(max(1, restarts))]
+    iterations = POWER_BUDGET // (len(problem.graph) * min(problem.k, solver.NEAREST_CENTRES))
+    refined_runs = min(len(run_seeds), max(1, iterations // 12)) if compactness else 0
+    iterations = int(np.clip(iterations // max(refined_runs, 1), 3, 12))
+    runs = [
+        replace(problem, rng=np.random.default_rng(s)) for s in run_seeds[: max(1, refined_runs)]
+    ]
+    refine = runs[:refined_runs]
+    report(f"Cutting {problem.k:,} parts ({len(runs)} runs)", 0.15)
+    starts = [solver.bisect(run, jitter=0.3 if r else 0.0) for r, run in enumerate(runs)]
+    # the power diagrams' transports run in native code on their own threads meanwhile
+    with ThreadPoolExecutor(max_workers=max(1, min(len(refine), os.cpu_count() or 1))) as pool:
+        refined = [
+            pool.submit(solver.power_diagram, run, start, iterations)
+            for run, start in zip(refine, starts, strict=False)  # starts may hold one more
+        ]
+        plans = []
+        for r, (run, f) in enumerate(zip(refine, refined, strict=True)):
+            report(f"Power diagram and local search, run {r + 1} of {len(refine)}",
+                   0.2 + 0.7 * r / max(len(refine), 1))  # fmt: skip
+            plans.append(_search(run, f.result(), compactness))
+    best, best_key = None, None
+    # the first bisection as it is: the fallback when no power diagram meets the tolerance
+    for labels in plans + [None]:
+        if labels is None:
+            if best_key is not None and best_key[0]:
+                break
+            report("Local search from the first cut", 0.85)
+            labels = _search(runs[0], starts[0], compactness)
         key = _plan_key(problem, labels)
         if best_key is None or key > best_key:
             best, best_key = labels, key

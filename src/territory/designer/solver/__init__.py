@@ -24,15 +24,18 @@ blocks along those borders before the balance search settles the rest.
 Every move keeps the donor territory connected (no block that holds it together is taken),
 never moves locked blocks, and respects the maximum distance from a rep's home.
 
-With several measures, each within its own tolerance, the search balances their equal mix and
-``several`` then moves boundary blocks until each measure of each territory is within its own.
+With several measures, each within its own tolerance, the first plans are straight-line
+bisections refined into power diagrams (``construct``), the search balances the measures' equal
+mix and ``several`` then moves boundary blocks until each measure of each territory is within
+its own.
 
 Modules: ``problem`` (:class:`Problem`, effective targets), ``partition`` (:class:`Partition`),
-``multilevel`` (1), ``construct`` (2), ``improve`` (3-4), ``flow`` (rebalance flows),
-``repair`` (contiguity), ``several`` (several measures).
+``multilevel`` (1), ``construct`` (2; cuts and power diagrams for several measures),
+``improve`` (3-4), ``flow`` (rebalance flows), ``repair`` (contiguity), ``several`` (several
+measures).
 """
 
-from territory.designer.solver.construct import anchor
+from territory.designer.solver.construct import NEAREST_CENTRES, anchor, bisect, power_diagram
 from territory.designer.solver.flow import flow
 from territory.designer.solver.improve import balance, compact
 from territory.designer.solver.multilevel import partition
@@ -42,16 +45,19 @@ from territory.designer.solver.repair import components, make_contiguous
 from territory.designer.solver.several import balance_several
 
 __all__ = [
+    "NEAREST_CENTRES",
     "Partition",
     "Problem",
     "anchor",
     "balance",
     "balance_several",
+    "bisect",
     "compact",
     "components",
     "effective_targets",
     "flow",
     "make_contiguous",
     "partition",
+    "power_diagram",
     "with_heavy_blocks",
 ]
