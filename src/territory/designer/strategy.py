@@ -105,6 +105,7 @@ def solve(problem: Problem, compactness: bool = True, restarts: int = 4, report=
     each then searched for balance and shape. ``report(step, done)`` is told each step."""
     report = report or (lambda step, done: None)
     runs = int(np.clip(RUN_BUDGET // max(len(problem.graph), 1), 1, max(1, restarts)))
+    problem = replace(problem, log_compactness=True)
     best, best_key = None, None
     for r in range(runs):
         seed = int(problem.rng.integers(2**31 - 1))
