@@ -178,46 +178,21 @@ def main():
     inputs, _ = load_inputs(
         blocks, accounts, "revenue", block_id=None, crs=None, account_options={}
     )
-    graph, weight = inputs.graph, inputs.weight.to_numpy(float)
+    graph = inputs.graph
     names = {t: i for i, t in enumerate(pd.unique(plan.alignment["territory_id"]))}
     ours = plan.alignment.set_index("block_id")["territory_id"].map(names).reindex(graph.ids)
     rows = [
         score("territory.design", graph, ours.to_numpy(int), inputs.measures, inputs.weight, ours_s)
     ]
 
-    t = time.perf_counter()
-    labels = region_kmeans(graph, args.k, args.seed)
-    rows.append(
-        score(
-            "spopt RegionKMeansHeuristic",
-            graph,
-            labels,
-            inputs.measures,
-            inputs.weight,
-            time.perf_counter() - t,
-        )
-    )
-    t = time.perf_counter()
-    labels = greedy(graph, weight, args.k, args.seed)
-    rows.append(
-        score(
-            "greedy region growing",
-            graph,
-            labels,
-            inputs.measures,
-            inputs.weight,
-            time.perf_counter() - t,
-        )
-    )
+    rows += baselines(graph, inputs.measures, inputs.weight, args.k, args.seed)
     table = pd.DataFrame(rows)
     print("\nDesign from scratch")
     print(table.to_string(index=False))
-    ours_row, km, gr = rows
-    print(
-        f"\ncompactness (PP mean) vs spopt: {ours_row['pp_mean'] / km['pp_mean']:.2f}x, "
-        f"vs greedy: {ours_row['pp_mean'] / gr['pp_mean']:.2f}x; "
-        f"max deviation: {ours_row['max_dev_%']}% vs {km['max_dev_%']}% and {gr['max_dev_%']}%"
-    )
+    for other in rows[1:]:
+        print(f"compactness (PP mean) vs {other['method']}: "
+              f"{rows[0]['pp_mean'] / other['pp_mean']:.2f}x; max deviation: "
+              f"{rows[0]['max_dev_%']}% vs {other['max_dev_%']}%")  # fmt: skip
 
     # ---- rebalance after 10% of revenue moves
     current = plan.alignment[["block_id", "territory_id"]]

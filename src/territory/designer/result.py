@@ -243,8 +243,18 @@ def _by_rep(quality: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
     sums += [c for c in quality if c.endswith(("_in", "_out"))]
     table = quality.dropna(subset=["rep"]).groupby("rep", sort=False)
     out = table[sums].sum()
-    out.insert(0, "territories", table["territory_id"].agg(lambda t: ", ".join(map(str, t))))
+    out.insert(0, "territories", table["territory_id"].agg(_listed))
     return out.reset_index()
+
+
+def _listed(ids) -> str:
+    """Territory ids in their natural order (T2 before T10), joined for the reps table."""
+    import re
+
+    def key(name: str):
+        return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name)]
+
+    return ", ".join(sorted(map(str, ids), key=key))
 
 
 def _dissolve(polygons: Polygons, alignment: pd.DataFrame) -> gpd.GeoDataFrame:

@@ -16,9 +16,13 @@ from territory.designer.request import DesignRequest
 from territory.designer.solver import Partition, Problem
 from territory.errors import ValidationError
 
-# Lloyd iterations x transport variables (blocks x nearest centres) one design may spend:
-# about 55 iterations on 3,000 counties, 8 on 20,000 ZIP areas
+# Lloyd iterations x transport variables (blocks x nearest centres) one design with several
+# measures may spend: about 55 iterations on 3,000 counties
 POWER_BUDGET = 700_000
+
+# Multilevel partitions (each searched) one design may spend: blocks x runs; 4 runs on 3,000
+# counties, 1 on 33,000 ZIP areas
+RUN_BUDGET = 16_000
 
 # A fresh search balances to this share of the tolerance, so the real loads (without the small
 # extra weight the search gives every block) are within the tolerance with room to spare.
@@ -66,6 +70,8 @@ def _run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame)
         return hierarchy(
             search, regions, p.home_rows, request.compactness, request.restarts, request.report
         )
+    if request.tolerances:
+        return solve_by_cuts(search, request.compactness, request.restarts, request.report), None
     return solve(search, request.compactness, request.restarts, request.report), None
 
 
@@ -95,7 +101,31 @@ def rebalance(
 
 def solve(problem: Problem, compactness: bool = True, restarts: int = 4, report=None) -> np.ndarray:
     """The most compact plan that meets the tolerance (else the best balanced) of ``restarts``
-    bisections: the first searched as it is, and as many as the budget allows refined into
+    multilevel partitions (METIS seeds), as many as ``RUN_BUDGET`` allows for the layer's size,
+    each then searched for balance and shape. ``report(step, done)`` is told each step."""
+    report = report or (lambda step, done: None)
+    runs = int(np.clip(RUN_BUDGET // max(len(problem.graph), 1), 1, max(1, restarts)))
+    problem = replace(problem, log_compactness=True)
+    best, best_key = None, None
+    for r in range(runs):
+        seed = int(problem.rng.integers(2**31 - 1))
+        report(f"Partitioning {len(problem.graph):,} blocks into {problem.k:,} parts, run "
+               f"{r + 1} of {runs}", 0.15 + 0.75 * r / runs)  # fmt: skip
+        labels = solver.partition(problem, seed)
+        report(f"Local search for balance and shape, run {r + 1} of {runs}",
+               0.15 + 0.75 * (r + 0.5) / runs)  # fmt: skip
+        labels = _search(problem, labels, compactness)
+        key = _plan_key(problem, labels)
+        if best_key is None or key > best_key:
+            best, best_key = labels, key
+    return best
+
+
+def solve_by_cuts(problem: Problem, compactness: bool = True, restarts: int = 4, report=None):
+    """With several measures each within its own tolerance: the most compact plan that meets
+    the tolerance (else the best balanced) of ``restarts`` straight-cut bisections (convex
+    power-diagram cells balance the measures' mix more evenly in each measure than the
+    multilevel cuts do): the first searched as it is, and as many as the budget allows refined into
     power diagrams and searched. ``report(step, done)`` is told each step (optional)."""
     report = report or (lambda step, done: None)
     from concurrent.futures import ThreadPoolExecutor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -122,19 +123,17 @@ class Partition:
         self.owner_array[b] = j
 
     def pp_gain(self, b: int, j: int) -> float:
-        """Change in the sum of Polsby-Popper scores of both territories if ``b`` moves to j."""
+        """Change in the compactness score of both territories if ``b`` moves to ``j``: the
+        sum of Polsby-Popper scores, or with ``problem.log_compactness`` of
+        ``log(PP + PP_SHIFT)``, where a gain for the least compact territory counts more than
+        the same gain for a compact one (raising the minimum)."""
         i = self.owner[b]
         g = self.problem.graph
+        score = _log_score if self.problem.log_compactness else polsby_popper_or_zero
         si, sj = self.shared_with(b, i), self.shared_with(b, j)
-        before = polsby_popper_or_zero(self.area[i], self.perim[i]) + polsby_popper_or_zero(
-            self.area[j], self.perim[j]
-        )
-        after = polsby_popper_or_zero(
-            self.area[i] - g.area[b], self.perim[i] + 2 * si - g.perimeter[b]
-        )
-        after += polsby_popper_or_zero(
-            self.area[j] + g.area[b], self.perim[j] + g.perimeter[b] - 2 * sj
-        )
+        before = score(self.area[i], self.perim[i]) + score(self.area[j], self.perim[j])
+        after = score(self.area[i] - g.area[b], self.perim[i] + 2 * si - g.perimeter[b])
+        after += score(self.area[j] + g.area[b], self.perim[j] + g.perimeter[b] - 2 * sj)
         return after - before
 
     def boundary_targets(self, b: int) -> set[int]:
@@ -159,3 +158,10 @@ class Partition:
         ):
             adj[u].add(v)
         return adj
+
+
+PP_SHIFT = 0.05  # keeps the compactness score finite for shapes of no area
+
+
+def _log_score(area: float, perimeter: float) -> float:
+    return math.log(polsby_popper_or_zero(area, perimeter) + PP_SHIFT)

@@ -31,6 +31,9 @@ class Problem:
     start: np.ndarray | None = None
     cost: np.ndarray | None = None
     movable: np.ndarray | None = None  # blocks compactness moves may touch (None = all)
+    # compactness moves raise the sum of log(Polsby-Popper) rather than its sum (the minimum
+    # rises first); fresh single-measure designs use it
+    log_compactness: bool = False
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     @property
