@@ -72,3 +72,17 @@ def test_shown_labels_never_overlap_and_zooming_in_shows_the_rest(browser, crowd
     assert _overlapping(page.evaluate(VISIBLE_BOXES)) == []
     assert page.problems == []
     page.close()
+
+
+def test_the_mouse_goes_through_a_label_to_its_territory(browser, crowded, tmp_path):
+    path = tmp_path / "map.html"
+    path.write_text(territory.explore(crowded, "territory", reference=False).get_root().render(),
+                    encoding="utf-8")  # fmt: skip
+    page = offline_page(browser, path, ".territory-label", width=900, height=600)
+    label = page.locator(".territory-label", has_text="The large one")
+    box = label.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tip = page.locator(".leaflet-tooltip").first
+    tip.wait_for(state="visible")
+    assert "BIG" in tip.inner_text()
+    page.close()

@@ -17,11 +17,12 @@ from jinja2 import Template
 from territory.maps.elements import static_asset
 from territory.maps.safe import Raw, SafeMacroElement, text
 
-#: the label's look; ``territory-label-crowded`` hides a label that has no room
+#: the label's look (the mouse goes through it to the territory and its tooltip);
+#: ``territory-label-crowded`` hides a label that has no room
 LABEL_CSS = (
     ".territory-label{font:600 11px system-ui,sans-serif;color:#111;"
     "text-shadow:0 0 3px #fff,0 0 3px #fff;white-space:nowrap;width:max-content;"
-    "transform:translate(-50%,-50%)}"
+    "transform:translate(-50%,-50%);pointer-events:none}"
     ".territory-label-crowded{display:none}"
 )
 
