@@ -116,7 +116,8 @@ def test_measures_that_cannot_all_be_met_are_flagged_by_territory_with_a_reason(
             assert not flags
             continue
         (flag,) = flags
-        assert flag.startswith(f"{len(off)} territories are outside ±3.0%")
+        said = "1 territory is" if len(off) == 1 else f"{len(off)} territories are"
+        assert flag.startswith(f"{said} outside ±3.0%")
         for t in off:
             assert f"{t} ({100 * dev.loc[t, m]:+.1f}%: " in flag
         assert flag.count("%: ") == len(off)  # every one has its reason, no one else
@@ -294,7 +295,8 @@ def test_zip_areas_design_names_every_territory_off_the_tolerance_and_why():
     off = dev.index[dev.abs() > 0.002].tolist()
     assert off, "a ±0.2% tolerance on ZIP areas should not be met everywhere"
     (flag,) = [f for f in result.flags if "of the target balance" in f]
-    assert flag.startswith(f"{len(off)} territories are outside ±0.2%")
+    said = "1 territory is" if len(off) == 1 else f"{len(off)} territories are"
+    assert flag.startswith(f"{said} outside ±0.2%")
     for t in off:
         assert f"{t} ({100 * dev[t]:+.1f}%: " in flag
     assert flag.count("%: ") == len(off)

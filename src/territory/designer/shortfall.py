@@ -40,10 +40,14 @@ def tolerance_flags(
         )
         what = "the target balance" if name == "balance" else f"its {name} target"
         flags.append(
-            f"{len(over)} territories are outside ±{tol:.1%} of {what}: {shown}. Raise the "
+            f"{_territories(len(over))} outside ±{tol:.1%} of {what}: {shown}. Raise the "
             "tolerance, use smaller blocks, or unlock blocks."
         )
     return flags
+
+
+def _territories(n: int) -> str:
+    return "1 territory is" if n == 1 else f"{n} territories are"
 
 
 def _reason(graph, labels, weight, target, dev, tol, room, t, tolerances) -> str:
