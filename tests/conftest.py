@@ -172,3 +172,26 @@ def postgis_url(postgis_server, monkeypatch) -> str:
 
     monkeypatch.setenv("PGPASSWORD", pgserver.PASSWORD)
     return postgis_server.url()
+
+
+@pytest.fixture
+def pg_book(postgis_server, postgis_url):
+    """The book of tests/db_book.py as tables in a new schema owned by the test user; dropped
+    afterwards. Returns the URL and the schema."""
+    from tests import db_book
+
+    schema = db_book.new_schema()
+    postgis_server.psql(f"CREATE SCHEMA {schema} AUTHORIZATION territory")
+    db_book.load_postgis(postgis_url, schema)
+    yield postgis_url, schema
+    postgis_server.psql(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="module")
+def duck_book(tmp_path_factory) -> str:
+    """The book of tests/db_book.py in a DuckDB file; its URL."""
+    from tests import db_book
+
+    path = tmp_path_factory.mktemp("duck") / "crm.duckdb"
+    db_book.load_duckdb(path)
+    return f"duckdb:///{path}"

@@ -25,15 +25,6 @@ def cluster():
                 yield client
 
 
-@pytest.fixture
-def pg_book(postgis_server, postgis_url):
-    schema = db_book.new_schema()
-    postgis_server.psql(f"CREATE SCHEMA {schema} AUTHORIZATION territory")
-    db_book.load_postgis(postgis_url, schema)
-    yield postgis_url, schema
-    postgis_server.psql(f"DROP SCHEMA {schema} CASCADE")
-
-
 def plan(accounts, blocks, alignment):
     return territory.make_plan(
         accounts, blocks=blocks, alignment=alignment, block_id="block_id",

@@ -18,22 +18,6 @@ from territory.plan import Plan
 from . import db_book, pgserver
 
 
-@pytest.fixture
-def pg_book(postgis_server, postgis_url):
-    schema = db_book.new_schema()
-    postgis_server.psql(f"CREATE SCHEMA {schema} AUTHORIZATION territory")
-    db_book.load_postgis(postgis_url, schema)
-    yield postgis_url, schema
-    postgis_server.psql(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(scope="module")
-def duck_url(tmp_path_factory):
-    path = tmp_path_factory.mktemp("duck") / "crm.duckdb"
-    db_book.load_duckdb(path)
-    return f"duckdb:///{path}"
-
-
 def cli_fails(args, tmp_path) -> str:
     """Run the CLI; it must exit 1 with a message, no traceback, nothing written."""
     out = tmp_path / "out.csv"
@@ -64,13 +48,13 @@ def test_cli_reads_database_tables_like_files(pg_book, tmp_path):
     assert from_db.read_text() == from_files.read_text()
 
 
-def test_unknown_table_lists_the_tables(pg_book, duck_url, tmp_path):
+def test_unknown_table_lists_the_tables(pg_book, duck_book, tmp_path):
     url, schema = pg_book
     text = cli_fails(assign_args(url, schema, "acounts"), tmp_path)
     assert f"There is no table {schema}.acounts for the accounts in postgresql" in text
     assert "accounts, accounts_geo, alignment, blocks, orders, targets" in text
     with pytest.raises(InputError, match=r"no table sales\.acounts .* sales\.accounts"):
-        as_frame(DatabaseSource(duck_url, table="sales.acounts"), "accounts")
+        as_frame(DatabaseSource(duck_book, table="sales.acounts"), "accounts")
     with pytest.raises(InputError, match="Schema 'nope' .* does not exist"):
         as_frame(DatabaseSource(url, table="nope.accounts"), "accounts")
 
@@ -87,9 +71,9 @@ def test_missing_column_names_the_table(pg_book, tmp_path):
         Plan.from_dict(data).run()
 
 
-def test_geometry_column_of_the_wrong_type(pg_book, duck_url):
+def test_geometry_column_of_the_wrong_type(pg_book, duck_book):
     url, schema = pg_book
-    for database, table in ((url, f"{schema}.accounts_geo"), (duck_url, "sales.accounts_geo")):
+    for database, table in ((url, f"{schema}.accounts_geo"), (duck_book, "sales.accounts_geo")):
         src = DatabaseSource(database, table=table, geometry="segment")
         with pytest.raises(InputError, match=r"Column 'segment' of the table .* is not a geometry"):
             as_frame(src, "accounts")
@@ -142,7 +126,7 @@ def test_permission_denied_names_the_table(pg_book, postgis_server, tmp_path):
         postgis_server.psql(f"DROP TABLE public.{table}")
 
 
-def test_queries_run_read_only(pg_book, postgis_server, duck_url):
+def test_queries_run_read_only(pg_book, postgis_server, duck_book):
     url, schema = pg_book
     before = postgis_server.psql(f"SELECT count(*) FROM {schema}.accounts")
     delete = f"DELETE FROM {schema}.accounts RETURNING *"
@@ -151,12 +135,12 @@ def test_queries_run_read_only(pg_book, postgis_server, duck_url):
             as_frame(DatabaseSource(url, query=query), "accounts")
     assert postgis_server.psql(f"SELECT count(*) FROM {schema}.accounts") == before
     with pytest.raises(InputError, match="read-only"):
-        as_frame(DatabaseSource(duck_url, query="CREATE TABLE x AS SELECT 1 AS a"), "accounts")
+        as_frame(DatabaseSource(duck_book, query="CREATE TABLE x AS SELECT 1 AS a"), "accounts")
     with pytest.raises(InputError, match=r"query for the accounts .* failed: .*nocolumn"):
         as_frame(DatabaseSource(url, query=f"SELECT nocolumn FROM {schema}.accounts"), "accounts")
 
 
-def test_row_problems_name_the_row_of_the_table(duck_url, tmp_path):
+def test_row_problems_name_the_row_of_the_table(duck_book, tmp_path):
     import duckdb
 
     path = tmp_path / "dup.duckdb"
@@ -206,18 +190,18 @@ def test_subprocess_error_has_no_traceback(postgis_server, postgis_url, tmp_path
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_layers_without_geometry_or_crs_say_what_a_table_needs(duck_url, tmp_path):
-    args = ["validate", f"{duck_url}#sales.accounts", f"{duck_url}#sales.blocks",
-            "--alignment", f"{duck_url}#sales.alignment"]  # fmt: skip
+def test_layers_without_geometry_or_crs_say_what_a_table_needs(duck_book, tmp_path):
+    args = ["validate", f"{duck_book}#sales.accounts", f"{duck_book}#sales.blocks",
+            "--alignment", f"{duck_book}#sales.alignment"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     text = " ".join(result.output.split())
     assert result.exit_code == 1 and "Traceback" not in text
     assert "The block table sales.blocks in duckdb:///" in text and "has no CRS" in text
     assert "DuckDB geometries carry none" in text and "crs in the plan file" in text
     plan = Plan.from_dict({
-        "accounts": {"source": {"database": duck_url, "table": "sales.accounts"}},
-        "blocks": {"source": {"database": duck_url, "table": "sales.alignment"}},
-        "alignment": {"source": {"database": duck_url, "table": "sales.alignment"}},
+        "accounts": {"source": {"database": duck_book, "table": "sales.accounts"}},
+        "blocks": {"source": {"database": duck_book, "table": "sales.alignment"}},
+        "alignment": {"source": {"database": duck_book, "table": "sales.alignment"}},
     })  # fmt: skip
     expected = r"block table sales\.alignment in duckdb:.* no geometry column\. Blocks must be "
     with pytest.raises(InputError, match=expected + r"polygons \(a PostGIS geometry"):

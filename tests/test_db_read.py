@@ -22,23 +22,6 @@ def book_files(tmp_path_factory):
     return folder, db_book.write_files(folder)
 
 
-@pytest.fixture
-def pg_book(postgis_server, postgis_url):
-    """The book as tables in a new schema owned by the test user; dropped afterwards."""
-    schema = db_book.new_schema()
-    postgis_server.psql(f"CREATE SCHEMA {schema} AUTHORIZATION territory")
-    db_book.load_postgis(postgis_url, schema)
-    yield postgis_url, schema
-    postgis_server.psql(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(scope="module")
-def duck_book(tmp_path_factory):
-    path = tmp_path_factory.mktemp("duck") / "crm.duckdb"
-    db_book.load_duckdb(path)
-    return f"duckdb:///{path}"
-
-
 def plan_data(inputs: dict, geometry: bool = False) -> dict:
     """The one plan; ``inputs`` maps each input to a path or a database source table."""
 
