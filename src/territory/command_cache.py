@@ -71,8 +71,12 @@ def cached_commands() -> list[tuple[str, str]] | None:
 
 def remember(commands: list[tuple[str, str]]) -> None:
     """Write the listing for the next ``--help`` (quietly skipped if the folder is not writable)."""
-    path = cache_file()
-    payload = {"schema": SCHEMA, "key": current_key(), "commands": sorted(commands)}
+    write_quietly(cache_file(), {"schema": SCHEMA, "key": current_key(),
+                                 "commands": sorted(commands)})  # fmt: skip
+
+
+def write_quietly(path, payload: dict) -> None:
+    """Write a cache file whole (a temporary file renamed); skipped if it cannot be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")

@@ -563,17 +563,9 @@ def _cached_plugin_kpis() -> list[str] | None:
 
 
 def _remember_plugin_kpis(kpis: list[str]) -> None:
-    from territory.command_cache import current_key
+    from territory.command_cache import current_key, write_quietly
 
-    path = _kpi_cache()
-    payload = {"schema": KPI_CACHE_SCHEMA, "key": current_key(), "kpis": kpis}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(payload), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    write_quietly(_kpi_cache(), {"schema": KPI_CACHE_SCHEMA, "key": current_key(), "kpis": kpis})
 
 
 # --- quality and compare from a result folder -----------------------------------------------
