@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 from click.testing import CliRunner
+from scipy.sparse.csgraph import connected_components
 
 import territory
 from territory.cli import cli
@@ -522,3 +523,23 @@ def test_territory_designer_rebalances_from_current_like_design(blocks, accounts
         designer.fit(blocks, shifted)
     with pytest.raises(ValidationError, match="Tolerance must be a fraction"):
         territory.TerritoryDesigner(k=3, tolerance=1.5).fit(blocks, accounts)
+
+
+@pytest.mark.parametrize("heavy", [[0], [0, 7]])
+def test_every_territory_gets_blocks_when_the_measure_sits_in_a_few(heavy):
+    # 12 blocks, all revenue in one or two of them: the measure cannot be split four ways, but
+    # each territory still gets blocks (in one piece) and the flag says which blocks are heavy
+    polys = [shapely.box(j * 1000, i * 1000, (j + 1) * 1000, (i + 1) * 1000)
+             for i in range(3) for j in range(4)]  # fmt: skip
+    revenue = np.where(np.isin(np.arange(12), heavy), 100.0, 0.0)
+    blocks = gpd.GeoDataFrame({"block_id": [f"B{i:02d}" for i in range(12)], "revenue": revenue},
+                              geometry=polys, crs=3857)  # fmt: skip
+    result = territory.design(blocks, k=4, seed=0)
+    alignment = result.alignment.merge(blocks, on="block_id")
+    assert alignment["territory_id"].nunique() == 4
+    for _, group in alignment.groupby("territory_id"):
+        shapes = group.geometry.to_numpy()
+        touching = shapely.intersection(shapes[:, None], shapes[None, :])
+        edges = shapely.length(touching) > 0  # shared edges, not corners
+        assert connected_components(edges)[0] == 1
+    assert any("alone weigh more than a territory" in f for f in result.flags)

@@ -24,6 +24,8 @@ UFACTOR = 30
 WEIGHT_SCALE = 10**8
 # a block of no weight counts this share of the mean block weight, so empty areas are shared
 EMPTY_SHARE = 0.05
+# the weight of an empty block in the exact cuts, as a share of the mean block weight
+EMPTY_TRACE = 1e-6
 # METIS seeds tried per cut while the exact cut misses its share by more than CUT_SLACK
 # (relative to the smaller side)
 CUT_TRIES = 6
@@ -56,7 +58,11 @@ class _Graph:
         self.dist.sum_duplicates()
         w = problem.weight
         self.weight = w + EMPTY_SHARE * max(float(w.mean()), 1e-12) * (w <= 0)
-        self.exact = _cut_weights(w, problem.k, problem.tolerance)
+        exact = _cut_weights(w, problem.k, problem.tolerance)
+        # blocks of no weight weigh a trace, so a side of only such blocks is still shared out
+        # by count (every territory gets blocks even where the measure cannot be split)
+        trace = EMPTY_TRACE * max(float(exact.sum()), 1.0) / n
+        self.exact = np.where(exact > 0, exact, trace)
 
 
 def _cut_weights(w: np.ndarray, k: int, tolerance: float) -> np.ndarray:
@@ -98,9 +104,28 @@ def partition(problem: Problem, seed: int = 0) -> np.ndarray:
         side = _best_cut(
             pymetis, graph, members, share, (left, parts - left), seed + first * CUT_TRIES
         )
+        _enough_blocks(graph, members, side, (left, parts - left))
         stack.append((members[side == 0], first, left))
         stack.append((members[side == 1], first + left, parts - left))
     return labels
+
+
+def _enough_blocks(graph: _Graph, members, side: np.ndarray, parts: tuple[int, int]) -> None:
+    """Give a side at least one block per territory it is to hold, taking the other side's
+    blocks next to it (breadth first), so no territory is left without blocks."""
+    adjacency = graph.border[members][:, members].tocsr()
+    for s in (0, 1):
+        need = parts[s] - int((side == s).sum())
+        while need > 0:
+            mine = side == s
+            frontier = np.flatnonzero(~mine & (adjacency @ mine.astype(np.int64) > 0))
+            if not len(frontier):  # not touching: any block of the other side
+                frontier = np.flatnonzero(~mine)
+            take = frontier[: min(need, int((~mine).sum()) - parts[1 - s])]
+            if not len(take):
+                break
+            side[take] = s
+            need -= len(take)
 
 
 def _best_cut(pymetis, graph: _Graph, members, share: float, parts: tuple[int, int], seed: int):
