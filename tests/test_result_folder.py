@@ -347,3 +347,52 @@ def test_a_column_of_mixed_types_is_kept_as_text_with_a_note(tmp_path):
     assert loaded.accounts.frame["code"].tolist() == ["7", "x7"]
     assert any("code held values of mixed types" in note for note in loaded.notes)
     pdt.assert_frame_equal(loaded.kpis, result.kpis)
+
+
+def _rehash(folder: Path) -> None:
+    """Make the manifest match the files as they are now (as someone editing the set would)."""
+    import hashlib
+
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for entry in manifest["files"]:
+        data = (folder / entry["name"]).read_bytes()
+        entry["size"], entry["sha256"] = len(data), hashlib.sha256(data).hexdigest()
+    path.write_text(json.dumps(manifest))
+
+
+def test_a_map_from_a_folder_never_overwrites_the_runs_inputs(grid):
+    plan, out = grid
+    accounts = Path(json.loads((out / "manifest.json").read_text())["inputs"][0]["path"])
+    before = accounts.read_bytes()
+    res = invoke("map", out, "-o", accounts)
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert accounts.read_bytes() == before
+
+
+def test_an_edited_index_or_a_table_outside_the_set_is_a_clear_error(grid, tmp_path):
+    plan, out = grid
+    # an index without its KPI names, the manifest made to match: --kpi and track say so
+    edited = _copy(out, tmp_path, "edited")
+    index = json.loads((edited / "result" / "result.json").read_text())
+    del index["kpi_names"]
+    (edited / "result" / "result.json").write_text(json.dumps(index))
+    _rehash(edited)
+    res = invoke("map", edited, "--kpi", "revenue", "-o", tmp_path / "m.html")
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "lists no KPI names" in " ".join(res.output.split())
+    # a summary of the wrong shape
+    shaped = _copy(out, tmp_path, "shaped")
+    index = json.loads((shaped / "result" / "result.json").read_text())
+    index["summary"] = {"dict": [1]}
+    (shaped / "result" / "result.json").write_text(json.dumps(index))
+    _rehash(shaped)
+    _fails(shaped, "cannot be read")
+    # a table read from outside the result folder
+    outside = _copy(out, tmp_path, "outside")
+    index = json.loads((outside / "result" / "result.json").read_text())
+    shutil.copy(outside / "result" / "kpis.parquet", tmp_path / "elsewhere.parquet")
+    index["tables"]["kpis"]["file"] = str(tmp_path / "elsewhere.parquet")
+    (outside / "result" / "result.json").write_text(json.dumps(index))
+    _rehash(outside)
+    _fails(outside, "names a table outside its result set")

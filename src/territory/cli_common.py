@@ -302,8 +302,16 @@ class ResultSource:
         from territory.resultdir import find_result
 
         folder, manifest, _ = find_result(self.target)
-        listed = (read_manifest(folder / manifest) or {}).get("files", [])
-        return [folder / manifest, *(folder / entry["name"] for entry in listed)]
+        from pathlib import Path
+
+        from territory.resultdir import listed_files
+
+        recorded = read_manifest(folder / manifest) or {}
+        # the run's own inputs too (the manifest records them): a map drawn from the folder
+        # must not overwrite the accounts file any more than one drawn from the plan
+        used = [Path(e["path"]) for e in recorded.get("inputs", [])
+                if isinstance(e, dict) and isinstance(e.get("path"), str)]  # fmt: skip
+        return [folder / manifest, *(folder / name for name in listed_files(recorded)), *used]
 
     def result(self):
         """The plan's result: run now, or read from the folder (checked against its manifest)."""

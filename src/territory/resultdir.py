@@ -273,15 +273,22 @@ def find_result(path: str | os.PathLike) -> tuple[Path, str, str]:
     found = []
     for name in names:
         manifest = read_manifest(folder / name)
-        for entry in (manifest or {}).get("files", []):
-            if entry["name"].endswith(f"/{INDEX}") and wanted in (None, entry["name"]):
-                found.append((folder, name, entry["name"]))
+        for entry in listed_files(manifest):
+            if entry.endswith(f"/{INDEX}") and wanted in (None, entry):
+                found.append((folder, name, entry))
     if len(found) == 1:
         return found[0]
     if found:
         shown = ", ".join(str(folder / name) for _, name, _ in found)
         raise InputError(f"{p} holds several result sets ({shown}): give the manifest of one.")
     raise InputError(_not_a_result(p, names))
+
+
+def listed_files(manifest: dict | None) -> list[str]:
+    """The file names a manifest lists (entries of another shape are skipped: the set check
+    reports them)."""
+    files = (manifest or {}).get("files", [])
+    return [e["name"] for e in files if isinstance(e, dict) and isinstance(e.get("name"), str)]
 
 
 def read_manifest(path: Path) -> dict | None:
@@ -338,7 +345,14 @@ def read_index(path: str | os.PathLike) -> tuple[Path, str, str, dict]:
 
 def result_kpi_names(path: str | os.PathLike) -> list[str]:
     """The KPI columns of the result set at ``path`` (from its index; nothing else is read)."""
-    return list(read_index(path)[3]["kpi_names"])
+    folder, _, name, index = read_index(path)
+    names = index.get("kpi_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InputError(
+            f"{folder / name} lists no KPI names: the result set was changed after the run. "
+            "Run the plan again (or `territory check-outputs` to see the set)."
+        )
+    return names
 
 
 def check_set(folder: Path, manifest: str) -> None:
@@ -374,18 +388,22 @@ def load_result(path: str | os.PathLike, *, verify: bool = True) -> PlanResult:
     if verify:
         check_set(folder, manifest)
     try:
-        return _read_result(folder, name, index)
-    except (KeyError, TypeError, ValueError, OSError) as exc:
+        return _read_result(folder, manifest, name, index)
+    except (KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
         if isinstance(exc, TerritoryError):
             raise
-        raise InputError(
-            f"The result folder {folder / Path(name).parent} cannot be read: "
-            f"{type(exc).__name__}: {exc}. It was not written by this version of territory, "
-            "or was changed; run the plan again to write it anew."
-        ) from exc
+        raise _unreadable(folder, name, exc) from exc
 
 
-def _read_result(folder: Path, name: str, index: dict) -> PlanResult:
+def _unreadable(folder: Path, name: str, exc: Exception) -> InputError:
+    return InputError(
+        f"The result folder {folder / Path(name).parent} cannot be read: "
+        f"{type(exc).__name__}: {exc}. It was not written by this version of territory, "
+        "or was changed; run the plan again to write it anew."
+    )
+
+
+def _read_result(folder: Path, manifest: str, name: str, index: dict) -> PlanResult:
     from territory.result import PlanResult
     from territory.resultcodec import decode
 
@@ -393,12 +411,26 @@ def _read_result(folder: Path, name: str, index: dict) -> PlanResult:
     where = str(folder / name)
     tables = index["tables"]
 
+    listed = set(listed_files(read_manifest(folder / manifest)))
+
+    def read(entry: dict):
+        # a table of the set: a file of the result folder that the manifest lists
+        file = entry["file"]
+        inside = f"{Path(name).parent.as_posix()}/{file}"
+        if not isinstance(file, str) or Path(file).is_absolute() or ".." in Path(file).parts \
+                or inside not in listed:  # fmt: skip
+            raise InputError(
+                f"{where} names a table outside its result set ({file!r}): the set was "
+                "changed after the run. Run the plan again."
+            )
+        return read_frame(base / file, entry["types"])
+
     def table(key: str):
         entry = tables.get(key)
-        return None if entry is None else read_frame(base / entry["file"], entry["types"])
+        return None if entry is None else read(entry)
 
     plan = _plan(folder, index, where)
-    segments = {axis: read_frame(base / e["file"], e["types"]) for axis, e in index["segments"]}
+    segments = {axis: read(e) for axis, e in index["segments"]}
     shapes = table("web shapes")
     if shapes is not None:
         _remember_shapes(shapes)
@@ -427,8 +459,12 @@ def _read_result(folder: Path, name: str, index: dict) -> PlanResult:
 def result_plan(path: str | os.PathLike):
     """The plan of the result set at ``path``, rebuilt from its settings (no table is read);
     its output folder is the result's folder."""
-    folder, _, name, index = read_index(path)
-    return _plan(folder, index, str(folder / name))
+    folder, manifest, name, index = read_index(path)
+    check_set(folder, manifest)
+    try:
+        return _plan(folder, index, str(folder / name))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _unreadable(folder, name, exc) from exc
 
 
 def _plan(folder: Path, index: dict, where: str):
