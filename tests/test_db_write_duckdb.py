@@ -279,3 +279,23 @@ def test_write_database_is_one_call_for_a_design_and_a_plan_run(blocks_and_accou
     run = Plan.from_file(write_plan(folder)).run()
     report = territory.write_database(run, duck_url(db), only=("kpis",))
     assert [name for name, _ in report.tables] == ["main.territory_kpis"]
+
+
+def test_results_never_replace_an_input_table_nor_go_to_memory(tmp_path, duck_book):
+    from territory import make_plan
+
+    path = duck_book.removeprefix("duckdb:///")
+    before = duck_snapshot(path)
+    plan = make_plan(f"{duck_book}#sales.accounts", blocks=f"{duck_book}#sales.blocks",
+                     alignment=f"{duck_book}#sales.alignment", block_id="block_id",
+                     crs="EPSG:4326")  # fmt: skip
+    result = plan.run()
+    with pytest.raises(OutputError, match="is an input of this run"):
+        result.to_database(duck_book, schema="sales", tables={"assignments": "accounts"})
+    with pytest.raises(OutputError, match="is an input of this run"):  # case and default schema
+        result.to_database(duck_book, schema="SALES", tables={"kpis": "Blocks"})
+    assert duck_snapshot(path) == before
+    with pytest.raises(OutputError, match="in-memory DuckDB database"):
+        result.to_database("duckdb:///:memory:")
+    result.to_database(duck_book, schema="results")  # another schema is fine
+    assert duck_snapshot(path) != before

@@ -22,6 +22,9 @@ SCHEMES = {
     "duckdb": "duckdb",
 }
 
+#: URL parameters besides ``*pass*`` ones that carry secrets (libpq and cloud drivers)
+SECRET_PARAMETERS = {"token", "access_token", "secret", "motherduck_token"}
+
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
@@ -78,8 +81,10 @@ def parse(text: str, what: str = "database") -> Database:
             f"The {what} connection string cannot be parsed. Write it as "
             "postgresql://user@host:port/database or duckdb:///path/to/file.duckdb."
         ) from None
-    in_query = [k for k in url.query if k.lower() in ("password", "passfile")]
-    if in_query:  # libpq would take ?password=... too: refused, and the URL is not shown
+    # libpq would take ?password=..., ?sslpassword=... (the client key's) too: any parameter
+    # that can hold a secret is refused, and the URL is not shown
+    in_query = [k for k in url.query if "pass" in k.lower() or k.lower() in SECRET_PARAMETERS]
+    if in_query:
         raise InputError(
             f"The {what} connection string has a {in_query[0]} parameter. Remove it from the "
             "URL (and the plan file) and give the password in the PGPASSWORD environment "

@@ -94,4 +94,59 @@ def write_database(result, url: str | DatabaseTarget, *, schema: str | None = No
         frames = [(k, t) for k, t in frames if only is None or k in only]
     else:
         frames = plan_tables(result, only)
+    check_not_inputs(target, [k for k, _ in frames], result)
     return write_tables(target, frames)
+
+
+def check_not_inputs(target: DatabaseTarget, keys, *holders) -> None:
+    """Refuse to write a result table over a table the run read (a plan's or a design's
+    database sources found in ``holders``): replace mode would drop it."""
+    from territory.db.connect import parse
+    from territory.errors import OutputError
+
+    database = parse(target.url, "outputs")
+    default = "public" if database.kind == "postgresql" else "main"
+    mine = {_where(target.url, f"{target.schema or default}.{target.table(k)}", default): k
+            for k in keys}  # fmt: skip
+    for source in _sources(holders):
+        if source.table is None:
+            continue
+        key = mine.get(_where(source.database, source.table, default))
+        if key is not None:
+            raise OutputError(
+                f"The {key} table {target.table(key)} in {database.shown} is an input of this "
+                "run: writing the results there would replace it. Give the result another "
+                f'table (tables = {{{key} = "..."}}, --schema) and run again.'
+            )
+
+
+def _where(url: str, table: str, default: str) -> tuple[str, str]:
+    from territory.db.connect import parse
+
+    database = parse(url)
+    place = str(database.duckdb_path.resolve()) if database.duckdb_path else database.url
+    name = table if "." in table else f"{default}.{table}"
+    return place, name.lower()
+
+
+def _sources(holders, depth: int = 4):
+    """Every DatabaseSource among the fields of ``holders`` (dataclasses, dicts, sequences)."""
+    import dataclasses
+
+    from territory.db.source import DatabaseSource
+
+    found, seen, todo = [], set(), [(h, 0) for h in holders]
+    while todo:
+        value, level = todo.pop()
+        if id(value) in seen or level > depth or value is None:
+            continue
+        seen.add(id(value))
+        if isinstance(value, DatabaseSource):
+            found.append(value)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            todo += [(getattr(value, f.name, None), level + 1) for f in dataclasses.fields(value)]
+        elif isinstance(value, Mapping):
+            todo += [(v, level + 1) for v in value.values()]
+        elif isinstance(value, (list, tuple)):
+            todo += [(v, level + 1) for v in value]
+    return found

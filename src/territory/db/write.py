@@ -92,6 +92,8 @@ def write_tables(target: DatabaseTarget, frames: Iterable[tuple[str, pd.DataFram
         written then: every table is as it was.
     """
     database = parse(target.url, what)
+    if database.kind == "duckdb" and database.duckdb_path is None:
+        check_connection(target)  # refuses an in-memory database
     run_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     run_id = target.run_id or new_run_id(run_at)
     tables = [prepare(key, target.table(key), frame, run_id, run_at, what)
@@ -109,7 +111,11 @@ def check_connection(target: DatabaseTarget) -> None:
     if database.kind == "duckdb":
         path = database.duckdb_path
         if path is None:
-            return
+            raise OutputError(
+                f"The outputs database {database.shown} is an in-memory DuckDB database, "
+                "which is thrown away when the run ends: give a file, e.g. "
+                "duckdb:///results.duckdb."
+            )
         folder = path.parent if str(path.parent) else Path(".")
         writable = path if path.exists() else folder
         if not folder.is_dir() or not os.access(writable, os.W_OK):
