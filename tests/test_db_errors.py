@@ -206,3 +206,27 @@ def test_layers_without_geometry_or_crs_say_what_a_table_needs(duck_book, tmp_pa
     expected = r"block table sales\.alignment in duckdb:.* no geometry column\. Blocks must be "
     with pytest.raises(InputError, match=expected + r"polygons \(a PostGIS geometry"):
         plan.run()
+
+
+def test_a_failed_read_leaves_no_connection_open(tmp_path, duck_book):
+    import duckdb
+
+    with pytest.raises(InputError, match="no table sales.acounts") as caught:
+        as_frame(DatabaseSource(duck_book, table="sales.acounts"), "accounts")
+    kept = caught.value  # the error kept, as a notebook keeps the last one
+    assert kept.__traceback__ is not None
+    # the same process can open the file read-write at once (a left-open read-only connection
+    # would refuse: "different configuration than existing connections")
+    duckdb.connect(duck_book.removeprefix("duckdb:///")).close()
+
+
+def test_a_duckdb_query_cannot_write_files_or_other_databases(tmp_path, duck_book):
+    leaked, side = tmp_path / "leaked.csv", tmp_path / "side.duckdb"
+    for query in (f"COPY (SELECT * FROM sales.accounts) TO '{leaked}'",
+                  f"ATTACH '{side}' AS side"):  # fmt: skip
+        with pytest.raises(InputError, match="query for the accounts .* failed"):
+            as_frame(DatabaseSource(duck_book, query=query), "accounts")
+    assert not leaked.exists() and not side.exists()
+    # plain queries still work
+    frame, _ = as_frame(DatabaseSource(duck_book, query="SELECT * FROM sales.accounts"), "x")
+    assert len(frame) > 0

@@ -299,3 +299,21 @@ def test_results_never_replace_an_input_table_nor_go_to_memory(tmp_path, duck_bo
         result.to_database("duckdb:///:memory:")
     result.to_database(duck_book, schema="results")  # another schema is fine
     assert duck_snapshot(path) != before
+
+
+def test_a_relative_duckdb_output_is_in_the_plans_folder(tmp_path, monkeypatch, duck_book):
+    folder, elsewhere = tmp_path / "plans", tmp_path / "cwd"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (folder / "plan.toml").write_text(
+        f'[accounts]\nsource = {{ database = "{duck_book}", table = "sales.accounts" }}\n'
+        f'crs = "EPSG:4326"\n[blocks]\nsource = {{ database = "{duck_book}", table = '
+        f'"sales.blocks" }}\nid = "block_id"\ncrs = "EPSG:4326"\n[alignment]\nsource = {{ '
+        f'database = "{duck_book}", table = "sales.alignment" }}\n'
+        '[outputs]\ndir = "out"\nmap = ""\ndatabase = "duckdb:///results.duckdb"\n'
+    )
+    monkeypatch.chdir(elsewhere)
+    res = CliRunner().invoke(cli, ["run", str(folder / "plan.toml")])
+    assert res.exit_code == 0, res.output
+    assert (folder / "out").is_dir() and (folder / "results.duckdb").is_file()
+    assert not (elsewhere / "results.duckdb").exists()

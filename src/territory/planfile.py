@@ -371,9 +371,10 @@ class _PlanReader:
                 f"[outputs] tables in {self.source} must be a table of names, e.g. "
                 'tables = {assignments = "fy27_assignments", kpis = "fy27_kpis"}.'
             )
-        from territory.db.connect import parse
+        from territory.db.source import from_folder
 
-        parse(url, f"[outputs] database of {self.source}")  # no password in the plan
+        # no password in the plan; a relative DuckDB file is in the plan's folder, like dir
+        url = from_folder(url, self.base, f"[outputs] database of {self.source}")
         return DatabaseTarget(url, self.text(outs, "outputs", "schema"),
                               self.text(outs, "outputs", "mode") or "replace", tables,
                               self.text(outs, "outputs", "run_id"),

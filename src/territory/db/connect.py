@@ -64,6 +64,7 @@ def parse(text: str, what: str = "database") -> Database:
     InputError
         Not a URL territory connects to, or a password written into it.
     """
+    _require("sqlalchemy", what)
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -99,9 +100,21 @@ def parse(text: str, what: str = "database") -> Database:
             ".pgpass file (PGPASSFILE names another one)."
         )
     kind = SCHEMES[scheme]
+    _require("psycopg" if kind == "postgresql" else "duckdb", what)
     if kind == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     return Database(kind, url.render_as_string(hide_password=False), shown)
+
+
+def _require(module: str, what: str) -> None:
+    """A clear error when the ``db`` extra (drivers) is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise InputError(
+            f"Reading or writing the {what} database needs the database drivers ({module} is "
+            "not installed): pip install 'territory[db]'."
+        )
 
 
 def describe_failure(exc: BaseException, database: Database, what: str) -> str:

@@ -76,6 +76,10 @@ class DuckReader:
                 self.spatial = True
             except duckdb.Error:
                 self.spatial = False
+        # a read-only connection may still write files (COPY ... TO) or attach another
+        # database read-write: the user's query may read this file only
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
         if self.src.table is not None:
             self._check_table()
 
@@ -176,7 +180,7 @@ class DuckReader:
             if empty:
                 empty_table = reader.schema.empty_table()
                 yield geometry_frame(_to_pandas(empty_table), column, self.src, srid=False)
-        except duckdb.Error as exc:
+        except (duckdb.Error, OSError) as exc:  # later batches fail as Arrow's OSError
             raise InputError(self._failure(exc)) from None
 
 

@@ -39,8 +39,8 @@ def open_reader(src: DatabaseSource, what: str):
     else:
         from territory.db.duck import DuckReader as reader_class
     reader = reader_class(src, what)
-    reader.open()
     try:
+        reader.open()  # a failed open (no such table ...) closes its connection too
         yield reader
     finally:
         reader.close()
@@ -68,6 +68,8 @@ def database_batches(src: DatabaseSource, batch_rows: int, what: str = "accounts
                 yield frame, Source(src.label, offset=offset, database=True)
                 offset += len(frame)
 
+    # a caller that stops early (a batch failed its checks) closes the generator, and so the
+    # connection, at once (engines.local does)
     return total, frames()
 
 
@@ -122,8 +124,26 @@ def geometry_frame(
                 "Transform the geometries to one SRID (ST_Transform) first."
             )
         crs = found.pop()
+        crs = _crs(crs, column, src)
     out = frame.drop(columns=column)
     return gpd.GeoDataFrame(out, geometry=pd.Series(geoms, index=frame.index), crs=crs)
+
+
+def _crs(code, column: str, src: DatabaseSource):
+    """The CRS of an SRID, or a clear error for one that is not an EPSG code."""
+    if code is None:
+        return None
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return CRS.from_user_input(code)
+    except CRSError:
+        raise InputError(
+            f"Column '{column}' of the {src.label} has SRID {code.removeprefix('EPSG:')}, which "
+            "is not an EPSG code territory knows. Transform the geometries to an EPSG SRID "
+            "(ST_Transform(geom, 4326)) in a query, or give the source's crs."
+        ) from None
 
 
 def pick_geometry(src: DatabaseSource, columns: list[str], geometry: list[str], blobs: list[str]):

@@ -125,20 +125,26 @@ def from_plan(value: dict, where: str, base=None) -> DatabaseSource:
     for key in ("table", "query", "geometry"):
         if key in value and not isinstance(value[key], str):
             raise InputError(f"{key} in {where} must be text in quotes.")
-    database = parse(value["database"], where)
-    path = database.duckdb_path
-    if base is not None and path is not None and not path.expanduser().is_absolute():
-        from pathlib import Path
-
-        from sqlalchemy.engine import make_url
-
-        full = Path(base) / path
-        value = {**value, "database": make_url(value["database"]).set(database=str(full))}
-        value["database"] = value["database"].render_as_string(hide_password=False)
+    value = {**value, "database": from_folder(value["database"], base, where)}
     try:
         return DatabaseSource(**value)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+def from_folder(url: str, base, where: str) -> str:
+    """``url`` with a relative DuckDB path taken from ``base`` (a plan file's folder), as file
+    paths of a plan are; other URLs unchanged."""
+    database = parse(url, where)
+    path = database.duckdb_path
+    if base is None or path is None or path.expanduser().is_absolute():
+        return url
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    full = make_url(url).set(database=str(Path(base) / path))
+    return full.render_as_string(hide_password=False)
 
 
 def as_source(value, what: str = "input"):

@@ -10,6 +10,7 @@ compressed CSV, .xlsx, GeoJSON, DataFrames) are read whole by
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ def map_parts(plan, layer, plugins, axes, *, batch_rows: int = 2_000_000, progre
         with Progress(
             TextColumn("Assigning accounts"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), disable=not progress, transient=False,
-        ) as bar:  # fmt: skip
+        ) as bar, contextlib.closing(frames):  # fmt: skip
             task = bar.add_task("assign", total=total)
             for frame, source in frames:
                 parts.append(run_part(plan, layer, plugins, axes, data=frame, source=source,
