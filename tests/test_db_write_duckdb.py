@@ -317,3 +317,17 @@ def test_a_relative_duckdb_output_is_in_the_plans_folder(tmp_path, monkeypatch, 
     assert res.exit_code == 0, res.output
     assert (folder / "out").is_dir() and (folder / "results.duckdb").is_file()
     assert not (elsewhere / "results.duckdb").exists()
+
+
+def test_a_column_the_database_cannot_hold_is_a_clear_error_before_writing():
+    import datetime as dt
+
+    from territory.db.tables import prepare
+
+    now = dt.datetime.now(dt.UTC)
+    for frame, column in (
+        (pd.DataFrame({"at": pd.to_datetime(["2020-01-01 00:00:00.000000001"])}), "at"),
+        (pd.DataFrame({"big": np.array([2**64 - 1], dtype=np.uint64)}), "big"),
+    ):
+        with pytest.raises(OutputError, match=f"Column '{column}' of the kpis table cannot be"):
+            prepare("kpis", "kpis", frame, "run", now, "outputs")

@@ -77,9 +77,17 @@ def prepare(key: str, name: str, frame: pd.DataFrame, run_id: str, run_at: dt.da
             columns.append(Column(label, "geometry"))
             arrays.append(pa.array(wkb, pa.binary()))
             continue
-        kind, values = _typed(series)
+        try:
+            kind, values = _typed(series)
+            arrays.append(pa.array(values, ARROW_TYPES[kind], from_pandas=True))
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+            raise OutputError(
+                f"Column '{label}' of the {name} table cannot be written to the {what} "
+                f"database as {series.dtype} ({type(exc).__name__}: {str(exc)[:200]}). Round "
+                "timestamps to microseconds, or keep numbers within 64-bit integers, in that "
+                "column; nothing was written to the database."
+            ) from None
         columns.append(Column(label, kind))
-        arrays.append(pa.array(values, ARROW_TYPES[kind], from_pandas=True))
     data = pa.Table.from_arrays(arrays, names=[c.name for c in columns])
     return PreparedTable(key, name, columns, data, srid)
 
