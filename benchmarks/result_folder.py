@@ -20,8 +20,6 @@ from the folder, and well under a second for a bad --kpi.
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,20 +27,9 @@ import time
 from importlib import resources
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def measure(args: list[str], repeat: int) -> tuple[float, float, int]:
-    """Fastest wall and CPU seconds of ``repeat`` runs of ``territory args``, and the exit code."""
-    walls, cpus, code = [], [], 0
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "territory", *args], capture_output=True,
-                              env=os.environ.copy())  # fmt: skip
-        walls.append(time.perf_counter() - t0)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        code = proc.returncode
-    return min(walls), min(cpus), code
+from startup import measure  # noqa: E402  (fastest wall and CPU of repeated runs)
 
 
 def main() -> None:
@@ -66,7 +53,8 @@ def main() -> None:
             ("map PLAN --kpi nope", ["map", plan, "--kpi", "nope"]),
             ("map RUN_DIR --kpi nope", ["map", str(run_dir), "--kpi", "nope"]),
         ]
-        rows = [(name, *measure([*a, "-o", html], args.repeat)) for name, a in cases]
+        rows = [(name, *measure(["-m", "territory", *a, "-o", html], {}, args.repeat))
+                for name, a in cases]  # fmt: skip
     _, base_wall, base_cpu, _ = rows[0]
     print(f"{'case':<40} {'wall':>8} {'cpu':>8} {'exit':>5}  wall vs re-run  cpu vs re-run")
     for name, wall, cpu, code in rows:
