@@ -295,17 +295,14 @@ class ResultSource:
 
     def inputs(self) -> list:
         """The files an output must not overwrite: the plan's inputs, or the folder's set."""
+        from pathlib import Path
+
         from territory.outputs import plan_inputs, read_manifest
+        from territory.resultdir import find_result, listed_files
 
         if self.plan_file:
             return plan_inputs(self.plan)
-        from territory.resultdir import find_result
-
         folder, manifest, _ = find_result(self.target)
-        from pathlib import Path
-
-        from territory.resultdir import listed_files
-
         recorded = read_manifest(folder / manifest) or {}
         # the run's own inputs too (the manifest records them): a map drawn from the folder
         # must not overwrite the accounts file any more than one drawn from the plan

@@ -113,6 +113,9 @@ def partition(problem: Problem, seed: int = 0) -> np.ndarray:
 def _enough_blocks(graph: _Graph, members, side: np.ndarray, parts: tuple[int, int]) -> None:
     """Give a side at least one block per territory it is to hold, taking the other side's
     blocks next to it (breadth first), so no territory is left without blocks."""
+    counts = np.bincount(side, minlength=2)
+    if counts[0] >= parts[0] and counts[1] >= parts[1]:
+        return  # the usual case: nothing to move, no sub-graph to build
     adjacency = graph.border[members][:, members].tocsr()
     for s in (0, 1):
         need = parts[s] - int((side == s).sum())
