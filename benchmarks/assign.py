@@ -13,6 +13,9 @@ Each case runs in its own process so peak memory (max RSS) belongs to that case 
   pass, boundary and nearest fallback, reasons), i.e. what a user calls, with its modules
   imported before the clock starts (as geopandas is for sjoin); the time of each phase is
   printed under it (layer check, accounts check, grid, exact tests, nearest, reasons, table);
+- ``territory rerun``: the same call again on the same layer, as after an alignment change: the
+  layer's overlap check is read back from the cache the first run left
+  (:mod:`territory.layercache`). The first run starts from an empty cache folder;
 - ``territory engine``: the point pass alone (``locate_points`` on coordinate arrays);
 - ``sjoin``: ``geopandas.sjoin(points, counties, predicate="within")`` including building the
   Point geometries it needs, and ``sjoin (join only)`` without that step.
@@ -25,10 +28,14 @@ the full-resolution counties), so the 1M case runs the exact path and the 10M ca
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -71,7 +78,7 @@ def run_case(method: str, n: int, counties_path: str) -> dict:
     accounts = make_accounts(n)
     counties = load_counties(counties_path)
     extra = {}
-    if method == "territory":
+    if method in ("territory", "territory rerun"):
         import territory
         import territory.api  # imported before the clock, as geopandas is for sjoin
 
@@ -182,13 +189,16 @@ def main() -> None:
 
     meta = pq.read_metadata(counties)
     print(f"Blocks: {counties} ({meta.num_rows:,} counties)")
-    methods = ["territory", "territory engine", "sjoin", "sjoin (join only)"]
+    methods = ["territory", "territory rerun", "territory engine", "sjoin", "sjoin (join only)"]
     rows = []
+    cache = tempfile.mkdtemp(prefix="territory-bench-cache-")  # empty: the first run is cold
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)
+    env = {**os.environ, "XDG_CACHE_HOME": cache}
     for n in args.sizes:
         for method in methods:
             proc = subprocess.run(
                 [sys.executable, __file__, "--case", method, str(n), counties],
-                capture_output=True, text=True,
+                capture_output=True, text=True, env=env,
             )  # fmt: skip
             if proc.returncode:
                 raise SystemExit(proc.stderr)
@@ -207,6 +217,7 @@ def main() -> None:
         by = {r["method"]: r for r in rows if r["n"] == n}
         pairs = [
             ("territory", "sjoin", "end to end vs points + sjoin"),
+            ("territory rerun", "sjoin", "rerun, same layer, vs points + sjoin"),
             ("territory engine", "sjoin (join only)", "point pass vs sjoin alone"),
         ]
         for ours, theirs, label in pairs:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -97,9 +99,12 @@ def with_plugin(monkeypatch, plugin, name: str) -> None:
     monkeypatch.setattr(plugins_module, "get_plugins", patched)
 
 
-# The plugin-command cache of ``territory --help`` lives in a folder of the test run, not the
-# user's cache (subprocesses inherit it).
-os.environ["XDG_CACHE_HOME"] = str(Path(__file__).resolve().parents[1] / "build" / "test-cache")
+# The user cache (plugin commands of ``territory --help``, layer checks) lives in a folder of
+# this test session, not the user's and not an earlier session's: nothing a previous version of
+# the code wrote is read back (subprocesses inherit it).
+_CACHE = tempfile.mkdtemp(prefix="territory-test-cache-")
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+os.environ["XDG_CACHE_HOME"] = _CACHE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -763,9 +763,28 @@ def find_overlaps(polygons: Polygons, min_area_fraction: float = 1e-6) -> pd.Dat
     ignored. Pairs come in layer order (``id_a`` listed before ``id_b``).
 
     One pass of pair tests costs about what GEOS coverage validation of the layer does, which
-    only says whether there is some overlap (and needed a second pass to say where).
+    only says whether there is some overlap (and needed a second pass to say where). For a
+    detailed layer the pairs are remembered between runs on the same shapes
+    (:mod:`territory.layercache`).
     """
+    from territory.layercache import cached_overlaps
+
     geoms = polygons.frame.geometry.to_numpy()
+    left, right, share = cached_overlaps(
+        geoms, min_area_fraction, lambda: _overlap_pairs(geoms, min_area_fraction)
+    )
+    ids = polygons.frame[polygons.id].to_numpy()
+    return pd.DataFrame(
+        {
+            "id_a": ids[left].astype(object),
+            "id_b": ids[right].astype(object),
+            "overlap_share": share.astype(float),
+        }
+    )
+
+
+def _overlap_pairs(geoms: np.ndarray, min_area_fraction: float):
+    """Positions of the overlapping pairs and their overlap shares (see :func:`find_overlaps`)."""
     left, right = _box_pairs(geoms)
     overlapping = in_threads(shapely.relate_pattern, geoms[left], geoms[right], "2********")
     left, right = left[overlapping], right[overlapping]
@@ -773,14 +792,7 @@ def find_overlaps(polygons: Polygons, min_area_fraction: float = 1e-6) -> pd.Dat
     smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
     share = inter / smaller
     keep = share > min_area_fraction
-    ids = polygons.frame[polygons.id].to_numpy()
-    return pd.DataFrame(
-        {
-            "id_a": ids[left[keep]].astype(object),
-            "id_b": ids[right[keep]].astype(object),
-            "overlap_share": share[keep].astype(float),
-        }
-    )
+    return left[keep], right[keep], share[keep]
 
 
 def in_threads(func, *args, threads: int | None = None) -> np.ndarray:

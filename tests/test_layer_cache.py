@@ -1,0 +1,113 @@
+"""Overlap checks remembered between runs: a rerun on the same shapes reads the pairs back,
+any change to the shapes tests again, and a broken or unwritable cache never changes an answer.
+
+The oracle is the self-overlay of ``test_overlaps``; a check that must not run is replaced by
+one that fails the test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import territory.validate as V
+from territory import layercache
+from territory.validate import find_overlaps, prepare_polygons
+
+from .test_overlaps import oracle_overlaps, planted_layer, reported
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A fresh cache folder, used for layers of any size."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(layercache, "FROM_COORDINATES", 0)
+    return tmp_path / "cache" / "territory" / "layer-checks"
+
+
+def no_check(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the layer was tested again")
+
+    monkeypatch.setattr(V, "_overlap_pairs", refuse)
+
+
+def same_as_oracle(found, frame):
+    want = oracle_overlaps(frame)
+    got = reported(found)
+    assert sorted(got.index) == sorted(want.index)
+    np.testing.assert_allclose(got.sort_index(), want.sort_index(), rtol=1e-6)
+
+
+def test_a_rerun_on_the_same_shapes_reads_the_pairs_back(cache, monkeypatch):
+    frame = planted_layer()
+    first = find_overlaps(prepare_polygons(frame, kind="territory"))
+    same_as_oracle(first, frame)
+    assert len(list(cache.glob("*.json"))) == 1
+    no_check(monkeypatch)
+    again = find_overlaps(prepare_polygons(frame.copy(), kind="territory"))
+    pd.testing.assert_frame_equal(again, first, check_exact=True)
+    # other ids on the same shapes: the pairs are named by this layer's ids
+    renamed = frame.assign(territory_id="t-" + frame["territory_id"])
+    found = find_overlaps(prepare_polygons(renamed, kind="territory"))
+    assert list(found["id_a"]) == ["t-" + i for i in first["id_a"]]
+    assert list(found["overlap_share"]) == list(first["overlap_share"])
+
+
+@pytest.mark.parametrize("change", ["moved", "reordered", "threshold"])
+def test_any_change_to_the_shapes_tests_the_layer_again(cache, monkeypatch, change):
+    frame = planted_layer()
+    find_overlaps(prepare_polygons(frame, kind="territory"))
+    calls = []
+    real = V._overlap_pairs
+
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(V, "_overlap_pairs", counted)
+    threshold = 1e-6
+    if change == "moved":  # the 'small' square slides 1 m: a new overlap share
+        at = frame.index[frame["territory_id"] == "small"][0]
+        frame.loc[at, "geometry"] = shapely.affinity.translate(frame.geometry[at], xoff=1.0)
+    elif change == "reordered":
+        frame = frame.iloc[::-1].reset_index(drop=True)
+    else:
+        threshold = 1e-3
+    found = find_overlaps(prepare_polygons(frame, kind="territory"), threshold)
+    assert calls == [1]
+    if change != "threshold":
+        same_as_oracle(found, frame)
+    else:
+        assert (found["overlap_share"] > 1e-3).all() and len(found) < len(oracle_overlaps(frame))
+
+
+def test_a_broken_cache_file_is_ignored_and_the_layer_tested_again(cache):
+    frame = planted_layer()
+    layer = prepare_polygons(frame, kind="territory")
+    find_overlaps(layer)
+    (path,) = cache.glob("*.json")
+    for text in ("{not json", '{"schema": "territory-overlaps/1"}',
+                 path.read_text().replace('"left": [', '"left": [99999, ')):  # fmt: skip
+        path.write_text(text)
+        same_as_oracle(find_overlaps(layer), frame)
+
+
+def test_an_unwritable_cache_folder_changes_nothing(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file: no folder can be made in it
+    monkeypatch.setattr(layercache, "FROM_COORDINATES", 0)
+    frame = planted_layer()
+    same_as_oracle(find_overlaps(prepare_polygons(frame, kind="territory")), frame)
+
+
+def test_small_layers_are_tested_directly_and_leave_no_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    frame = planted_layer()
+    size = shapely.get_num_coordinates(frame.geometry.to_numpy()).sum()
+    assert size < layercache.FROM_COORDINATES
+    same_as_oracle(find_overlaps(prepare_polygons(frame, kind="territory")), frame)
+    assert not (tmp_path / "cache").exists()
