@@ -214,3 +214,41 @@ def test_dask_text_errors_name_file_lines(cluster, tmp_path, accounts, monkeypat
     for options in runs.values():
         with pytest.raises(territory.ValidationError, match=r"line 18001\b"):
             plan_for(str(path)).run(**options)
+
+
+def test_a_dask_run_leaves_a_result_folder_that_maps_read(cluster, tmp_path, accounts,
+                                                          monkeypatch):  # fmt: skip
+    """The result folder of a Dask run: its assignments are a dataset the workers wrote (one
+    file per partition), read back lazily; tables and map equal the run's own (the oracle)."""
+    from click.testing import CliRunner
+
+    from territory.cli import cli
+
+    frame = accounts.head(80_000)
+    result = plan_for(frame).run(engine="dask", client=cluster, partition_rows=20_000)
+    result.write(territory.OutputsSpec(dir=tmp_path / "out"))
+    parts = sorted((tmp_path / "out" / "result" / "assignments").glob("*.parquet"))
+    assert len(parts) == 4
+    manifest = (tmp_path / "out" / "manifest.json").read_text()
+    assert '"result/assignments"' in manifest
+
+    monkeypatch.setattr("territory.runner.run", lambda *a, **k: pytest.fail("the plan was run"))
+    loaded = territory.load_result(tmp_path / "out")
+    assert loaded.accounts is None and loaded.assignments.npartitions == 4
+    want = result.assignments.compute().reset_index(drop=True)
+    got = loaded.assignments.compute().reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want[got.columns], check_categorical=False)
+    assert list(got.columns) == list(want.columns)
+    assert got["account_id"].dtype == want["account_id"].dtype
+    pd.testing.assert_frame_equal(loaded.kpis, result.kpis, check_exact=True)
+    for axis in result.segments:
+        pd.testing.assert_frame_equal(loaded.segments[axis], result.segments[axis])
+    assert (
+        loaded.summary["assigned"]
+        == result.summary["assigned"]
+        == int(want["territory_id"].notna().sum())
+    )
+    ran = CliRunner().invoke(cli, ["map", str(tmp_path / "out"), "--kpi", "attainment",
+                                   "-o", str(tmp_path / "again.html")])  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert "Attainment" in (tmp_path / "again.html").read_text()

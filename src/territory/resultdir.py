@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,11 +56,13 @@ INDEX = "result.json"
 
 def result_jobs(result: PlanResult, folder: str, shapes=None) -> list[tuple[str, Any]]:
     """``(name, writer)`` pairs of the result folder ``folder`` of ``result``; each writer
-    takes the path to write. Empty when the assignments are not in memory (Dask engine).
-    ``shapes``: the web shapes its map drew (see :mod:`territory.maps.webcache`)."""
+    takes the path to write. With the Dask engine the assignments are a dataset written by the
+    workers (a folder of Parquet files, one per partition) and there are no account tables
+    (the accounts stay on the workers). ``shapes``: the web shapes its map drew (see
+    :mod:`territory.maps.webcache`)."""
     import pandas as pd
 
-    if not folder or not isinstance(result.assignments, pd.DataFrame):
+    if not folder:
         return []
     tables: dict[str, Any] = {}
     jobs: list[tuple[str, Any]] = []
@@ -81,7 +84,11 @@ def result_jobs(result: PlanResult, folder: str, shapes=None) -> list[tuple[str,
         table("accounts", "accounts.parquet", accounts.frame)
         where = {"x": accounts.x, "y": accounts.y, "unlocated": accounts.unlocated}
         table("locations", "locations.parquet", pd.DataFrame(where))
-    table("assignments", "assignments.parquet", result.assignments)
+    if isinstance(result.assignments, pd.DataFrame):
+        table("assignments", "assignments.parquet", result.assignments)
+    else:
+        tables["assignments"] = _dataset_entry("assignments", result.assignments)
+        jobs.append((f"{folder}/assignments", partial(_write_dataset, result.assignments)))
     table("labels", "labels.parquet", result.labels)
     table("kpis", "kpis.parquet", result.kpis)
     table("adjustments", "adjustments.parquet", result.adjustments)
@@ -94,6 +101,24 @@ def result_jobs(result: PlanResult, folder: str, shapes=None) -> list[tuple[str,
     index = _index(result, tables, segments)
     jobs.append((f"{folder}/{INDEX}", lambda path: _write_json(index, path)))
     return jobs
+
+
+def _dataset_entry(name: str, frame) -> dict:
+    """The index entry of a Dask table written as a dataset: its object and text column types.
+    Categories are not recorded: they differ between partitions (each keeps its own reasons),
+    and each file keeps its own."""
+    import pandas as pd
+
+    meta = frame._meta
+    types = {k: v for k, v in column_types(meta).items() if v.get("object")}
+    for column, dtype in meta.dtypes.items():  # text columns: dask reads them as "string"
+        if isinstance(dtype, pd.StringDtype):
+            types[str(column)] = {"string": str(dtype)}
+    return {"file": name, "types": types, "dataset": True}
+
+
+def _write_dataset(frame, path: Path) -> None:
+    frame.to_parquet(str(path), write_index=False, overwrite=True)
 
 
 def _index(result: PlanResult, tables: dict, segments: list) -> dict:
@@ -226,8 +251,6 @@ def read_frame(path: Path, types: dict) -> pd.DataFrame:
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from territory.resultcodec import decode
-
     meta = pq.read_schema(path).metadata or {}
     if b"geo" in meta:
         import geopandas as gpd
@@ -235,13 +258,40 @@ def read_frame(path: Path, types: dict) -> pd.DataFrame:
         frame = gpd.read_parquet(path)
     else:
         frame = pd.read_parquet(path)
+    return _typed(frame, types, str(path))
+
+
+def read_dataset(path: Path, types: dict):
+    """A table written as a dataset (a folder of Parquet files) by the Dask engine: a dask
+    DataFrame over its files when dask is installed (nothing is read yet), else pandas."""
+    try:
+        import dask.dataframe as dd
+    except ImportError:
+        import pandas as pd
+
+        return _typed(pd.read_parquet(path), types, str(path))
+    frame = dd.read_parquet(str(path))
+    meta = _typed(frame._meta.copy(), types, str(path))
+    return frame.map_partitions(_typed, types, str(path), meta=meta)
+
+
+def _typed(frame: pd.DataFrame, types: dict, where: str) -> pd.DataFrame:
+    """``frame`` with the column types :func:`column_types` recorded."""
+    import pandas as pd
+
+    from territory.resultcodec import decode
+
     for name, kind in types.items():
         column = frame[name]
+        if "string" in kind:
+            if str(column.dtype) != kind["string"]:
+                frame[name] = column.astype(kind["string"])
+            continue
         if kind.get("object"):
             if column.dtype != object:
                 frame[name] = column.astype(object).where(column.notna(), None)
             continue
-        cats = pd.Index(decode(kind["categories"], str(path)), dtype=kind["dtype"])
+        cats = pd.Index(decode(kind["categories"], where), dtype=kind["dtype"])
         dtype = pd.CategoricalDtype(cats, ordered=kind["ordered"])
         if column.dtype != dtype:
             frame[name] = column.astype(object).astype(dtype)
@@ -305,8 +355,8 @@ def _not_a_result(p: Path, manifests: list[str]) -> str:
     if manifests:
         return (
             f"{p} holds outputs of a run ({', '.join(manifests)}) but no result folder (it "
-            'was written by an older version of territory, with [outputs] result = "", or '
-            "with the Dask engine). Run the plan again (local engine) to write one."
+            'was written by an older version of territory, or with [outputs] result = ""). '
+            "Run the plan again to write one."
         )
     if any(p.glob(f"*/{INDEX}")) if p.is_dir() else False:
         return (
@@ -423,6 +473,8 @@ def _read_result(folder: Path, manifest: str, name: str, index: dict) -> PlanRes
                 f"{where} names a table outside its result set ({file!r}): the set was "
                 "changed after the run. Run the plan again."
             )
+        if entry.get("dataset"):
+            return read_dataset(base / file, entry["types"])
         return read_frame(base / file, entry["types"])
 
     def table(key: str):
