@@ -181,10 +181,18 @@ def with_assignment_columns(frame: pd.DataFrame, assignments: pd.DataFrame, suff
             raise ValidationError(
                 f"The accounts have both '{c}' and '{names[c]}'; choose another suffix."
             )
-    out = frame.copy()
+    # the caller's frame is never changed; with copy-on-write (pandas 3, or turned on) a
+    # shallow copy is as independent and copies nothing
+    out = frame.copy(deep=not _copy_on_write())
     for c in added:
         out[names[c]] = assignments[c].set_axis(frame.index)
     return out
+
+
+def _copy_on_write() -> bool:
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    return pd.get_option("mode.copy_on_write") is True
 
 
 def run(accounts: Any, territories: Any = None, *, plugins=None, **options) -> PlanResult:

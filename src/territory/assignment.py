@@ -428,10 +428,11 @@ def assign_accounts(
 def _finish(out, accounts, method, distance, reason) -> pd.DataFrame:
     """The columns every assignment table ends with: method, distance, reason, measures."""
     out["method"] = method_labels(method)
-    out["distance_km"] = distance
+    out["distance_km"] = pd.Series(distance, index=out.index, copy=False)
     out["reason"] = reason
-    for m in accounts.measures:
-        out[m] = accounts.frame[m].to_numpy()
+    measures = accounts.frame
+    for m in accounts.measures:  # as Series: copy-on-write pandas copies no data here
+        out[m] = measures[m] if measures.index.equals(out.index) else measures[m].to_numpy()
     return out
 
 
