@@ -15,6 +15,7 @@ from territory.geometry import degree_km
 from territory.sortedpoints import SortedPoints, ramp
 
 PARALLEL_FROM = 20_000  # points searched in spatial chunks on all cores from this many
+ROUNDS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1)  # search radii, as shares of the reach
 
 
 def nearest_polygons(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=None, threads=None):
@@ -86,11 +87,12 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank):
     scale = degree_km(y) if geographic else None  # km per degree at each point
     segs = _Segments(a, b, seg_box, seg_lat, seg_poly, rank, geographic, unit, scale)
     # Progressive search: a point whose best distance is within the current radius is final,
-    # since every segment within that radius was a candidate. Most points end in round one.
+    # since every segment within that radius was a candidate. Radii double from round to round
+    # (points far from every shape pair with many segments, so they should not overshoot).
     seg_start = np.searchsorted(seg_poly, cand, "left")
     seg_end = np.searchsorted(seg_poly, cand, "right")
     todo = np.arange(m)
-    for radius in (reach / 32, reach / 8, reach / 2, reach):
+    for radius in (reach * f for f in ROUNDS):
         if not len(todo):
             break
         need = _radii(dist[todo], radius)
