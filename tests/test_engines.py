@@ -225,16 +225,21 @@ def test_a_dask_run_leaves_a_result_folder_that_maps_read(cluster, tmp_path, acc
     from territory.cli import cli
 
     frame = accounts.head(80_000)
-    result = plan_for(frame).run(engine="dask", client=cluster, partition_rows=20_000)
+    path = tmp_path / "accounts"  # a folder of four files: four partitions
+    path.mkdir()
+    for i in range(4):
+        frame.iloc[i * 20_000 : (i + 1) * 20_000].to_parquet(path / f"part-{i}.parquet")
+    result = plan_for(str(path)).run(engine="dask", client=cluster)
     result.write(territory.OutputsSpec(dir=tmp_path / "out"))
     parts = sorted((tmp_path / "out" / "result" / "assignments").glob("*.parquet"))
-    assert len(parts) == 4
+    assert len(parts) == result.assignments.npartitions > 1
     manifest = (tmp_path / "out" / "manifest.json").read_text()
     assert '"result/assignments"' in manifest
 
+    local = plan_for(frame).run()
     monkeypatch.setattr("territory.runner.run", lambda *a, **k: pytest.fail("the plan was run"))
     loaded = territory.load_result(tmp_path / "out")
-    assert loaded.accounts is None and loaded.assignments.npartitions == 4
+    assert loaded.accounts is None and loaded.assignments.npartitions == len(parts)
     want = result.assignments.compute().reset_index(drop=True)
     got = loaded.assignments.compute().reset_index(drop=True)
     pd.testing.assert_frame_equal(got, want[got.columns], check_categorical=False)
@@ -248,6 +253,11 @@ def test_a_dask_run_leaves_a_result_folder_that_maps_read(cluster, tmp_path, acc
         == result.summary["assigned"]
         == int(want["territory_id"].notna().sum())
     )
+    # quality reads the plan's accounts again (a Dask run keeps none): as for the local run
+    from territory.resultdir import block_inputs
+
+    want_q = territory.plan_report(**block_inputs(local))[0]
+    pd.testing.assert_frame_equal(territory.plan_report(**block_inputs(loaded))[0], want_q)
     ran = CliRunner().invoke(cli, ["map", str(tmp_path / "out"), "--kpi", "attainment",
                                    "-o", str(tmp_path / "again.html")])  # fmt: skip
     assert ran.exit_code == 0, ran.output

@@ -171,7 +171,7 @@ def _design(blocks, *, out, strict, database, measures=(), max_home_km=None, **k
         result = run_design(
             blocks,
             max_distance_km=max_home_km,
-            measures=list(measures) or None,
+            measures=list(measures) if measures else None,
             strict=strict,
             progress=progress,
             **kw,
@@ -272,7 +272,7 @@ def quality(
         baseline=baseline,
         block_id=block_id,
         crs=crs,
-        measures=list(measures) or None,
+        measures=list(measures) if measures else None,
         **kw,
     )
     _print_quality(table, summary)
@@ -366,7 +366,7 @@ def compare(a, b, blocks, accounts, balance, tolerance, block_id, out, measures=
         tolerance=tolerance,
         block_id=block_id,
         crs=crs,
-        measures=list(measures) or None,
+        measures=list(measures) if measures else None,
         **kw,
     )
     table = Table(title=f"{escape(Path(a).name)} -> {escape(Path(b).name)}", title_justify="left")

@@ -663,7 +663,9 @@ def block_inputs(result: PlanResult) -> dict:
     """What :func:`territory.designer.plan_report` and :func:`territory.designer.compare` need
     from a result of a plan made of building blocks: ``blocks`` (the block layer as checked,
     ``block_id`` and its columns), ``alignment`` (the alignment table, columns named by role),
-    ``accounts`` (the located accounts and their measures) and ``block_id``."""
+    ``accounts`` (the located accounts and their measures; for a Dask run, which keeps none,
+    read again from the plan's accounts file or table, None if they were a DataFrame) and
+    ``block_id``."""
     import geopandas as gpd
     import pandas as pd
 
@@ -682,11 +684,15 @@ def block_inputs(result: PlanResult) -> dict:
     alignment = pd.DataFrame(
         {standard[role]: table[column].to_numpy() for role, column in roles.items() if column}
     )
-    accounts = None
-    if result.accounts is not None:
-        given = result.accounts.to_geodataframe()
-        keep = ["account_id", *result.accounts.measures]
+    checked = result.accounts
+    if checked is None and result.plan is not None and result.plan.accounts.source is not None:
+        # a Dask run keeps no accounts (they stayed on the workers): read the plan's again
+        checked = result.plan.accounts.load()
+    accounts = measures = None
+    if checked is not None:
+        given = checked.to_geodataframe()
+        keep = ["account_id", *checked.measures]
         accounts = gpd.GeoDataFrame(given[keep], geometry=given.geometry, crs=given.crs)
-    measures = list(result.accounts.measures) if result.accounts is not None else None
+        measures = list(checked.measures)
     return {"blocks": blocks, "alignment": alignment, "accounts": accounts,
             "block_id": "block_id", "measures": measures}  # fmt: skip
