@@ -15,7 +15,7 @@ Each case runs in its own process so peak memory (max RSS) belongs to that case 
   printed under it (layer check, accounts check, grid, exact tests, nearest, reasons, table);
 - ``territory rerun``: the same call again on the same layer, as after an alignment change: the
   layer's overlap check is read back from the cache the first run left
-  (:mod:`territory.layercache`). The first run starts from an empty cache folder;
+  (:mod:`territory.layercache`). The first run of each size starts from an empty cache folder;
 - ``territory engine``: the point pass alone (``locate_points`` on coordinate arrays);
 - ``sjoin``: ``geopandas.sjoin(points, counties, predicate="within")`` including building the
   Point geometries it needs, and ``sjoin (join only)`` without that step.
@@ -191,10 +191,10 @@ def main() -> None:
     print(f"Blocks: {counties} ({meta.num_rows:,} counties)")
     methods = ["territory", "territory rerun", "territory engine", "sjoin", "sjoin (join only)"]
     rows = []
-    cache = tempfile.mkdtemp(prefix="territory-bench-cache-")  # empty: the first run is cold
-    atexit.register(shutil.rmtree, cache, ignore_errors=True)
-    env = {**os.environ, "XDG_CACHE_HOME": cache}
     for n in args.sizes:
+        cache = tempfile.mkdtemp(prefix="territory-bench-cache-")  # empty: the first run is cold
+        atexit.register(shutil.rmtree, cache, ignore_errors=True)
+        env = {**os.environ, "XDG_CACHE_HOME": cache}
         for method in methods:
             proc = subprocess.run(
                 [sys.executable, __file__, "--case", method, str(n), counties],

@@ -221,6 +221,33 @@ def test_assign_returns_the_users_geodataframe_with_columns_added():
     assert out["reason"].eq("").all()
 
 
+def test_no_edit_of_the_returned_frame_reaches_the_users_frame():
+    """Every kind of column (numpy, nullable integer, categorical, text, geometry), edited in
+    every way pandas allows, including in place through ``.array`` and ``.values``."""
+    terr = _grid_territories()
+    x, y = _strictly_inside(50, 13)
+    accounts = gpd.GeoDataFrame(
+        {
+            "account_id": [f"c{i}" for i in range(50)],
+            "revenue": np.arange(50, dtype="float64"),
+            "visits": pd.array(np.arange(50), dtype="Int64"),
+            "tier": pd.Categorical(np.where(np.arange(50) % 3, "B", "A")),
+            "note": pd.array(["kept"] * 50, dtype="string"),
+        },
+        geometry=shapely.points(x, y),
+        crs="EPSG:3857",
+    )
+    before = accounts.copy()
+    out = territory.assign(accounts, terr)
+    out.loc[0, "revenue"] = -1.0
+    out["visits"].array[1] = 99
+    out["note"].array[2] = "changed"
+    out["tier"].array[3] = "A"
+    out.geometry.values[4] = shapely.Point(0, 0)
+    out.iloc[5, 0] = "renamed"
+    assert_geodataframe_equal(accounts, before)
+
+
 def test_assign_returns_the_users_dataframe_located_by_lat_lon():
     terr = _grid_territories().to_crs(4326)
     x, y = _strictly_inside(200, 12)

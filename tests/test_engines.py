@@ -242,7 +242,7 @@ def test_a_dask_run_leaves_a_result_folder_that_maps_read(cluster, tmp_path, acc
     assert loaded.accounts is None and loaded.assignments.npartitions == len(parts)
     want = result.assignments.compute().reset_index(drop=True)
     got = loaded.assignments.compute().reset_index(drop=True)
-    pd.testing.assert_frame_equal(got, want[got.columns], check_categorical=False)
+    pd.testing.assert_frame_equal(got, want[got.columns])
     assert list(got.columns) == list(want.columns)
     assert got["account_id"].dtype == want["account_id"].dtype
     pd.testing.assert_frame_equal(loaded.kpis, result.kpis, check_exact=True)

@@ -7,6 +7,10 @@ one that fails the test.
 
 from __future__ import annotations
 
+import json
+import time
+
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,10 +93,51 @@ def test_a_broken_cache_file_is_ignored_and_the_layer_tested_again(cache):
     layer = prepare_polygons(frame, kind="territory")
     find_overlaps(layer)
     (path,) = cache.glob("*.json")
-    for text in ("{not json", '{"schema": "territory-overlaps/1"}',
-                 path.read_text().replace('"left": [', '"left": [99999, ')):  # fmt: skip
+    good = json.loads(path.read_text())
+    out_of_layer = {**good, "left": [99999, *good["left"][1:]]}  # same length, no such shape
+    short = {**good, "share": good["share"][1:]}
+    for text in ("{not json", "[]", "null", '{"schema": "territory-overlaps/1"}',
+                 json.dumps(short), json.dumps(out_of_layer)):  # fmt: skip
         path.write_text(text)
         same_as_oracle(find_overlaps(layer), frame)
+
+
+def test_the_precision_grid_of_the_shapes_is_part_of_the_key(cache):
+    """Intersections follow a shape's precision grid, which WKB does not keep: the same
+    coordinates on a grid give another overlap share, and the cache must not serve the first."""
+    a = shapely.box(0, 0, 100, 100)
+    b = shapely.Polygon([(50, 50), (150, 60), (150, 150), (60, 150)])
+    plain = gpd.GeoDataFrame({"territory_id": ["a", "b"]}, geometry=[a, b], crs="EPSG:32633")
+    gridded = plain.set_geometry(shapely.set_precision(plain.geometry.to_numpy(), 10.0))
+    for frame in (plain, gridded):
+        geoms = frame.geometry.to_numpy()
+        want = shapely.area(shapely.intersection(geoms[0], geoms[1])) / shapely.area(geoms).min()
+        found = find_overlaps(prepare_polygons(frame, kind="territory"))
+        assert found["overlap_share"].tolist() == pytest.approx([want], rel=1e-12)
+    assert len(list(cache.glob("*.json"))) == 2
+
+
+def test_the_least_recently_used_layers_are_removed_first(cache, monkeypatch):
+    monkeypatch.setattr(layercache, "KEEP", 2)
+    base = planted_layer()
+    moved = [  # three different layers: the same shapes moved by 0, 1 and 2 metres
+        base.set_geometry(shapely.transform(base.geometry.to_numpy(), lambda xy, k=k: xy + k))
+        for k in range(3)
+    ]
+    first, second, third = (prepare_polygons(f, kind="territory") for f in moved)
+    find_overlaps(first)
+    time.sleep(0.01)
+    find_overlaps(second)
+    time.sleep(0.01)
+    find_overlaps(first)  # used again: now the most recent
+    time.sleep(0.01)
+    find_overlaps(third)  # a third layer: one must go, the least recently used (second)
+    assert len(list(cache.glob("*.json"))) == 2
+    no_check(monkeypatch)
+    find_overlaps(first)
+    find_overlaps(third)
+    with pytest.raises(AssertionError, match="tested again"):
+        find_overlaps(second)
 
 
 def test_an_unwritable_cache_folder_changes_nothing(tmp_path, monkeypatch):

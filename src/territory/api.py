@@ -181,11 +181,25 @@ def with_assignment_columns(frame: pd.DataFrame, assignments: pd.DataFrame, suff
             raise ValidationError(
                 f"The accounts have both '{c}' and '{names[c]}'; choose another suffix."
             )
-    # the caller's frame is never changed; with copy-on-write (pandas 3, or turned on) a
-    # shallow copy is as independent and copies nothing
-    out = frame.copy(deep=not _copy_on_write())
+    out = _independent_copy(frame)
     for c in added:
         out[names[c]] = assignments[c].set_axis(frame.index)
+    return out
+
+
+def _independent_copy(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` that no edit reaches the caller's frame through.
+
+    With copy-on-write (pandas 3, or turned on) numpy columns are shared until written (their
+    ``.values`` are read-only), so only extension columns (geometry, nullable numbers, text),
+    which can be edited in place through ``.array``, are copied.
+    """
+    if not _copy_on_write():
+        return frame.copy()
+    out = frame.copy(deep=False)
+    for i, dtype in enumerate(out.dtypes):
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+            out.isetitem(i, out.iloc[:, i].copy(deep=True))
     return out
 
 

@@ -5,11 +5,13 @@ Testing a detailed layer for overlapping shapes is the largest fixed cost of an 
 answer every time the shapes are the same: the usual loop of re-running after each alignment
 change keeps the block layer as it is. The pairs found are kept in the user's cache folder
 (``$XDG_CACHE_HOME/territory/layer-checks`` or ``~/.cache/territory/layer-checks``) under a key
-made of the shapes themselves (a SHA-256 digest of their WKB in layer order), the sliver
-threshold and territory's version. A run on the same shapes reads the pairs back instead of
-testing again; any other shape, order, threshold or version is another key. A file that cannot
-be read, or does not hold what its name says, is ignored and the layer is tested again; a cache
-folder that cannot be written only means the next run tests again too.
+made of the shapes themselves (a SHA-256 digest of their WKB in layer order and their
+precision grids), the sliver threshold and the code that tests them (territory's version, the
+check's source, shapely's and GEOS's versions). A run on the same shapes reads the pairs back
+instead of testing again; any other shape, order, threshold or version is another key. A file
+that cannot be read, or does not hold what its name says, is ignored and the layer is tested
+again; a cache folder that cannot be written only means the next run tests again too. At most
+:data:`KEEP` layers are kept, the least recently used removed first.
 
 Layers of fewer than :data:`FROM_COORDINATES` coordinates are always tested directly: for them
 the test costs about what reading a file does.
@@ -17,7 +19,10 @@ the test costs about what reading a file does.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import inspect
 import json
 import os
 from collections.abc import Callable
@@ -31,7 +36,7 @@ from territory import __version__
 
 SCHEMA = "territory-overlaps/1"
 FROM_COORDINATES = 200_000
-KEEP = 64  # files kept; the oldest are removed when a new one is written
+KEEP = 64  # files kept; the least recently used are removed when a new one is written
 
 Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]  # left, right positions and overlap share
 
@@ -43,14 +48,30 @@ def folder() -> Path:
 
 
 def layer_key(geoms: np.ndarray, min_area_fraction: float) -> str:
-    """Digest of the shapes (WKB, in order), the threshold and territory's version."""
-    from territory.validate import in_threads
+    """Digest of the shapes (WKB, in order, and their precision grids, which WKB does not keep
+    and intersections follow), the threshold, and the code that tests them: territory's
+    version, the source of the check, shapely's and GEOS's versions."""
+    from territory import validate
 
-    wkb = in_threads(partial(shapely.to_wkb, byte_order=1, include_srid=False), geoms)
-    digest = hashlib.sha256(f"{SCHEMA}\0{__version__}\0{min_area_fraction!r}\0".encode())
+    wkb = validate.in_threads(partial(shapely.to_wkb, byte_order=1, include_srid=False), geoms)
+    digest = hashlib.sha256(f"{SCHEMA}\0{_code_version()}\0{min_area_fraction!r}\0".encode())
     digest.update(np.array([0 if w is None else len(w) for w in wkb], dtype=np.int64).tobytes())
+    digest.update(np.asarray(shapely.get_precision(geoms), dtype=np.float64).tobytes())
     digest.update(b"".join(w for w in wkb if w is not None))
     return digest.hexdigest()
+
+
+@functools.cache
+def _code_version() -> str:
+    """What the answer depends on besides the shapes (an edited install changes the source)."""
+    from territory import validate
+
+    try:
+        source = inspect.getsource(validate._overlap_pairs) + inspect.getsource(validate._box_pairs)
+    except (OSError, TypeError):
+        source = ""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    return f"{__version__}\0{shapely.__version__}\0{shapely.geos_version_string}\0{digest}"
 
 
 def cached_overlaps(
@@ -63,6 +84,8 @@ def cached_overlaps(
     path = folder() / f"{key}.json"
     found = _read(path, key, len(geoms))
     if found is not None:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: the last to be removed
         return found
     pairs = compute()
     _write(path, key, pairs)
@@ -77,7 +100,7 @@ def _read(path: Path, key: str, n: int) -> Pairs | None:
         left = np.asarray(data["left"], dtype=np.int64)
         right = np.asarray(data["right"], dtype=np.int64)
         share = np.asarray(data["share"], dtype=float)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     sizes_match = len(left) == len(right) == len(share)
     in_layer = sizes_match and (
