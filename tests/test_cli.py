@@ -251,6 +251,17 @@ def test_unassigned_summary_keeps_the_limit_and_shows_the_distances(tmp_path, sq
         "beyond the 30 km limit" in lines
     )
     assert any(line.startswith("unassigned (1): no location") for line in lines)
+    # one account beyond the limit: its distance, not a range of one value
+    result = CliRunner().invoke(
+        cli, ["assign", str(path), str(squares_geojson), "--max-distance-km", "40",
+              "-o", str(tmp_path / "b.csv")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    km = pd.read_csv(tmp_path / "b.csv").set_index("account_id").loc["c", "distance_km"]
+    assert (
+        f"unassigned (1): outside every territory; nearest is {km:,.1f} km away, beyond the "
+        "40 km limit" in [line.strip() for line in result.output.splitlines()]
+    )
 
 
 def test_a_bad_coordinate_cell_is_named_with_what_a_blank_would_mean(tmp_path, squares_geojson):

@@ -571,7 +571,8 @@ def _print_methods(result: PlanResult) -> None:
         for reason, count in kinds.value_counts().head(5).items():
             if "{km}" in reason:
                 km = unassigned["distance_km"][kinds == reason].astype(float)
-                reason = reason.replace("{km}", f"{km.min():,.1f}–{km.max():,.1f}")
+                low, high = f"{km.min():,.1f}", f"{km.max():,.1f}"
+                reason = reason.replace("{km}", low if low == high else f"{low}–{high}")
             console.print(f"  unassigned ({count:,}): {escape(reason)}")
 
 
