@@ -308,7 +308,7 @@ def prepare_accounts(
         values, blanks = to_number(out[m], m, source)
         if blanks:
             notes.append(f"Measure '{m}': {blanks} blank cells in {source.name} counted as 0.")
-        out[m] = np.nan_to_num(values, nan=0.0)
+        out[m] = np.where(np.isnan(values), 0.0, values) if blanks else values  # finite
 
     x, y, unlocated, acrs = _locate(frame, source, lat, lon, postal_code, postal_table, crs, notes)
     return Accounts(out, x, y, acrs, unlocated, list(measures), source, notes)
