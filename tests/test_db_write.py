@@ -88,12 +88,16 @@ def expected_tables(result) -> dict[str, tuple[pd.DataFrame, list[str]]]:
         table = table.rename(columns={axis: "segment"})
         table.insert(2, "axis", axis)
         segments.append(table)
-    return {
+    tables = {
         "territory_assignments": (result.assignments, ["account_id"]),
         "territory_kpis": (result.kpis, ["territory_id"]),
-        "territory_segment_kpis": (pd.concat(segments), ["territory_id", "axis", "segment"]),
-        "territory_adjustments": (result.adjustments, ["territory_id", "adjustment"]),
     }
+    if segments:
+        tables["territory_segment_kpis"] = (pd.concat(segments), ["territory_id", "axis",
+                                                                  "segment"])  # fmt: skip
+    if result.adjustments is not None and len(result.adjustments):
+        tables["territory_adjustments"] = (result.adjustments, ["territory_id", "adjustment"])
+    return tables
 
 
 def assert_tables_equal(read, result, run_ids=1) -> None:
@@ -238,6 +242,41 @@ def test_append_twice_keeps_both_runs_and_replace_keeps_only_the_last(tmp_path, 
     # replace: the tables hold this run only
     result = run_cli(["run", str(plan), "--mode", "replace"])
     assert result.exit_code == 0, result.output
+    assert_tables_equal(read, Plan.from_file(plan).run())
+
+
+def without_adjustments_and_segments(plan: Path) -> None:
+    text = plan.read_text()
+    text = text.replace('[kpis]\nsegments = ["segment"]\n', "")
+    text = text.replace(
+        '[[adjustments]]\nadjustment = "manual_multipliers"\ntable = "mult.csv"\n', ""
+    )
+    assert "adjustments" not in text and "segments" not in text
+    plan.write_text(text)
+
+
+def test_a_replace_removes_the_tables_an_older_run_had_and_not_this_one(tmp_path, pg,
+                                                                        postgis_url):  # fmt: skip
+    """Every table of the set holds one run: an older run's adjustments and segment KPIs do
+    not stay beside a run that has none (nor are they removed by an append)."""
+    plan = write_plan(tmp_path, f'database = "{postgis_url}"\n')
+    assert run_cli(["run", str(plan)]).exit_code == 0
+    tables = set(pg_snapshot(pg))
+    assert {"territory_adjustments", "territory_segment_kpis"} <= tables
+    without_adjustments_and_segments(plan)
+    appended = run_cli(["run", str(plan), "--mode", "append"])
+    assert appended.exit_code == 0, appended.output
+    assert set(pg_snapshot(pg)) == tables
+    result = run_cli(["run", str(plan)])
+    assert result.exit_code == 0, result.output
+    assert "territory_adjustments removed" in result.output
+    assert set(pg_snapshot(pg)) == tables - {"territory_adjustments", "territory_segment_kpis"}
+    read = pg_reader(postgis_url)
+    runs = {
+        read(t)["run_id"].unique().tolist()[0]
+        for t in ("territory_assignments", "territory_kpis", "territory_shapes")
+    }
+    assert len(runs) == 1
     assert_tables_equal(read, Plan.from_file(plan).run())
 
 

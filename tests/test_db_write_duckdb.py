@@ -26,6 +26,7 @@ from tests.test_db_write import (
     pg_reader,
     start_paused_run,
     wait_for_first_table,
+    without_adjustments_and_segments,
     write_plan,
 )
 
@@ -108,6 +109,21 @@ def test_duckdb_append_twice_then_replace(tmp_path):
     result = CliRunner().invoke(cli, ["run", str(plan)])
     assert result.exit_code == 0, result.output
     assert_tables_equal(read, Plan.from_file(plan).run())
+
+
+def test_a_duckdb_replace_removes_the_tables_an_older_run_had_and_this_one_has_not(tmp_path):
+    db = tmp_path / "plans.duckdb"
+    plan = write_plan(tmp_path, f'database = "{duck_url(db)}"\n')
+    assert CliRunner().invoke(cli, ["run", str(plan)]).exit_code == 0
+    tables = set(duck_snapshot(db))
+    assert {"main.territory_adjustments", "main.territory_segment_kpis"} <= tables
+    without_adjustments_and_segments(plan)
+    result = CliRunner().invoke(cli, ["run", str(plan)])
+    assert result.exit_code == 0, result.output
+    assert "territory_segment_kpis removed" in result.output
+    assert set(duck_snapshot(db)) == tables - {"main.territory_adjustments",
+                                               "main.territory_segment_kpis"}  # fmt: skip
+    assert_tables_equal(duck_reader(db), Plan.from_file(plan).run())
 
 
 def test_a_duckdb_run_failing_after_the_first_table_changes_nothing(tmp_path, monkeypatch):

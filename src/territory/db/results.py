@@ -92,10 +92,25 @@ def write_database(result, url: str | DatabaseTarget, *, schema: str | None = No
     if hasattr(result, "alignment") and hasattr(result, "quality"):
         frames = design_tables(result)
         frames = [(k, t) for k, t in frames if only is None or k in only]
+        stale: list[str] = []
     else:
         frames = plan_tables(result, only)
-    check_not_inputs(target, [k for k, _ in frames], result)
-    return write_tables(target, frames)
+        stale = stale_tables(target, [k for k, _ in frames], only)
+    check_not_inputs(target, [k for k, _ in frames] + stale, result)
+    return write_tables(target, frames, drop=stale)
+
+
+#: tables only a plan run writes, and only when it has them
+OPTIONAL_PLAN_TABLES = ("segments", "adjustments")  # (designs write territories too)
+
+
+def stale_tables(target: DatabaseTarget, written: list[str], only) -> list[str]:
+    """Keys of the optional plan tables this run does not write, which a replace removes, so
+    that every table of the set holds the same run (an older run's adjustments would otherwise
+    stay beside this run's KPIs). None when the run writes ``only`` some tables, or appends."""
+    if target.mode != "replace" or only is not None:
+        return []
+    return [k for k in OPTIONAL_PLAN_TABLES if k not in written]
 
 
 def check_not_inputs(target: DatabaseTarget, keys, *holders) -> None:

@@ -68,10 +68,13 @@ class DatabaseReport:
     mode: str
     run_id: str
     tables: list[tuple[str, int]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # older runs' tables this run has none of
 
     def lines(self) -> list[str]:
-        return [f"{self.database}: {name} ({rows:,} rows, {self.mode}, run {self.run_id})"
-                for name, rows in self.tables]  # fmt: skip
+        written = [f"{self.database}: {name} ({rows:,} rows, {self.mode}, run {self.run_id})"
+                   for name, rows in self.tables]  # fmt: skip
+        return written + [f"{self.database}: {name} removed (an older run's; this run has none)"
+                          for name in self.dropped]  # fmt: skip
 
 
 def new_run_id(now: dt.datetime) -> str:
@@ -80,9 +83,10 @@ def new_run_id(now: dt.datetime) -> str:
 
 
 def write_tables(target: DatabaseTarget, frames: Iterable[tuple[str, pd.DataFrame]],
-                 what: str = "outputs") -> DatabaseReport:  # fmt: skip
+                 what: str = "outputs", drop: Iterable[str] = ()) -> DatabaseReport:  # fmt: skip
     """Write result tables ``(key, frame)`` (keys as in
-    :data:`~territory.db.target.DEFAULT_TABLES`) to ``target`` in one transaction.
+    :data:`~territory.db.target.DEFAULT_TABLES`) to ``target`` in one transaction, and remove
+    the tables of keys ``drop`` where they exist (in the same transaction).
 
     Raises
     ------
@@ -100,7 +104,7 @@ def write_tables(target: DatabaseTarget, frames: Iterable[tuple[str, pd.DataFram
               for key, frame in frames]  # fmt: skip
     report = DatabaseReport(database.shown, target.schema, target.mode, run_id)
     writer = _postgres if database.kind == "postgresql" else _duckdb
-    writer(database, target, tables, report)
+    writer(database, target, tables, report, [target.table(k) for k in drop])
     return report
 
 
@@ -160,7 +164,7 @@ def _qualified(schema: str | None, name: str) -> str:
 # --- PostgreSQL / PostGIS ------------------------------------------------------------------
 
 
-def _postgres(database: Database, target: DatabaseTarget, tables, report) -> None:
+def _postgres(database: Database, target: DatabaseTarget, tables, report, drop) -> None:
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
@@ -179,6 +183,12 @@ def _postgres(database: Database, target: DatabaseTarget, tables, report) -> Non
                 _pg_table(cursor, database, target, schema, table)
                 report.tables.append((where, len(table)))
                 _pause(table)
+            for name in drop:
+                where = _qualified(schema, name)
+                if _pg_value(cursor, "select to_regclass(%s) is not null",
+                             (sql_name(schema, name),)):  # fmt: skip
+                    _pg_execute(cursor, "DROP TABLE {}", (schema, name))
+                    report.dropped.append(where)
             where = None
     except TerritoryError:
         raise
@@ -188,6 +198,11 @@ def _postgres(database: Database, target: DatabaseTarget, tables, report) -> Non
         raise
     finally:
         engine.dispose()
+
+
+def sql_name(schema: str, name: str) -> str:
+    """``"schema"."name"`` as to_regclass reads it (quoted, so any name is taken as written)."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in (schema, name))
 
 
 def _pg_value(cursor, query: str, params: tuple):
@@ -339,7 +354,7 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _duckdb(database: Database, target: DatabaseTarget, tables, report) -> None:
+def _duckdb(database: Database, target: DatabaseTarget, tables, report, drop) -> None:
     import duckdb
 
     path = database.duckdb_path
@@ -363,6 +378,16 @@ def _duckdb(database: Database, target: DatabaseTarget, tables, report) -> None:
             _duck_table(con, database, target, schema, current, spatial)
             report.tables.append((_qualified(schema, current.name), len(current)))
             _pause(current)
+        current = None
+        catalog = con.execute("select current_database()").fetchone()[0]
+        for name in drop:
+            found = con.execute(
+                "select count(*) from information_schema.tables where table_catalog = "
+                "current_database() and table_schema = ? and table_name = ?", [schema, name],
+            ).fetchone()[0]  # fmt: skip
+            if found:
+                con.execute(f"DROP TABLE {quote(catalog)}.{quote(schema)}.{quote(name)}")
+                report.dropped.append(_qualified(schema, name))
         con.commit()
     except duckdb.Error as exc:
         con.rollback()
