@@ -127,10 +127,14 @@ def solve(problem: Problem, compactness: bool = True, restarts: int = 4, report=
 
 def _lift(problem: Problem, labels: np.ndarray) -> np.ndarray:
     """The max-min pass on the least compact territories of the chosen plan (``solver.lift``),
+    then compactness moves that keep every territory above the least compactness it reached,
     within the search's share of the tolerance."""
     part = Partition(solver.with_heavy_blocks(problem, labels), labels)
     limit = problem.tolerance * SEARCH_MARGIN
     solver.lift(part, limit)
+    # compactness moves again, none below the least compactness reached
+    floor = min(part.polsby_popper(t) for t in range(problem.k))
+    solver.compact(part, limit, floor=floor)
     solver.balance(part, limit)
     return part.labels()
 

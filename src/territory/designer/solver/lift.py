@@ -62,7 +62,7 @@ def lift(part: Partition, limit: float, recuts: int = RECUTS, seed: int = 0) -> 
     """Raise the least Polsby-Popper compactness while every territory stays within ``limit``
     (see module), with up to ``recuts`` group cuts; the number of steps taken."""
     k = part.problem.k
-    pp = np.array([_pp(part, t) for t in range(k)])
+    pp = np.array([part.polsby_popper(t) for t in range(k)])
     lifted = max(LIFT_LEAST, int(np.ceil(LIFT_SHARE * k)))
     set_aside: set[int] = set()
     steps = 0
@@ -80,25 +80,12 @@ def lift(part: Partition, limit: float, recuts: int = RECUTS, seed: int = 0) -> 
             continue
         steps += 1
         for u in touched:
-            pp[u] = _pp(part, u)
+            pp[u] = part.polsby_popper(u)
         # neighbours of a changed territory may have a step again
         adjacency = part.territory_adjacency()
         for u in touched:
             set_aside -= adjacency[u] | {u}
     return steps
-
-
-def _pp(part: Partition, t: int) -> float:
-    return polsby_popper_or_zero(part.area[t], part.perim[t])
-
-
-def _after(part: Partition, b: int, j: int) -> tuple[float, float]:
-    """Compactness of ``b``'s territory and of ``j`` if ``b`` moved to ``j``."""
-    i, g = part.owner[b], part.problem.graph
-    si, sj = part.shared_with(b, i), part.shared_with(b, j)
-    pi = polsby_popper_or_zero(part.area[i] - g.area[b], part.perim[i] + 2 * si - g.perimeter[b])
-    pj = polsby_popper_or_zero(part.area[j] + g.area[b], part.perim[j] + g.perimeter[b] - 2 * sj)
-    return pi, pj
 
 
 def _balanced(part: Partition, b: int, j: int, limit: float) -> bool:
@@ -125,7 +112,7 @@ def _candidates(part: Partition, t: int):
     for b, j in moves:
         if not part.movable(b) or not part.allowed(b, j):
             continue
-        pi, pj = _after(part, b, j)
+        pi, pj = part.pp_after(b, j)
         found.append((-min(pi, pj), -(pi + pj), b, j))
     found.sort()
     return found
@@ -134,7 +121,7 @@ def _candidates(part: Partition, t: int):
 def _step(part: Partition, t: int, limit: float) -> tuple[int, ...]:
     """One step that lifts ``t``: the best single move, else the best pair; the territories
     it changed (empty if none)."""
-    floor = _pp(part, t)
+    floor = part.polsby_popper(t)
     firsts = []
     for neg_least, _, b, j in _candidates(part, t):
         if -neg_least <= floor + LIFT_EPS:
@@ -161,14 +148,14 @@ def _pair(part: Partition, b: int, j: int, limit: float, floor: float) -> tuple[
     if not part.can_leave(b):
         return ()
     was = {i: abs(part.real_dev(i)), j: abs(part.real_dev(j))}
-    before = {i: _pp(part, i), j: _pp(part, j)}
+    before = {i: part.polsby_popper(i), j: part.polsby_popper(j)}
     part.move(b, j)
     options = []
     for c, q in _restoring(part, (i, j), was, limit):
         p = part.owner[c]
-        pc, pq = _after(part, c, q)
-        after = {u: _pp(part, u) for u in (i, j)} | {p: pc, q: pq}
-        least_before = min(before.get(u, _pp(part, u)) for u in after)
+        pc, pq = part.pp_after(c, q)
+        after = {u: part.polsby_popper(u) for u in (i, j)} | {p: pc, q: pq}
+        least_before = min(before.get(u, part.polsby_popper(u)) for u in after)
         least = min(after.values())
         if least > max(floor, least_before) + LIFT_EPS:
             options.append((-least, c, q))
@@ -229,14 +216,14 @@ def recut(part: Partition, t: int, limit: float, seed: int = 0) -> tuple[int, ..
         sub = _group_problem(p, members, group, seed)
         labels = [partition(sub, seed * RECUT_SEEDS + s) for s in range(RECUT_SEEDS)]
         labels += _grown_starts(part, sub, members, t)
-        least = min(_pp(part, u) for u in group)
+        least = min(part.polsby_popper(u) for u in group)
         best = None
         for start in labels:
             cut = Partition(sub, make_contiguous(sub, start))
             balance(cut, limit)
             compact(cut, limit)
             lift(cut, limit, recuts=0)
-            score = min(_pp(cut, u) for u in range(len(group)))
+            score = min(cut.polsby_popper(u) for u in range(len(group)))
             if score > least + LIFT_EPS and _valid(cut, limit):
                 best, least = cut.owner_array.copy(), score
         if best is not None:
