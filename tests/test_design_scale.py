@@ -162,3 +162,40 @@ def test_the_least_compact_territory_on_a_ragged_coast_with_a_cape_is_raised():
     revenue = accounts["revenue"].groupby(territory_of[at]).sum()
     assert (revenue / (accounts["revenue"].sum() / K) - 1).abs().max() <= TOLERANCE + 1e-9
     assert result.summary["contiguous"]
+
+
+def test_the_max_min_pass_lifts_the_least_compact_territory_and_keeps_balance_and_contiguity():
+    """Four 3 x 12 strips of a 12 x 12 grid (each holding a quarter of the measure): the pass
+    makes the least compact one more compact (shapely oracle), every territory keeps exactly
+    its 36 blocks (one block is 2.8 % of a territory, over the 2 % tolerance) and one piece."""
+    from territory.designer.blocks import build_graph
+    from territory.designer.solver import Partition, Problem, lift
+    from territory.validate import Polygons
+
+    cells = [(i, j) for i in range(12) for j in range(12)]
+    frame = gpd.GeoDataFrame(
+        {"block_id": [f"B{i:02d}{j:02d}" for i, j in cells]},
+        geometry=[
+            shapely.box(j * 1000, i * 1000, (j + 1) * 1000, (i + 1) * 1000) for i, j in cells
+        ],
+        crs=CRS,
+    )
+    graph = build_graph(Polygons(frame, "block_id", None))
+    strips = np.array([j // 3 for _, j in cells])
+    problem = Problem(graph, np.ones(144), np.full(4, 36.0), 0.02, [[] for _ in range(4)],
+                      np.full(144, -1), log_compactness=True)  # fmt: skip
+    part = Partition(problem, strips)
+    lift(part, 0.02)
+    labels = part.labels()
+
+    def least_pp(labels):
+        shapes = frame.assign(t=labels).dissolve("t").geometry.to_numpy()
+        return (4 * np.pi * shapely.area(shapes) / shapely.length(shapes) ** 2).min()
+
+    assert least_pp(labels) > least_pp(strips) + 0.05
+    assert np.bincount(labels, minlength=4).tolist() == [36] * 4
+    adj = shared_edge_adjacency(frame).tocoo()
+    same = labels[adj.row] == labels[adj.col]
+    inside = sparse.csr_matrix((np.ones(same.sum()), (adj.row[same], adj.col[same])), (144, 144))
+    _, piece = connected_components(inside, directed=False)
+    assert all(len(set(piece[labels == t])) == 1 for t in range(4))
