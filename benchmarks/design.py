@@ -25,7 +25,9 @@ accounts gain it; and, as a harder case, a systematic shift from west of 100°W 
 ``--case zip``: the same on about 33,300 **approximate** ZIP areas (Voronoi cells of the
 embedded ZCTA points clipped to their states, see ``benchmarks/zip_areas.py``; not official
 boundaries) with 42,000 accounts (most ZIP areas hold one or none), k = 200, ±1 %; spopt's
-region k-means when spopt is installed, and the greedy baseline.
+region k-means when spopt is installed, and the greedy baseline. ``pp_min_union`` is the least
+Polsby-Popper of each plan's territories measured on the shapely union of their ZIP areas (the
+oracle for the graph's running sums).
 
 ``--case several``: counties, balancing revenue, accounts and workload at once, each within its
 own tolerance (``--balance revenue,accounts,workload --tolerance 0.03``), against the greedy

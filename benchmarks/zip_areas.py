@@ -89,6 +89,11 @@ def build(states=None):
                                    "state": code, "geometry": cells}))  # fmt: skip
     frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
     frame = frame.loc[~frame.geometry.is_empty & (frame.geometry.area > 0)]
+    if not hasattr(shapely, "coverage_clean"):
+        raise SystemExit(
+            f"The ZIP-area layer needs shapely >= 2.2 (coverage_clean), not {shapely.__version__}: "
+            "pip install -e '.[bench]'"
+        )
     cells = shapely.make_valid(frame.geometry.to_numpy())
     # one coverage: cells across a state line share identical edges (needs shapely >= 2.2)
     frame["geometry"] = shapely.coverage_clean(_polygonal(cells))
