@@ -25,7 +25,9 @@ accounts gain it; and, as a harder case, a systematic shift from west of 100°W 
 ``--case zip``: the same on about 33,300 **approximate** ZIP areas (Voronoi cells of the
 embedded ZCTA points clipped to their states, see ``benchmarks/zip_areas.py``; not official
 boundaries) with 42,000 accounts (most ZIP areas hold one or none), k = 200, ±1 %; spopt's
-region k-means when spopt is installed, and the greedy baseline.
+region k-means when spopt is installed, and the greedy baseline. ``pp_min_union`` is the least
+Polsby-Popper of each plan's territories measured on the shapely union of their ZIP areas (the
+oracle for the graph's running sums).
 
 ``--case several``: counties, balancing revenue, accounts and workload at once, each within its
 own tolerance (``--balance revenue,accounts,workload --tolerance 0.03``), against the greedy
@@ -230,7 +232,14 @@ def main():
 
 def baselines(graph, measures, weight, k, seed, tolerances=None):
     """spopt's region k-means (when spopt is installed) and greedy region growing, scored."""
-    rows = []
+    return [score(name, graph, labels, measures, weight, seconds, tolerances=tolerances)
+            for name, labels, seconds in baseline_plans(graph, weight, k, seed)]  # fmt: skip
+
+
+def baseline_plans(graph, weight, k, seed):
+    """``(method, labels, seconds)`` of spopt's region k-means (when spopt is installed) and of
+    greedy region growing."""
+    plans = []
     try:
         import spopt  # noqa: F401
     except ImportError:
@@ -238,13 +247,11 @@ def baselines(graph, measures, weight, k, seed, tolerances=None):
     else:
         t = time.perf_counter()
         labels = region_kmeans(graph, k, seed)
-        rows.append(score("spopt RegionKMeansHeuristic", graph, labels, measures, weight,
-                          time.perf_counter() - t, tolerances=tolerances))  # fmt: skip
+        plans.append(("spopt RegionKMeansHeuristic", labels, time.perf_counter() - t))
     t = time.perf_counter()
     labels = greedy(graph, weight.to_numpy(float), k, seed)
-    rows.append(score("greedy region growing", graph, labels, measures, weight,
-                      time.perf_counter() - t, tolerances=tolerances))  # fmt: skip
-    return rows
+    plans.append(("greedy region growing", labels, time.perf_counter() - t))
+    return plans
 
 
 def ours(plan, graph, inputs, seconds, tolerances=None):
@@ -280,10 +287,29 @@ def zip_case(k, tolerance, n_accounts, seed):
     print(f"{empty:.0%} of the ZIP areas hold no account; flags: {len(plan.flags)}")
     for flag in plan.flags:
         print(f"  {flag[:300]}")
-    rows = [ours(plan, inputs.graph, inputs, seconds)]
-    rows += baselines(inputs.graph, inputs.measures, inputs.weight, k, seed)
+    graph = inputs.graph
+    names = {t: i for i, t in enumerate(pd.unique(plan.alignment["territory_id"]))}
+    labels = plan.alignment.set_index("block_id")["territory_id"].map(names).reindex(graph.ids)
+    plans = [("territory.design", labels.to_numpy(int), seconds)]
+    plans += baseline_plans(graph, inputs.weight, k, seed)
+    rows = []
+    for name, labels, secs in plans:
+        rows.append(score(name, graph, labels, inputs.measures, inputs.weight, secs))
+        rows[-1]["pp_min_union"] = round(union_pp(graph, labels).min(), 3)
     print(pd.DataFrame(rows).to_string(index=False))
+    print("pp_min_union: the least Polsby-Popper 4*pi*A/P^2 of the shapely union of each "
+          "territory's ZIP areas (equal-area projection)")  # fmt: skip
     print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+def union_pp(graph, labels) -> np.ndarray:
+    """Polsby-Popper of each territory from the shapely union of its blocks (not the graph's
+    running sums): the oracle for the compactness figures."""
+    import shapely
+
+    k = int(labels.max()) + 1
+    shapes = [shapely.union_all(graph.geometry[labels == t]) for t in range(k)]
+    return 4 * np.pi * shapely.area(shapes) / shapely.length(shapes) ** 2
 
 
 def several_case(k, tolerance, n_accounts, seed):

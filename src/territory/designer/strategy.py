@@ -102,7 +102,8 @@ def rebalance(
 def solve(problem: Problem, compactness: bool = True, restarts: int = 4, report=None) -> np.ndarray:
     """The most compact plan that meets the tolerance (else the best balanced) of ``restarts``
     multilevel partitions (METIS seeds), as many as ``RUN_BUDGET`` allows for the layer's size,
-    each then searched for balance and shape. ``report(step, done)`` is told each step."""
+    each then searched for balance and shape; the least compact territories of the plan kept
+    are then raised (``solver.lift``). ``report(step, done)`` is told each step."""
     report = report or (lambda step, done: None)
     runs = int(np.clip(RUN_BUDGET // max(len(problem.graph), 1), 1, max(1, restarts)))
     problem = replace(problem, log_compactness=True)
@@ -118,7 +119,24 @@ def solve(problem: Problem, compactness: bool = True, restarts: int = 4, report=
         key = _plan_key(problem, labels)
         if best_key is None or key > best_key:
             best, best_key = labels, key
+    if compactness:
+        report("Raising the least compact territories", 0.9)
+        best = _lift(problem, best)
     return best
+
+
+def _lift(problem: Problem, labels: np.ndarray) -> np.ndarray:
+    """The max-min pass on the least compact territories of the chosen plan (``solver.lift``),
+    then compactness moves that keep every territory above the least compactness it reached,
+    within the search's share of the tolerance."""
+    part = Partition(solver.with_heavy_blocks(problem, labels), labels)
+    limit = problem.tolerance * SEARCH_MARGIN
+    solver.lift(part, limit)
+    # compactness moves again, none below the least compactness reached
+    floor = min(part.polsby_popper(t) for t in range(problem.k))
+    solver.compact(part, limit, floor=floor)
+    solver.balance(part, limit)
+    return part.labels()
 
 
 def solve_by_cuts(problem: Problem, compactness: bool = True, restarts: int = 4, report=None):

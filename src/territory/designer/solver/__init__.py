@@ -17,6 +17,12 @@
 4. **Compactness**: while every territory stays within the tolerance, boundary blocks move
    (alone, or in pairs that keep the balance) where that raises Polsby-Popper compactness
    (tracked exactly from areas, perimeters and shared-edge lengths).
+5. **Least compact** (``lift``, fresh single-measure designs): the least compact territories
+   trade boundary blocks with their neighbours while that raises the least compactness of the
+   territories touched (a max-min objective, not the sum); where no move helps, the least
+   compact territory and its neighbours are cut again as a group (METIS cuts, and the
+   territory grown anew as a compact blob from its deepest blocks), kept if the group's least
+   compactness rises within the tolerance.
 
 Rebalancing plans the load each border must carry with a linear programme (``flow``) and peels
 blocks along those borders before the balance search settles the rest.
@@ -31,13 +37,14 @@ its own.
 
 Modules: ``problem`` (:class:`Problem`, effective targets), ``partition`` (:class:`Partition`),
 ``multilevel`` (1), ``construct`` (2; cuts and power diagrams for several measures),
-``improve`` (3-4), ``flow`` (rebalance flows), ``repair`` (contiguity), ``several`` (several
-measures).
+``improve`` (3-4), ``lift`` (5), ``flow`` (rebalance flows), ``repair`` (contiguity),
+``several`` (several measures).
 """
 
 from territory.designer.solver.construct import NEAREST_CENTRES, anchor, bisect, power_diagram
 from territory.designer.solver.flow import flow
 from territory.designer.solver.improve import balance, compact
+from territory.designer.solver.lift import lift
 from territory.designer.solver.multilevel import partition
 from territory.designer.solver.partition import Partition
 from territory.designer.solver.problem import Problem, effective_targets, with_heavy_blocks
@@ -56,6 +63,7 @@ __all__ = [
     "components",
     "effective_targets",
     "flow",
+    "lift",
     "make_contiguous",
     "partition",
     "power_diagram",

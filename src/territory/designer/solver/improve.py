@@ -216,17 +216,18 @@ def _transfer(part: Partition, u: int, v: int, amount: float):
     return None
 
 
-def compact(part: Partition, limit: float, sweeps: int = 40) -> None:
+def compact(part: Partition, limit: float, sweeps: int = 40, floor: float = 0.0) -> None:
     """Moves that raise Polsby-Popper compactness and keep both territories within ``limit``.
 
     Single block moves first; where the balance leaves no single move, pairs: a block moves
     where it raises compactness even though that upsets the balance, and a second block near it
-    moves to restore the balance, kept when the pair raises compactness in all.
+    moves to restore the balance, kept when the pair raises compactness in all. No move leaves
+    a territory it changes less compact than ``floor`` (after the least compact were raised).
     """
     for _ in range(sweeps):
-        while _compact_sweep(part, limit):
+        while _compact_sweep(part, limit, floor):
             pass
-        if not _reshape_sweep(part, limit):
+        if not _reshape_sweep(part, limit, floor):
             break
 
 
@@ -238,7 +239,7 @@ def _border_blocks(part: Partition) -> np.ndarray:
     return blocks
 
 
-def _compact_sweep(part: Partition, limit: float) -> int:
+def _compact_sweep(part: Partition, limit: float, floor: float = 0.0) -> int:
     order = _border_blocks(part)
     moved = 0
     for b in order.tolist():
@@ -257,7 +258,7 @@ def _compact_sweep(part: Partition, limit: float) -> int:
             if abs(dj) > limit and abs(dj) >= abs(part.real_dev(j)):
                 continue
             gain = part.pp_gain(b, j)
-            if gain > best_gain:
+            if gain > best_gain and (not floor or min(part.pp_after(b, j)) >= floor):
                 best, best_gain = j, gain
         if best is not None and part.can_leave(b):
             part.move(b, best)
@@ -265,12 +266,12 @@ def _compact_sweep(part: Partition, limit: float) -> int:
     return moved
 
 
-def _reshape_sweep(part: Partition, limit: float) -> int:
+def _reshape_sweep(part: Partition, limit: float, floor: float = 0.0) -> int:
     order = _border_blocks(part)
-    return sum(_reshape(part, b, limit) for b in order.tolist() if part.movable(b))
+    return sum(_reshape(part, b, limit, floor) for b in order.tolist() if part.movable(b))
 
 
-def _reshape(part: Partition, b: int, limit: float) -> bool:
+def _reshape(part: Partition, b: int, limit: float, floor: float = 0.0) -> bool:
     """Move ``b`` where it raises compactness, then a block near it to restore the balance."""
     i = part.owner[b]
     for j in part.boundary_targets(b):
@@ -283,8 +284,11 @@ def _reshape(part: Partition, b: int, limit: float) -> bool:
         part.move(b, j)
         for _, c, m in _followers(part, b, before, limit, 1e-6 - first):
             if part.can_leave(c):
+                lc = part.owner[c]
                 part.move(c, m)
-                return True
+                if not floor or min(part.polsby_popper(u) for u in {i, j, lc, m}) >= floor:
+                    return True
+                part.move(c, lc)
         part.move(b, i)
     return False
 

@@ -136,6 +136,23 @@ class Partition:
         after += score(self.area[j] + g.area[b], self.perim[j] + g.perimeter[b] - 2 * sj)
         return after - before
 
+    def polsby_popper(self, t: int) -> float:
+        """Polsby-Popper compactness of territory ``t`` (0 when it has no perimeter)."""
+        return polsby_popper_or_zero(self.area[t], self.perim[t])
+
+    def pp_after(self, b: int, j: int) -> tuple[float, float]:
+        """Polsby-Popper compactness of ``b``'s territory and of ``j`` if ``b`` moved to ``j``."""
+        i, g = self.owner[b], self.problem.graph
+        si, sj = self.shared_with(b, i), self.shared_with(b, j)
+        return (
+            polsby_popper_or_zero(
+                self.area[i] - g.area[b], self.perim[i] + 2 * si - g.perimeter[b]
+            ),
+            polsby_popper_or_zero(
+                self.area[j] + g.area[b], self.perim[j] + g.perimeter[b] - 2 * sj
+            ),
+        )
+
     def boundary_targets(self, b: int) -> set[int]:
         lab = self.owner
         i = lab[b]
