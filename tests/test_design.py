@@ -543,3 +543,28 @@ def test_every_territory_gets_blocks_when_the_measure_sits_in_a_few(heavy):
         edges = shapely.length(touching) > 0  # shared edges, not corners
         assert connected_components(edges)[0] == 1
     assert any("alone weigh more than a territory" in f for f in result.flags)
+
+
+def test_neighbours_that_overlap_by_slivers_share_their_border_in_the_block_graph():
+    """Cells grown by 5 m on each side (as areas drawn from two sources overlap along their
+    borders): the block graph has the clean grid's side neighbours (shapely shared edges of
+    the clean grid are the oracle), with about the edge's length, and no diagonal ones,
+    although diagonal cells overlap in small squares at their corners."""
+    from territory.designer.blocks import build_graph
+    from territory.validate import Polygons
+
+    clean = grid(nx=5, ny=4)
+    grown = clean.set_geometry(
+        shapely.box(*(shapely.bounds(clean.geometry.to_numpy()) + [-5, -5, 5, 5]).T)
+    )
+    assert shapely.relate_pattern(grown.geometry[0], grown.geometry[1], "2********")
+    graph = build_graph(Polygons(grown, "block_id", None))
+    geoms = clean.geometry.to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="touches")
+    edges = shapely.length(shapely.intersection(geoms[left], geoms[right])) > 0
+    want = {(a, b) for a, b in zip(left[edges], right[edges], strict=True) if a < b}
+    src, dst, shared = graph.edges()
+    got = {(a, b) for a, b in zip(src.tolist(), dst.tolist(), strict=True) if a < b}
+    assert got == want and len(want) == 4 * 4 + 5 * 3
+    np.testing.assert_allclose(shared[src < dst], 10.0, rtol=0.01)  # km, as the clean edges
+    assert not len(graph.bridges)

@@ -6,12 +6,14 @@ answer every time the shapes are the same: the usual loop of re-running after ea
 change keeps the block layer as it is. The pairs found are kept in the user's cache folder
 (``$XDG_CACHE_HOME/territory/layer-checks`` or ``~/.cache/territory/layer-checks``) under a key
 made of the shapes themselves (a SHA-256 digest of their WKB in layer order and their
-precision grids), the sliver threshold and the code that tests them (territory's version, the
-check's source, shapely's and GEOS's versions). A run on the same shapes reads the pairs back
-instead of testing again; any other shape, order, threshold or version is another key. A file
-that cannot be read, or does not hold what its name says, is ignored and the layer is tested
-again; a cache folder that cannot be written only means the next run tests again too. At most
-:data:`KEEP` layers are kept, the least recently used removed first.
+precision grids) and the code that tests them (territory's version, the check's source,
+shapely's and GEOS's versions). A run on the same shapes reads the pairs back instead of
+testing again; any other shape, order or version is another key. Every pair whose interiors
+overlap is kept, with its share, so one entry serves any sliver threshold (the layer check's,
+and the block graph's, which needs the slivers). A file that cannot be read, or does not hold
+what its name says, is ignored and the layer is tested again; a cache folder that cannot be
+written only means the next run tests again too. At most :data:`KEEP` layers are kept, the
+least recently used removed first.
 
 Layers of fewer than :data:`FROM_COORDINATES` coordinates are always tested directly: for them
 the test costs about what reading a file does.
@@ -34,7 +36,7 @@ import shapely
 
 from territory import __version__
 
-SCHEMA = "territory-overlaps/1"
+SCHEMA = "territory-overlaps/2"
 FROM_COORDINATES = 200_000
 KEEP = 64  # files kept; the least recently used are removed when a new one is written
 
@@ -47,14 +49,14 @@ def folder() -> Path:
     return cache_file().parent / "layer-checks"
 
 
-def layer_key(geoms: np.ndarray, min_area_fraction: float) -> str:
+def layer_key(geoms: np.ndarray) -> str:
     """Digest of the shapes (WKB, in order, and their precision grids, which WKB does not keep
-    and intersections follow), the threshold, and the code that tests them: territory's
-    version, the source of the check, shapely's and GEOS's versions."""
+    and intersections follow) and of the code that tests them: territory's version, the
+    source of the check, shapely's and GEOS's versions."""
     from territory import validate
 
     wkb = validate.in_threads(partial(shapely.to_wkb, byte_order=1, include_srid=False), geoms)
-    digest = hashlib.sha256(f"{SCHEMA}\0{_code_version()}\0{min_area_fraction!r}\0".encode())
+    digest = hashlib.sha256(f"{SCHEMA}\0{_code_version()}\0".encode())
     digest.update(np.array([0 if w is None else len(w) for w in wkb], dtype=np.int64).tobytes())
     digest.update(np.asarray(shapely.get_precision(geoms), dtype=np.float64).tobytes())
     digest.update(b"".join(w for w in wkb if w is not None))
@@ -74,13 +76,11 @@ def _code_version() -> str:
     return f"{__version__}\0{shapely.__version__}\0{shapely.geos_version_string}\0{digest}"
 
 
-def cached_overlaps(
-    geoms: np.ndarray, min_area_fraction: float, compute: Callable[[], Pairs]
-) -> Pairs:
+def cached_overlaps(geoms: np.ndarray, compute: Callable[[], Pairs]) -> Pairs:
     """``compute()`` for this layer, or the pairs it gave last time on the same shapes."""
     if int(shapely.get_num_coordinates(geoms).sum()) < FROM_COORDINATES:
         return compute()
-    key = layer_key(geoms, min_area_fraction)
+    key = layer_key(geoms)
     path = folder() / f"{key}.json"
     found = _read(path, key, len(geoms))
     if found is not None:

@@ -768,32 +768,35 @@ def find_overlaps(polygons: Polygons, min_area_fraction: float = 1e-6) -> pd.Dat
     detailed layer the pairs are remembered between runs on the same shapes
     (:mod:`territory.layercache`).
     """
-    from territory.layercache import cached_overlaps
-
     geoms = polygons.frame.geometry.to_numpy()
-    left, right, share = cached_overlaps(
-        geoms, min_area_fraction, lambda: _overlap_pairs(geoms, min_area_fraction)
-    )
+    left, right, share = overlap_pairs(geoms)
+    keep = share > min_area_fraction
     ids = polygons.frame[polygons.id].to_numpy()
     return pd.DataFrame(
         {
-            "id_a": ids[left].astype(object),
-            "id_b": ids[right].astype(object),
-            "overlap_share": share.astype(float),
+            "id_a": ids[left[keep]].astype(object),
+            "id_b": ids[right[keep]].astype(object),
+            "overlap_share": share[keep].astype(float),
         }
     )
 
 
-def _overlap_pairs(geoms: np.ndarray, min_area_fraction: float):
-    """Positions of the overlapping pairs and their overlap shares (see :func:`find_overlaps`)."""
+def overlap_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions ``(i, j)``, ``i < j``, of every pair of shapes whose interiors overlap, and the
+    overlap's share of the smaller shape, slivers included (see :func:`find_overlaps`);
+    remembered between runs for detailed layers (:mod:`territory.layercache`)."""
+    from territory.layercache import cached_overlaps
+
+    return cached_overlaps(geoms, lambda: _overlap_pairs(geoms))
+
+
+def _overlap_pairs(geoms: np.ndarray):
     left, right = _box_pairs(geoms)
     overlapping = in_threads(shapely.relate_pattern, geoms[left], geoms[right], "2********")
     left, right = left[overlapping], right[overlapping]
     inter = shapely.area(shapely.intersection(geoms[left], geoms[right]))
     smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
-    share = inter / smaller
-    keep = share > min_area_fraction
-    return left[keep], right[keep], share[keep]
+    return left, right, inter / smaller
 
 
 def in_threads(func, *args, threads: int | None = None) -> np.ndarray:

@@ -134,6 +134,7 @@ def build_graph(polygons: Polygons, threads: int = 2) -> BlockGraph:
     chunks = np.array_split(np.arange(len(i)), max(1, min(threads * 4, len(i) // 500 or 1)))
     with ThreadPoolExecutor(threads) as pool:
         lengths = np.concatenate([np.zeros(0), *pool.map(shared_length, chunks)])
+    lengths = _with_overlapping_borders(source, geoms, boundaries, i, j, lengths, source_crs)
     area, perimeter = area_perimeter_km(source, source_crs)
     edge = lengths > 0
     i, j, lengths = i[edge], j[edge], lengths[edge]
@@ -158,6 +159,43 @@ def build_graph(polygons: Polygons, threads: int = 2) -> BlockGraph:
     )
     graph.bridges = _bridge(graph)
     return graph
+
+
+def _with_overlapping_borders(source, geoms, boundaries, i, j, lengths, crs) -> np.ndarray:
+    """Shared lengths, also for neighbours whose borders overlap by slivers.
+
+    Layers drawn from several sources (areas clipped to their states, borders digitised twice)
+    often have neighbours that overlap slightly instead of sharing an edge: their boundaries
+    cross, or run together only here and there. For a pair whose interiors overlap (the layer
+    check's pairs, :func:`territory.validate.overlap_pairs`) the shared length is the mean of
+    the lengths of each one's boundary inside the other (the shared edge itself when borders
+    coincide), when the overlap is a sliver along it: at least :data:`SLIVER` times as long as
+    it is wide (``geoms``, in an equal-area CRS, give its area). Pairs meeting at a corner, or
+    overlapping there in a small patch, share no more than their boundaries do.
+    """
+    from territory.validate import overlap_pairs
+
+    a, b, _ = overlap_pairs(source)
+    if not len(a) or not len(i):
+        return lengths
+    n = len(source)
+    pair = i.astype(np.int64) * n + j
+    order = np.argsort(pair)
+    at = np.searchsorted(pair, a.astype(np.int64) * n + b, sorter=order)
+    at = order[np.minimum(at, len(pair) - 1)]
+    found = pair[at] == a.astype(np.int64) * n + b  # overlapping shapes always intersect
+    a, b, at = a[found], b[found], at[found]
+    inside_b = length_km(shapely.intersection(boundaries[a], source[b]), crs)
+    inside_a = length_km(shapely.intersection(boundaries[b], source[a]), crs)
+    shared = (inside_a + inside_b) / 2
+    width = shapely.area(shapely.intersection(geoms[a], geoms[b])) / np.maximum(shared * 1e3, 1e-9)
+    out = lengths.copy()
+    sliver = shared * 1e3 >= SLIVER * width
+    out[at[sliver]] = np.maximum(out[at[sliver]], shared[sliver])
+    return out
+
+
+SLIVER = 10  # an overlap this many times longer than wide runs along a shared border
 
 
 def _bridge(graph: BlockGraph) -> pd.DataFrame:
