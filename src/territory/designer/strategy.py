@@ -78,8 +78,9 @@ def _run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame)
 def rebalance(
     p: DesignProblem, tolerance: float, cost: np.ndarray, rng, compactness: bool
 ) -> np.ndarray:
-    """From the current alignment to the tolerance, moving as little as possible: border flows
-    and the disruption-weighted balance search, on the ``REBALANCE_GOALS`` schedule; then
+    """From the current alignment to the tolerance, moving as little as possible: border flows,
+    the disruption-weighted balance search and forced moves where blocks are too coarse for it
+    (``settle``), on the ``REBALANCE_GOALS`` schedule; then
     compactness moves with blocks that cost nothing to move."""
     problem = Problem(
         p.graph, p.weight, p.target, tolerance, p.seeds, p.locked, p.allowed, start=p.start,
@@ -90,6 +91,7 @@ def rebalance(
     for goal in REBALANCE_GOALS:
         solver.flow(part, tolerance * goal * FLOW_SHARE)
         solver.balance(part, tolerance * goal, disruption=True)
+        solver.settle(part, tolerance * goal)
         real = np.bincount(part.labels(), weights=p.weight, minlength=p.k) / problem.target - 1
         if np.abs(real).max() <= tolerance:
             break

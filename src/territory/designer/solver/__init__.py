@@ -19,7 +19,9 @@
    (tracked exactly from areas, perimeters and shared-edge lengths).
 
 Rebalancing plans the load each border must carry with a linear programme (``flow``) and peels
-blocks along those borders before the balance search settles the rest.
+blocks along those borders before the balance search settles the rest; where border blocks are
+too coarse for the tolerance band, one moves although it overshoots and the search passes the
+surplus on through the neighbours (``settle``), kept when the plan got better.
 
 Every move keeps the donor territory connected (no block that holds it together is taken),
 never moves locked blocks, and respects the maximum distance from a rep's home.
@@ -31,8 +33,8 @@ its own.
 
 Modules: ``problem`` (:class:`Problem`, effective targets), ``partition`` (:class:`Partition`),
 ``multilevel`` (1), ``construct`` (2; cuts and power diagrams for several measures),
-``improve`` (3-4), ``flow`` (rebalance flows), ``repair`` (contiguity), ``several`` (several
-measures).
+``improve`` (3-4), ``flow`` (rebalance flows), ``settle`` (coarse blocks), ``repair``
+(contiguity), ``several`` (several measures).
 """
 
 from territory.designer.solver.construct import NEAREST_CENTRES, anchor, bisect, power_diagram
@@ -42,6 +44,7 @@ from territory.designer.solver.multilevel import partition
 from territory.designer.solver.partition import Partition
 from territory.designer.solver.problem import Problem, effective_targets, with_heavy_blocks
 from territory.designer.solver.repair import components, make_contiguous
+from territory.designer.solver.settle import settle
 from territory.designer.solver.several import balance_several
 
 __all__ = [
@@ -59,5 +62,6 @@ __all__ = [
     "make_contiguous",
     "partition",
     "power_diagram",
+    "settle",
     "with_heavy_blocks",
 ]
