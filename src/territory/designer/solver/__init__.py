@@ -26,10 +26,11 @@ surplus on through the neighbours (``settle``), kept when the plan got better.
 Every move keeps the donor territory connected (no block that holds it together is taken),
 never moves locked blocks, and respects the maximum distance from a rep's home.
 
-With several measures, each within its own tolerance, the first plans are straight-line
-bisections refined into power diagrams (``construct``), the search balances the measures' equal
-mix and ``several`` then moves boundary blocks until each measure of each territory is within
-its own.
+With several measures, each within its own tolerance, the first plan is the multilevel one of
+the measures' equal mix (each measure divided by its total), searched as above; ``several`` then
+moves and trades boundary blocks until each measure of each territory is within its own. Where
+a measure is still outside, straight-line bisections refined into power diagrams
+(``construct``) are searched the same way and the plan closest to every tolerance is kept.
 
 Modules: ``problem`` (:class:`Problem`, effective targets), ``partition`` (:class:`Partition`),
 ``multilevel`` (1), ``construct`` (2; cuts and power diagrams for several measures),
@@ -45,7 +46,7 @@ from territory.designer.solver.partition import Partition
 from territory.designer.solver.problem import Problem, effective_targets, with_heavy_blocks
 from territory.designer.solver.repair import components, make_contiguous
 from territory.designer.solver.settle import settle
-from territory.designer.solver.several import balance_several
+from territory.designer.solver.several import balance_several, worst_excess
 
 __all__ = [
     "NEAREST_CENTRES",
@@ -64,4 +65,5 @@ __all__ = [
     "power_diagram",
     "settle",
     "with_heavy_blocks",
+    "worst_excess",
 ]
