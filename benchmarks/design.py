@@ -30,8 +30,9 @@ Polsby-Popper of each plan's territories measured on the shapely union of their 
 oracle for the graph's running sums).
 
 ``--case several``: counties, balancing revenue, accounts and workload at once, each within its
-own tolerance (``--balance revenue,accounts,workload --tolerance 0.03``), against the greedy
-baseline grown on their equal mix; max deviation per measure for each.
+own tolerance (``--balance revenue,accounts,workload --tolerance 0.03``), then revenue and
+accounts alone, against the baselines grown on their equal mix; max deviation and Gini per
+measure for each, and workload per account from west to east (it follows county size).
 
 Needs the ``bench`` extra: ``pip install -e '.[bench]'``.
 """
@@ -135,6 +136,7 @@ def score(name, graph, labels, measures, weight, seconds, baseline=None, toleran
         "seconds": round(seconds, 2),
         "max_dev_%": round(s["max_deviation_pct"], 2),
         **{f"{m}_dev_%": round(s[f"{m}_max_deviation_pct"], 2) for m in tolerances or {}},
+        **{f"{m}_gini": round(s[f"{m}_gini"], 4) for m in tolerances or {}},
         "gini": round(s["gini"], 4),
         "pp_mean": round(s["polsby_popper_mean"], 3),
         "pp_min": round(s["polsby_popper_min"], 3),
@@ -313,27 +315,45 @@ def union_pp(graph, labels) -> np.ndarray:
 
 
 def several_case(k, tolerance, n_accounts, seed):
-    """Counties balanced on revenue, accounts and workload at once, each within ``tolerance``."""
+    """Counties balanced on revenue, accounts and workload at once, each within ``tolerance``;
+    then revenue and accounts alone (workload per account follows county size, so it pulls
+    apart from the other two over whole regions)."""
     import territory
     from territory.designer.inputs import load_inputs
 
     blocks, source = load_blocks()
     accounts = make_accounts(n_accounts, seed=1)
-    balance = "revenue,accounts,workload"
-    tolerances = dict.fromkeys(balance.split(","), tolerance)
-    print(f"blocks: {len(blocks)} continental counties ({source}); accounts: {len(accounts)}; "
-          f"k = {k}, --balance {balance} --tolerance {tolerance}")  # fmt: skip
-    t = time.perf_counter()
-    plan = territory.design(blocks, accounts, k=k, balance=balance, tolerance=tolerance,
-                            seed=seed)  # fmt: skip
-    seconds = time.perf_counter() - t
-    inputs, _ = load_inputs(blocks, accounts, balance, block_id=None, crs=None,
-                            account_options={})  # fmt: skip
-    rows = [ours(plan, inputs.graph, inputs, seconds, tolerances)]
-    rows += baselines(inputs.graph, inputs.measures, inputs.weight, k, seed, tolerances)
-    print(pd.DataFrame(rows).to_string(index=False))
-    for flag in plan.flags:
-        print(f"  flag: {flag[:300]}")
+    for balance in ("revenue,accounts,workload", "revenue,accounts"):
+        tolerances = dict.fromkeys(balance.split(","), tolerance)
+        print(f"\nblocks: {len(blocks)} continental counties ({source}); accounts: "
+              f"{len(accounts)}; k = {k}, --balance {balance} --tolerance {tolerance}")  # fmt: skip
+        t = time.perf_counter()
+        plan = territory.design(blocks, accounts, k=k, balance=balance, tolerance=tolerance,
+                                seed=seed)  # fmt: skip
+        seconds = time.perf_counter() - t
+        inputs, _ = load_inputs(blocks, accounts, balance, block_id=None, crs=None,
+                                account_options={})  # fmt: skip
+        if "workload" in tolerances:
+            _workload_per_account(inputs)
+        rows = [ours(plan, inputs.graph, inputs, seconds, tolerances)]
+        rows += baselines(inputs.graph, inputs.measures, inputs.weight, k, seed, tolerances)
+        print(pd.DataFrame(rows).to_string(index=False))
+        for flag in plan.flags:
+            print(f"  flag: {flag[:300]}")
+
+
+def _workload_per_account(inputs) -> None:
+    """Workload per account by fifths of the accounts from west to east, against the mean."""
+    m, x = inputs.measures, inputs.graph.x
+    order = np.argsort(x)
+    fifth = np.minimum((5 * m["accounts"].to_numpy()[order].cumsum()
+                        / m["accounts"].sum()).astype(int), 4)  # fmt: skip
+    mean = m["workload"].sum() / m["accounts"].sum()
+    ratios = [m["workload"].to_numpy()[order][fifth == f].sum()
+              / max(m["accounts"].to_numpy()[order][fifth == f].sum(), 1) / mean
+              for f in range(5)]  # fmt: skip
+    print("workload per account by fifths of the accounts, west to east (x the mean): "
+          + ", ".join(f"{r:.2f}" for r in ratios))  # fmt: skip
 
 
 def _progress_line(step: str, done: float) -> None:

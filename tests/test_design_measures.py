@@ -316,3 +316,62 @@ def test_zip_areas_design_names_every_territory_off_the_tolerance_and_why():
         assert bridged & set(result.alignment.loc[result.alignment["territory_id"] == t,
                                                   "block_id"])  # fmt: skip
     assert result.summary["contiguous"]
+
+
+def county_layer_and_accounts(n=20_000, seed=1):
+    """The embedded continental counties and accounts scattered around the embedded ZIP points
+    (gamma revenue), as GeoDataFrames in the counties' CRS."""
+    from importlib import resources
+
+    from territory.postal import us_zip_points
+
+    counties = gpd.read_parquet(resources.files("territory.data") / "us_counties.parquet")
+    far = {"02", "15", "60", "66", "69", "72", "78"}  # Alaska, Hawaii and the territories
+    counties = counties.loc[~counties["GEOID"].str[:2].isin(far), ["GEOID", "geometry"]]
+    counties = counties.rename(columns={"GEOID": "block_id"}).reset_index(drop=True)
+    zips = us_zip_points()
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(zips), n)
+    lon = zips["lon"].to_numpy()[pick] + rng.normal(0, 0.035, n)
+    lat = zips["lat"].to_numpy()[pick] + rng.normal(0, 0.027, n)
+    points = gpd.GeoDataFrame(
+        {"account_id": [f"A{i}" for i in range(n)], "revenue": rng.gamma(2.0, 5000.0, n)},
+        geometry=gpd.points_from_xy(lon, lat),
+        crs="EPSG:4326",
+    ).to_crs(counties.crs)
+    inside = gpd.sjoin(points, counties, predicate="within").index.unique()
+    return counties, points.loc[inside].reset_index(drop=True)
+
+
+def test_two_measures_each_within_two_percent_on_counties():
+    counties, accounts = county_layer_and_accounts()
+    result = territory.design(counties, accounts, k=50, balance="revenue,accounts",
+                              tolerance=0.02)  # fmt: skip
+    got = per_territory(result.alignment, counties, accounts)
+    assert len(got) == 50 and got["accounts"].sum() == len(accounts)
+    dev = got / got.mean() - 1
+    assert dev["revenue"].abs().max() <= 0.02, dev["revenue"].abs().max()
+    assert dev["accounts"].abs().max() <= 0.02, dev["accounts"].abs().max()
+    for m in ("revenue", "accounts"):
+        assert result.summary[f"{m}_max_deviation_pct"] == pytest.approx(100 * dev[m].abs().max())
+    assert result.ok and result.summary["contiguous"], result.flags
+
+
+def test_measures_pulling_apart_are_named_as_the_reason_with_their_ratio(blocks, accounts):
+    skewed = accounts.copy()  # revenue per account six times higher in the west
+    skewed["revenue"] *= np.where(skewed.geometry.x < 60_000, 3.0, 0.5)
+    result = territory.design(blocks, skewed, k=6, balance="revenue,accounts", tolerance=0.03)
+    got = per_territory(result.alignment, blocks, skewed)
+    share = got / got.mean()
+    ratio = share["revenue"] / share["accounts"]  # revenue per account against the plan's
+    lo, hi = 0.97 / 1.03, 1.03 / 0.97  # both within ±3 % allows only this ratio
+    apart = ratio.index[(ratio < lo) | (ratio > hi)].tolist()
+    assert apart  # the skew makes some territory impossible on both measures
+    (flag,) = [f for f in result.flags if "of its revenue target" in f]
+    off = [t for t in apart if abs(share.loc[t, "revenue"] - 1) > 0.03]
+    assert off
+    for t in off:
+        assert (
+            f"{t} ({100 * (share.loc[t, 'revenue'] - 1):+.1f}%: its revenue per accounts is "
+            f"{ratio[t]:.2f}x the plan's and ±3.0% / ±3.0% on both allow {lo:.2f}-{hi:.2f}x"
+        ) in flag

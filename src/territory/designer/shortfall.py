@@ -33,9 +33,10 @@ def tolerance_flags(
             continue
         target = quality[target_col].to_numpy(float)
         room = np.abs(dev) <= tol
+        context = (graph, labels, quality, weight, target, dev, tol, room)
         shown = "; ".join(
             f"{quality['territory_id'].iloc[t]} ({100 * dev[t]:+.1f}%: "
-            f"{_reason(graph, labels, weight, target, dev, tol, room, int(t), tolerances)})"
+            f"{_why(*context, int(t), name, tolerances)})"
             for t in over[np.argsort(-np.abs(dev[over]))]
         )
         what = "the target balance" if name == "balance" else f"its {name} target"
@@ -48,6 +49,50 @@ def tolerance_flags(
 
 def _territories(n: int) -> str:
     return "1 territory is" if n == 1 else f"{n} territories are"
+
+
+def _why(graph, labels, quality, weight, target, dev, tol, room, t, name, tolerances) -> str:
+    """Measures pulling apart in ``t`` first (the deeper cause), else what its border lacks."""
+    return _conflict(graph, labels, quality, t, name, tolerances) or _reason(
+        graph, labels, weight, target, dev, tol, room, t, tolerances
+    )
+
+
+def _conflict(graph, labels, quality, t: int, name: str, tolerances: dict[str, float]) -> str:
+    """Why ``t`` cannot hold ``name`` and another measure each within its tolerance: the two
+    measures' ratio in it is outside what both tolerances allow together (e.g. workload per
+    account, where blocks are large), and whether its neighbours together are alike ('' if no
+    measure pulls apart from ``name`` there)."""
+    if name not in tolerances:
+        return ""
+    src, dst, _ = graph.edges()
+    near = np.union1d(labels[dst[(labels[src] == t) & (labels[dst] != t)]], [t])
+    tol = tolerances[name]
+    for other, tol_o in tolerances.items():
+        if other == name:
+            continue
+        lo, hi = (1 - tol) / (1 + tol_o), (1 + tol) / (1 - tol_o)
+        ratio = _ratio(quality, name, other, [t])
+        if lo <= ratio <= hi:
+            continue
+        around = _ratio(quality, name, other, near)
+        alike = (
+            f"its neighbours with it are alike ({around:.2f}x)"
+            if not lo <= around <= hi
+            else f"its neighbours with it are at {around:.2f}x, so blocks from them could mix it"
+        )
+        return (
+            f"its {name} per {other} is {ratio:.2f}x the plan's and ±{tol:.1%} / ±{tol_o:.1%} on "
+            f"both allow {lo:.2f}-{hi:.2f}x: the two measures pull apart here; {alike}"
+        )
+    return ""
+
+
+def _ratio(quality: pd.DataFrame, name: str, other: str, rows) -> float:
+    """``name`` per ``other`` of the territories ``rows`` together, relative to their targets."""
+    q = quality.iloc[np.asarray(rows, dtype=int)]
+    load = q[name].sum() / max(q[f"{name}_target"].sum(), 1e-12)
+    return float(load / max(q[other].sum() / max(q[f"{other}_target"].sum(), 1e-12), 1e-12))
 
 
 def _reason(graph, labels, weight, target, dev, tol, room, t, tolerances) -> str:

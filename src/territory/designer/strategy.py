@@ -39,20 +39,62 @@ FLOW_SHARE = 0.75
 
 def run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame):
     """The labels (territory position per block) and the parent of each territory (or None);
-    with several measures, each then brought within its own tolerance."""
+    with several measures, each then brought within its own tolerance (``solve_several`` for a
+    fresh design)."""
+    if request.tolerances and not (request.rebalance or request.regions):
+        return solve_several(request, problem, measures), None
     labels, parents = _run(request, problem, measures)
     if request.tolerances:
         request.report("Bringing each measure within its own tolerance", 0.9)
-        p = problem
-        search = Problem(p.graph, p.weight, p.target, request.tolerance, p.seeds, p.locked,
-                         p.allowed, start=p.start)  # fmt: skip
-        part = Partition(search, labels)
-        names = list(request.tolerances)
-        solver.balance_several(
-            part, measures[names].to_numpy(float), np.array([request.tolerances[m] for m in names])
-        )
-        labels = part.labels()
+        labels = _each_within(request, problem, labels, *_several(request, measures))
     return labels, parents
+
+
+def _several(request: DesignRequest, measures: pd.DataFrame):
+    names = list(request.tolerances)
+    return measures[names].to_numpy(float), np.array([request.tolerances[m] for m in names])
+
+
+def solve_several(request: DesignRequest, p: DesignProblem, measures: pd.DataFrame):
+    """Several measures, each within its own tolerance: multilevel plans of the measures'
+    equal mix (as many runs as ``RUN_BUDGET`` allows), each searched for the mix and then for
+    every measure (``balance_several``); where none has every measure within its tolerance,
+    the straight-cut plans are searched the same way. The plan closest to every tolerance
+    (then the most compact) is kept."""
+    values, tolerances = _several(request, measures)
+    rng = np.random.default_rng(request.seed)
+    search = Problem(p.graph, p.weight, p.target, request.tolerance, p.seeds, p.locked,
+                     p.allowed, rng=rng, log_compactness=True)  # fmt: skip
+    runs = int(np.clip(RUN_BUDGET // max(len(p.graph), 1), 1, max(1, request.restarts)))
+    best, best_key = None, None
+    for r in range(runs + 1):
+        if r < runs:
+            request.report(f"Partitioning the measures' mix, run {r + 1} of {runs}",
+                           0.15 + 0.6 * r / runs)  # fmt: skip
+            labels = _search(search, solver.partition(search, int(rng.integers(2**31 - 1))),
+                             request.compactness)  # fmt: skip
+        elif best_key[0] > 1:
+            request.report("Straight cuts for the measures that pull apart", 0.8)
+            cuts = replace(search, log_compactness=False, rng=np.random.default_rng(request.seed))
+            labels = solve_by_cuts(cuts, request.compactness, request.restarts)
+        else:
+            break
+        labels = _each_within(request, p, labels, values, tolerances)
+        worst = solver.worst_excess(labels, values, tolerances, p.k)
+        pp = np.nanmean(territory_shapes(p.graph, labels, p.k)["polsby_popper"])
+        key = (max(worst, 1.0), -pp)
+        if best_key is None or key < best_key:
+            best, best_key = labels, key
+    return best
+
+
+def _each_within(request, p: DesignProblem, labels, values, tolerances) -> np.ndarray:
+    """``labels`` after the several-measure search (each measure within its own tolerance)."""
+    search = Problem(p.graph, p.weight, p.target, request.tolerance, p.seeds, p.locked,
+                     p.allowed, start=p.start)  # fmt: skip
+    part = Partition(search, labels)
+    solver.balance_several(part, values, tolerances)
+    return part.labels()
 
 
 def _run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame):
@@ -70,16 +112,15 @@ def _run(request: DesignRequest, problem: DesignProblem, measures: pd.DataFrame)
         return hierarchy(
             search, regions, p.home_rows, request.compactness, request.restarts, request.report
         )
-    if request.tolerances:
-        return solve_by_cuts(search, request.compactness, request.restarts, request.report), None
     return solve(search, request.compactness, request.restarts, request.report), None
 
 
 def rebalance(
     p: DesignProblem, tolerance: float, cost: np.ndarray, rng, compactness: bool
 ) -> np.ndarray:
-    """From the current alignment to the tolerance, moving as little as possible: border flows
-    and the disruption-weighted balance search, on the ``REBALANCE_GOALS`` schedule; then
+    """From the current alignment to the tolerance, moving as little as possible: border flows,
+    the disruption-weighted balance search and forced moves where blocks are too coarse for it
+    (``settle``), on the ``REBALANCE_GOALS`` schedule; then
     compactness moves with blocks that cost nothing to move."""
     problem = Problem(
         p.graph, p.weight, p.target, tolerance, p.seeds, p.locked, p.allowed, start=p.start,
@@ -90,6 +131,7 @@ def rebalance(
     for goal in REBALANCE_GOALS:
         solver.flow(part, tolerance * goal * FLOW_SHARE)
         solver.balance(part, tolerance * goal, disruption=True)
+        solver.settle(part, tolerance * goal)
         real = np.bincount(part.labels(), weights=p.weight, minlength=p.k) / problem.target - 1
         if np.abs(real).max() <= tolerance:
             break

@@ -25,20 +25,23 @@
    compactness rises within the tolerance.
 
 Rebalancing plans the load each border must carry with a linear programme (``flow``) and peels
-blocks along those borders before the balance search settles the rest.
+blocks along those borders before the balance search settles the rest; where border blocks are
+too coarse for the tolerance band, one moves although it overshoots and the search passes the
+surplus on through the neighbours (``settle``), kept when the plan got better.
 
 Every move keeps the donor territory connected (no block that holds it together is taken),
 never moves locked blocks, and respects the maximum distance from a rep's home.
 
-With several measures, each within its own tolerance, the first plans are straight-line
-bisections refined into power diagrams (``construct``), the search balances the measures' equal
-mix and ``several`` then moves boundary blocks until each measure of each territory is within
-its own.
+With several measures, each within its own tolerance, the first plan is the multilevel one of
+the measures' equal mix (each measure divided by its total), searched as above; ``several`` then
+moves and trades boundary blocks until each measure of each territory is within its own. Where
+a measure is still outside, straight-line bisections refined into power diagrams
+(``construct``) are searched the same way and the plan closest to every tolerance is kept.
 
 Modules: ``problem`` (:class:`Problem`, effective targets), ``partition`` (:class:`Partition`),
 ``multilevel`` (1), ``construct`` (2; cuts and power diagrams for several measures),
-``improve`` (3-4), ``lift`` (5), ``flow`` (rebalance flows), ``repair`` (contiguity),
-``several`` (several measures).
+``improve`` (3-4), ``lift`` (5), ``flow`` (rebalance flows), ``settle`` (coarse blocks),
+``repair`` (contiguity), ``several`` (several measures).
 """
 
 from territory.designer.solver.construct import NEAREST_CENTRES, anchor, bisect, power_diagram
@@ -49,7 +52,8 @@ from territory.designer.solver.multilevel import partition
 from territory.designer.solver.partition import Partition
 from territory.designer.solver.problem import Problem, effective_targets, with_heavy_blocks
 from territory.designer.solver.repair import components, make_contiguous
-from territory.designer.solver.several import balance_several
+from territory.designer.solver.settle import settle
+from territory.designer.solver.several import balance_several, worst_excess
 
 __all__ = [
     "NEAREST_CENTRES",
@@ -67,5 +71,7 @@ __all__ = [
     "make_contiguous",
     "partition",
     "power_diagram",
+    "settle",
     "with_heavy_blocks",
+    "worst_excess",
 ]
