@@ -170,3 +170,29 @@ def test_real_layer_overlaps_match_pairwise_intersection_areas(real_layers, name
     assert sorted(got.index) == sorted(want.index)
     if len(want):
         np.testing.assert_allclose(got.sort_index(), want.sort_index(), rtol=1e-6)
+
+
+def test_assign_does_not_wait_for_the_layer_report_and_a_plan_run_gives_it(monkeypatch):
+    """``territory.assign`` returns only the assignments: accounts in an overlap are resolved
+    by the overlap rule and named in their reason, and the layer's overlap report (which it
+    never returned) is not computed. A plan run still reports the pairs (the oracle)."""
+    import territory.validate as V
+
+    frame = planted_layer()
+    nested = frame.geometry[frame["territory_id"] == "nested"].iloc[0].centroid
+    accounts = pd.DataFrame({"account_id": ["in-nested", "plain"], "x": [nested.x, 455_000.0],
+                             "y": [nested.y, 5_015_000.0], "revenue": [1.0, 2.0]})  # fmt: skip
+    points = gpd.GeoDataFrame(accounts, geometry=gpd.points_from_xy(accounts.x, accounts.y),
+                              crs=frame.crs)  # fmt: skip
+    real = V._overlap_pairs
+    monkeypatch.setattr(V, "_overlap_pairs", lambda *a: pytest.fail("overlaps were checked"))
+    out = territory.assign(points, frame).set_index("account_id")
+    assert out.loc["in-nested", "method"] == "overlap"
+    assert (
+        "'c00'" in out.loc["in-nested", "reason"] and "'nested'" in out.loc["in-nested", "reason"]
+    )
+    assert out.loc["in-nested", "territory_id"] == "nested"  # the smaller one
+    monkeypatch.setattr(V, "_overlap_pairs", real)
+    result = territory.run(points, frame)
+    assert any("overlapping pairs" in note for note in result.notes)
+    assert sorted(reported(result.layer.overlaps).index) == sorted(oracle_overlaps(frame).index)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 
 import geopandas as gpd
@@ -23,7 +22,6 @@ from territory.validate import (
 )
 
 
-@dataclass
 class TerritoryLayer:
     """Checked territories, and the building blocks they are made of when given that way.
 
@@ -32,14 +30,70 @@ class TerritoryLayer:
     ``territory_id`` (None where left unaligned on purpose) and the block polygons.
     Accounts are assigned against :attr:`assign_layer`: the blocks if any, else the territories.
     ``alignment`` is the alignment table the blocks were dissolved by, as read.
+
+    ``overlaps`` (the overlapping pairs of the polygons accounts are assigned against, see
+    :func:`territory.validate.find_overlaps`) and the note about them in ``notes`` are found
+    when first asked for: assigning needs neither (a point inside overlapping polygons is
+    resolved by the overlap rule and its reason names them), so ``territory.assign``, which
+    returns only the assignments, does not wait for the check; a plan run reports it.
     """
 
-    territories: gpd.GeoDataFrame
-    blocks: gpd.GeoDataFrame | None
-    source: str
-    notes: list[str] = field(default_factory=list)
-    overlaps: pd.DataFrame | None = None
-    alignment: AlignmentTable | None = None
+    def __init__(
+        self,
+        territories: gpd.GeoDataFrame,
+        blocks: gpd.GeoDataFrame | None,
+        source: str,
+        notes: list[str] | None = None,
+        overlaps: pd.DataFrame | None = None,
+        alignment: AlignmentTable | None = None,
+    ):
+        self.territories = territories
+        self.blocks = blocks
+        self.source = source
+        self._notes = list(notes or [])
+        self._overlaps = overlaps
+        self.alignment = alignment
+        self._unchecked: Polygons | None = None  # the layer whose overlaps are still to find
+
+    def check_overlaps_later(self, layer: Polygons) -> None:
+        """Find the overlaps of ``layer`` (with their note) when first asked for."""
+        self._unchecked = layer
+
+    @property
+    def notes(self) -> list[str]:
+        self._check_overlaps()
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: list[str]) -> None:
+        self._check_overlaps()
+        self._notes = list(value)
+
+    @property
+    def overlaps(self) -> pd.DataFrame | None:
+        self._check_overlaps()
+        return self._overlaps
+
+    @overlaps.setter
+    def overlaps(self, value: pd.DataFrame | None) -> None:
+        self._unchecked = None
+        self._overlaps = value
+
+    def _check_overlaps(self) -> None:
+        layer, self._unchecked = self._unchecked, None
+        if layer is not None:
+            self._overlaps = find_overlaps(layer)
+            note = overlap_note(self._overlaps, layer.source.name)
+            if note:
+                self._notes.append(note)
+
+    def __getstate__(self) -> dict:  # a copy or a Dask worker gets the checked layer
+        self._check_overlaps()
+        return self.__dict__.copy()
+
+    def __repr__(self) -> str:
+        kind = "blocks" if self.blocks is not None else "territories"
+        return f"TerritoryLayer({len(self.territories)} territories from {kind} of {self.source})"
 
     @property
     def crs(self) -> pyproj.CRS:
@@ -189,16 +243,19 @@ def _from_blocks(blocks: Polygons, align: pd.DataFrame) -> TerritoryLayer:
 
 
 def _note_overlaps(result: TerritoryLayer, layer: Polygons) -> None:
-    overlaps = find_overlaps(layer)
-    result.overlaps = overlaps
-    if len(overlaps):
-        pairs = ", ".join(
-            f"'{a}'/'{b}' ({s:.1%})"
-            for a, b, s in overlaps.head(5).itertuples(index=False, name=None)
-        )
-        more = f" and {len(overlaps) - 5} more" if len(overlaps) > 5 else ""
-        result.notes.append(
-            f"{len(overlaps)} overlapping pairs in {layer.source.name}: {pairs}{more} (share of "
-            "the smaller shape). Accounts in an overlap go to the polygon chosen by the overlap "
-            "rule (default: the smallest)."
-        )
+    result.check_overlaps_later(layer)
+
+
+def overlap_note(overlaps: pd.DataFrame, source: str) -> str | None:
+    """The note on a layer's overlapping pairs, or None when there are none."""
+    if not len(overlaps):
+        return None
+    pairs = ", ".join(
+        f"'{a}'/'{b}' ({s:.1%})" for a, b, s in overlaps.head(5).itertuples(index=False, name=None)
+    )
+    more = f" and {len(overlaps) - 5} more" if len(overlaps) > 5 else ""
+    return (
+        f"{len(overlaps)} overlapping pairs in {source}: {pairs}{more} (share of the smaller "
+        "shape). Accounts in an overlap go to the polygon chosen by the overlap rule (default: "
+        "the smallest)."
+    )
