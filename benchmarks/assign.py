@@ -13,9 +13,14 @@ Each case runs in its own process so peak memory (max RSS) belongs to that case 
   pass, boundary and nearest fallback, reasons), i.e. what a user calls, with its modules
   imported before the clock starts (as geopandas is for sjoin); the time of each phase is
   printed under it (layer check, accounts check, grid, exact tests, nearest, reasons, table);
-- ``territory rerun``: the same call again on the same layer, as after an alignment change: the
-  layer's overlap check is read back from the cache the first run left
-  (:mod:`territory.layercache`). The first run of each size starts from an empty cache folder;
+  ``territory.assign`` returns the assignments only, so it does not make the layer's overlap
+  report (which it never returned; accounts in overlaps are resolved by the overlap rule);
+- ``territory + layer report``: the same assignment as a plan run does it (``Plan.assign_only``),
+  with the layer's overlap report (the notes a plan run and the CLI print) made too, from an
+  empty cache folder;
+- ``territory rerun``: that again on the same layer, as after an alignment change: the
+  overlap report is read back from the cache the run before left (:mod:`territory.layercache`).
+  Each size starts from an empty cache folder;
 - ``territory engine``: the point pass alone (``locate_points`` on coordinate arrays);
 - ``sjoin``: ``geopandas.sjoin(points, counties, predicate="within")`` including building the
   Point geometries it needs, and ``sjoin (join only)`` without that step.
@@ -78,13 +83,20 @@ def run_case(method: str, n: int, counties_path: str) -> dict:
     accounts = make_accounts(n)
     counties = load_counties(counties_path)
     extra = {}
-    if method in ("territory", "territory rerun"):
+    if method in ("territory", "territory + layer report", "territory rerun"):
         import territory
         import territory.api  # imported before the clock, as geopandas is for sjoin
 
         phases = _time_phases()
         t0 = time.perf_counter()
-        out = territory.assign(accounts, counties, territory_id="GEOID")
+        if method == "territory":
+            out = territory.assign(accounts, counties, territory_id="GEOID")
+        else:
+            plan = territory.make_plan(accounts, counties, territory_id="GEOID")
+            _, layer, out = plan.assign_only()
+            report = time.perf_counter()
+            _ = layer.notes  # the overlap report
+            phases["layer check"] = phases.get("layer check", 0) + time.perf_counter() - report
         seconds = time.perf_counter() - t0
         extra["methods"] = out["method"].value_counts().to_dict()
         extra["assigned"] = int(out["territory_id"].notna().sum())
@@ -156,7 +168,7 @@ def _phase_table(spent: dict[str, float], total: float) -> dict[str, float]:
     """Seconds per phase of one end-to-end run; the derived ones exclude their parts."""
     get = spent.get
     return {
-        "layer check (read, validate, overlaps)": get("layer check", 0.0),
+        "layer check (read, validate; overlap report)": get("layer check", 0.0),
         "accounts check": get("accounts check", 0.0),
         "grid (build, interior lookup)": get("grid", 0.0),
         "exact tests (border points)": get("point pass", 0.0) - get("grid", 0.0)
@@ -189,7 +201,8 @@ def main() -> None:
 
     meta = pq.read_metadata(counties)
     print(f"Blocks: {counties} ({meta.num_rows:,} counties)")
-    methods = ["territory", "territory rerun", "territory engine", "sjoin", "sjoin (join only)"]
+    methods = ["territory", "territory + layer report", "territory rerun", "territory engine",
+               "sjoin", "sjoin (join only)"]  # fmt: skip
     rows = []
     for n in args.sizes:
         cache = tempfile.mkdtemp(prefix="territory-bench-cache-")  # empty: the first run is cold
@@ -217,6 +230,7 @@ def main() -> None:
         by = {r["method"]: r for r in rows if r["n"] == n}
         pairs = [
             ("territory", "sjoin", "end to end vs points + sjoin"),
+            ("territory + layer report", "sjoin", "with the layer report vs points + sjoin"),
             ("territory rerun", "sjoin", "rerun, same layer, vs points + sjoin"),
             ("territory engine", "sjoin (join only)", "point pass vs sjoin alone"),
         ]
