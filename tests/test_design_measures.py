@@ -373,5 +373,44 @@ def test_measures_pulling_apart_are_named_as_the_reason_with_their_ratio(blocks,
     for t in off:
         assert (
             f"{t} ({100 * (share.loc[t, 'revenue'] - 1):+.1f}%: its revenue per accounts is "
-            f"{ratio[t]:.2f}x the plan's and ±3.0% / ±3.0% on both allow {lo:.2f}-{hi:.2f}x"
+            f"{ratio[t]:.3f}x its targets' and ±3.0% / ±3.0% on both allow {lo:.3f}x-{hi:.3f}x"
         ) in flag
+        # the neighbours' clause: "alike" only when they lean the same way as the territory
+        text = flag[flag.index(f"{t} (") :].split("; its neighbours with it are ", 1)[1]
+        assert text.startswith(("alike (", "at ")), text
+
+
+class _ThreeBlocks:
+    """Blocks 0, 1, 2, one per territory; block 0 borders the other two."""
+
+    def edges(self):
+        return np.array([0, 1, 0, 2]), np.array([1, 0, 2, 0]), np.ones(4)
+
+
+def _quality(revenue, accounts):
+    return pd.DataFrame({"territory_id": ["T0", "T1", "T2"], "revenue": revenue,
+                         "revenue_target": [100.0] * 3, "accounts": accounts,
+                         "accounts_target": [100.0] * 3})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("revenue", "accounts", "says"),
+    [
+        # neighbours lean the other way: they could mix it (not "alike")
+        ([130.0, 50.0, 50.0], [100.0] * 3, "its neighbours with it are at 0.767x, so blocks"),
+        # neighbours lean the same way: alike
+        ([130.0, 125.0, 125.0], [100.0] * 3, "its neighbours with it are alike (1.267x)"),
+        # none of the other measure: said so, no ratio of 1e12
+        ([130.0, 50.0, 50.0], [0.0, 100.0, 100.0], "it holds revenue but no accounts"),
+        # just outside the band (1.0626 against 1.0619): never printed as the band's edge
+        ([103.5, 96.5, 100.0], [97.4, 102.6, 100.0], "is 1.063x its targets' and"),
+    ],
+)
+def test_the_pulling_apart_reason_states_the_ratios_as_they_are(revenue, accounts, says):
+    from territory.designer.shortfall import _conflict
+
+    tolerances = {"revenue": 0.03, "accounts": 0.03}
+    text = _conflict(_ThreeBlocks(), np.array([0, 1, 2]), _quality(revenue, accounts), 0,
+                     "revenue", tolerances)  # fmt: skip
+    assert says in text, text
+    assert "e+" not in text and "1300" not in text

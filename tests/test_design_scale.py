@@ -199,3 +199,27 @@ def test_the_max_min_pass_lifts_the_least_compact_territory_and_keeps_balance_an
     inside = sparse.csr_matrix((np.ones(same.sum()), (adj.row[same], adj.col[same])), (144, 144))
     _, piece = connected_components(inside, directed=False)
     assert all(len(set(piece[labels == t])) == 1 for t in range(4))
+
+
+def test_the_max_min_pass_leaves_a_plan_with_an_empty_territory_as_it_is():
+    """An empty territory is the least compact (no shape) and no move or cut can lift it: the
+    pass must stop without error and lose no block."""
+    from territory.designer.blocks import build_graph
+    from territory.designer.solver import Partition, Problem, lift
+    from territory.validate import Polygons
+
+    cells = [(i, j) for i in range(6) for j in range(6)]
+    frame = gpd.GeoDataFrame(
+        {"block_id": [f"B{i}{j}" for i, j in cells]},
+        geometry=[
+            shapely.box(j * 1000, i * 1000, (j + 1) * 1000, (i + 1) * 1000) for i, j in cells
+        ],
+        crs=CRS,
+    )
+    graph = build_graph(Polygons(frame, "block_id", None))
+    labels = np.array([0 if j < 2 else (1 if j < 4 else 2) for _, j in cells])  # 3 stays empty
+    problem = Problem(graph, np.ones(36), np.full(4, 9.0), 0.05, [[] for _ in range(4)],
+                      np.full(36, -1), log_compactness=True)  # fmt: skip
+    part = Partition(problem, labels)
+    lift(part, 0.05)
+    assert np.bincount(part.labels(), minlength=4).sum() == 36

@@ -75,24 +75,36 @@ def _conflict(graph, labels, quality, t: int, name: str, tolerances: dict[str, f
         ratio = _ratio(quality, name, other, [t])
         if lo <= ratio <= hi:
             continue
+        if not np.isfinite(ratio):
+            return (f"it holds {name} but no {other}, so ±{tol:.1%} / ±{tol_o:.1%} cannot "
+                    "both hold")  # fmt: skip
         around = _ratio(quality, name, other, near)
+        same_side = (around > hi) if ratio > hi else (around < lo)
         alike = (
-            f"its neighbours with it are alike ({around:.2f}x)"
-            if not lo <= around <= hi
-            else f"its neighbours with it are at {around:.2f}x, so blocks from them could mix it"
+            f"its neighbours with it are alike ({_times(around)})"
+            if same_side
+            else f"its neighbours with it are at {_times(around)}, so blocks from them could mix it"
         )
         return (
-            f"its {name} per {other} is {ratio:.2f}x the plan's and ±{tol:.1%} / ±{tol_o:.1%} on "
-            f"both allow {lo:.2f}-{hi:.2f}x: the two measures pull apart here; {alike}"
+            f"its {name} per {other} is {_times(ratio)} its targets' and ±{tol:.1%} / "
+            f"±{tol_o:.1%} on both allow {_times(lo)}-{_times(hi)}: the two measures pull apart "
+            f"here; {alike}"
         )
     return ""
 
 
+def _times(ratio: float) -> str:
+    """A ratio with enough decimals that one outside a band never prints as its edge."""
+    return f"{ratio:.3f}x" if np.isfinite(ratio) else "no"
+
+
 def _ratio(quality: pd.DataFrame, name: str, other: str, rows) -> float:
-    """``name`` per ``other`` of the territories ``rows`` together, relative to their targets."""
+    """``name`` per ``other`` of the territories ``rows`` together, relative to their targets
+    (inf when they hold none of ``other``)."""
     q = quality.iloc[np.asarray(rows, dtype=int)]
     load = q[name].sum() / max(q[f"{name}_target"].sum(), 1e-12)
-    return float(load / max(q[other].sum() / max(q[f"{other}_target"].sum(), 1e-12), 1e-12))
+    other_load = q[other].sum() / max(q[f"{other}_target"].sum(), 1e-12)
+    return float(load / other_load) if other_load > 0 else float("inf")
 
 
 def _reason(graph, labels, weight, target, dev, tol, room, t, tolerances) -> str:

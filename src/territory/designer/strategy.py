@@ -173,7 +173,7 @@ def _lift(problem: Problem, labels: np.ndarray) -> np.ndarray:
     within the search's share of the tolerance."""
     part = Partition(solver.with_heavy_blocks(problem, labels), labels)
     limit = problem.tolerance * SEARCH_MARGIN
-    solver.lift(part, limit)
+    solver.lift(part, limit, seed=int(problem.rng.integers(2**16)))  # the design's seed
     # compactness moves again, none below the least compactness reached
     floor = min(part.polsby_popper(t) for t in range(problem.k))
     solver.compact(part, limit, floor=floor)

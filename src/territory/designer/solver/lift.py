@@ -210,6 +210,8 @@ def recut(part: Partition, t: int, limit: float, seed: int = 0) -> tuple[int, ..
     group = [t, *sorted(adjacency[t])]
     for _ in range(RECUT_RINGS):
         members = np.flatnonzero(np.isin(part.owner_array, group))
+        if len(members) < len(group):  # a group with an empty territory: nothing to cut
+            return ()
         # locked blocks stay where they are; a territory aiming at nothing cannot be cut for
         if (p.locked[members] >= 0).any() or (p.target[group] <= 0).any():
             return ()
