@@ -791,6 +791,9 @@ def overlap_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _overlap_pairs(geoms: np.ndarray):
+    if shapely.is_prepared(geoms).any():  # (after assigning) prepared shapes run on one thread:
+        # test copies with the same coordinates and precision grids on every core instead
+        geoms = shapely.set_precision(geoms, shapely.get_precision(geoms), mode="pointwise")
     left, right = _box_pairs(geoms)
     overlapping = in_threads(shapely.relate_pattern, geoms[left], geoms[right], "2********")
     left, right = left[overlapping], right[overlapping]
