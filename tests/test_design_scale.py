@@ -168,19 +168,9 @@ def test_the_max_min_pass_lifts_the_least_compact_territory_and_keeps_balance_an
     """Four 3 x 12 strips of a 12 x 12 grid (each holding a quarter of the measure): the pass
     makes the least compact one more compact (shapely oracle), every territory keeps exactly
     its 36 blocks (one block is 2.8 % of a territory, over the 2 % tolerance) and one piece."""
-    from territory.designer.blocks import build_graph
     from territory.designer.solver import Partition, Problem, lift
-    from territory.validate import Polygons
 
-    cells = [(i, j) for i in range(12) for j in range(12)]
-    frame = gpd.GeoDataFrame(
-        {"block_id": [f"B{i:02d}{j:02d}" for i, j in cells]},
-        geometry=[
-            shapely.box(j * 1000, i * 1000, (j + 1) * 1000, (i + 1) * 1000) for i, j in cells
-        ],
-        crs=CRS,
-    )
-    graph = build_graph(Polygons(frame, "block_id", None))
+    cells, frame, graph = square_grid(12)
     strips = np.array([j // 3 for _, j in cells])
     problem = Problem(graph, np.ones(144), np.full(4, 36.0), 0.02, [[] for _ in range(4)],
                       np.full(144, -1), log_compactness=True)  # fmt: skip
@@ -204,22 +194,28 @@ def test_the_max_min_pass_lifts_the_least_compact_territory_and_keeps_balance_an
 def test_the_max_min_pass_leaves_a_plan_with_an_empty_territory_as_it_is():
     """An empty territory is the least compact (no shape) and no move or cut can lift it: the
     pass must stop without error and lose no block."""
-    from territory.designer.blocks import build_graph
     from territory.designer.solver import Partition, Problem, lift
-    from territory.validate import Polygons
 
-    cells = [(i, j) for i in range(6) for j in range(6)]
-    frame = gpd.GeoDataFrame(
-        {"block_id": [f"B{i}{j}" for i, j in cells]},
-        geometry=[
-            shapely.box(j * 1000, i * 1000, (j + 1) * 1000, (i + 1) * 1000) for i, j in cells
-        ],
-        crs=CRS,
-    )
-    graph = build_graph(Polygons(frame, "block_id", None))
+    cells, _, graph = square_grid(6)
     labels = np.array([0 if j < 2 else (1 if j < 4 else 2) for _, j in cells])  # 3 stays empty
     problem = Problem(graph, np.ones(36), np.full(4, 9.0), 0.05, [[] for _ in range(4)],
                       np.full(36, -1), log_compactness=True)  # fmt: skip
     part = Partition(problem, labels)
     lift(part, 0.05)
     assert np.bincount(part.labels(), minlength=4).sum() == 36
+
+
+def square_grid(n: int):
+    """``(cells, frame, block graph)`` of an n x n grid of 1 km squares."""
+    from territory.designer.blocks import build_graph
+    from territory.validate import Polygons
+
+    cells = [(i, j) for i in range(n) for j in range(n)]
+    frame = gpd.GeoDataFrame(
+        {"block_id": [f"B{i:02d}{j:02d}" for i, j in cells]},
+        geometry=[
+            shapely.box(j * 1000, i * 1000, (j + 1) * 1000, (i + 1) * 1000) for i, j in cells
+        ],
+        crs=CRS,
+    )
+    return cells, frame, build_graph(Polygons(frame, "block_id", None))
