@@ -314,3 +314,27 @@ def test_a_rep_column_under_another_usual_name_gives_the_rep_filter(tmp_path):
     result = territory.make_plan(accounts, str(path)).run()
     assert result.layer.territories["rep"].fillna("-").tolist() == ["Ann", "-", "Ann"]
     assert reps(result.to_map()) == ["Ann", None, "Ann"]
+
+
+def test_a_map_without_accounts_is_fitted_to_the_territories_not_to_far_off_islets():
+    """Territories whose shapes include islets across the antimeridian (as Alaska's Aleutians
+    are): without accounts the view is the box of the parts holding nearly all the area, not
+    the whole world that the layer's total bounds span."""
+    islets = [box(179.0 + k * 0.2, 51.0, 179.1 + k * 0.2, 51.1) for k in range(4)]
+    from shapely.geometry import MultiPolygon
+
+    north = MultiPolygon([box(-125.0, 40.0, -100.0, 49.0), *islets])
+    frame = gpd.GeoDataFrame(
+        {"territory_id": ["N", "S"], "name": ["North", "South"]},
+        geometry=[north, box(-118.0, 25.0, -80.0, 40.0)],
+        crs=4326,
+    )
+    assert frame.total_bounds[2] > 179  # the layer spans the globe
+    page = territory.explore(frame).get_root().render()
+    number = r"\s*([-\d.]+)\s*"
+    fitted = re.findall(
+        rf"\.fitBounds\(\s*\[\[{number},{number}\],\s*\[{number},{number}\]\]", page
+    )
+    boxes = [tuple(map(float, f)) for f in fitted]
+    assert (25.0, -125.0, 49.0, -80.0) in boxes
+    assert not [b for b in boxes if b[3] > 170 and b[1] > -170]  # no view out to the islets

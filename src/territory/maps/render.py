@@ -110,7 +110,7 @@ def explore(
     column = colour_column(table, column)
     codes = _currencies(currency, table["territory_id"])
     points = AccountPoints(account_frame(accounts, id), max_accounts, Money(codes))
-    bounds = _view_bounds(points.frame) if len(points.rows) else table.total_bounds
+    bounds = _view_bounds(points.frame) if len(points.rows) else _shape_bounds(table)
     fmap = _base_map(m, tiles, bounds, points)
     layer, steps, people, money = _territories(fmap, table, column, tooltip, codes)
     if blocks is not None:
@@ -313,6 +313,22 @@ def _view_bounds(points: gpd.GeoDataFrame) -> np.ndarray:
     q = (0.5, 99.5) if len(x) >= 200 else (0, 100)
     (x0, x1), (y0, y1) = np.percentile(x, q), np.percentile(y, q)
     return np.array([x0, y0, x1, y1])
+
+
+def _shape_bounds(table: gpd.GeoDataFrame) -> np.ndarray:
+    """Where most of the territories' area is (a map without accounts): the box of their
+    largest parts that hold 99% of the area, so small far-off islands (the Aleutians across
+    the antimeridian) do not zoom the map out to the whole world."""
+    geoms = table.geometry.to_numpy()
+    parts = shapely.get_parts(geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))])
+    if not len(parts):
+        return table.total_bounds
+    area = shapely.area(parts)  # degrees² rank the parts well enough for this
+    order = np.argsort(-area, kind="stable")
+    share = np.cumsum(area[order]) / max(area.sum(), 1e-300)
+    kept = order[: int(np.searchsorted(share, 0.99)) + 1]
+    box = shapely.bounds(parts[kept])
+    return np.array([box[:, 0].min(), box[:, 1].min(), box[:, 2].max(), box[:, 3].max()])
 
 
 def _web_shapes(frame: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
