@@ -665,3 +665,22 @@ def test_dask_outputs_are_checked_as_the_folder_they_will_be(tmp_path):
         tmp_path / "book.csv", index=False
     )
     other.with_outputs(dir=str(out)).check_outputs(engine="dask")  # the old run's folder is fine
+
+
+def test_a_ctrl_c_after_the_command_ended_changes_nothing():
+    """A Ctrl-C that arrives while Python exits, after the command has finished (its set
+    published): the exit is the command's own, silent, not a KeyboardInterrupt (nor, in the
+    interpreter's last moments, an end by the signal). The signal is sent from an exit
+    handler registered before the command runs, so it always lands after it."""
+    script = (
+        "import atexit, os, signal, sys, time\n"
+        "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.2)))\n"
+        "sys.argv = ['territory', '--version']\n"
+        "from territory.cli import main\n"
+        "main()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SRC}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "KeyboardInterrupt" not in done.stderr and "version" in done.stdout

@@ -9,6 +9,7 @@ prints "Aborted" and exits with 130; outputs are then the whole previous set (se
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -647,17 +648,26 @@ for _command in cli_design.COMMANDS:  # design, rebalance, quality, compare
 
 def main() -> None:
     """Console-script entry point: click's own handling, except that Ctrl-C outside a command
-    (while plugin commands load, say) is "Aborted", exit 130, as inside one."""
+    (while plugin commands load, say) is "Aborted", exit 130, as inside one.
+
+    Once the command has ended (its outputs published, or its error reported), a Ctrl-C no
+    longer changes anything, so it is ignored while Python exits: otherwise one arriving in
+    the last moments of the interpreter would end the process by the signal, with no word.
+    """
     cli.use_command_cache = True
     try:
-        code = cli.main(standalone_mode=False)
+        returned = cli.main(standalone_mode=False)
+        code = returned if isinstance(returned, int) else 0
+    except SystemExit as exc:  # a command's own exit (errors: 1, Ctrl-C: 130)
+        code = exc.code
     except (KeyboardInterrupt, EOFError, click.exceptions.Abort):
         err_console.print("Aborted")
-        sys.exit(130)
+        code = 130
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+        code = exc.exit_code
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
