@@ -8,7 +8,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from territory.designer.blocks import BlockGraph
-from territory.designer.solver.problem import Problem
+from territory.designer.solver.problem import Problem, bisect_recursively
 
 
 def bisect(problem: Problem, jitter: float = 0.0, angles: int = 16) -> np.ndarray:
@@ -21,20 +21,12 @@ def bisect(problem: Problem, jitter: float = 0.0, angles: int = 16) -> np.ndarra
     """
     g, w, rng = problem.graph, problem.weight, problem.rng
     src, dst, length = g.edges()
-    labels = np.zeros(len(g), dtype=np.int64)
     side = np.zeros(len(g), dtype=np.int8)
     local = np.full(len(g), -1)
-    stack = [(np.arange(len(g)), problem.k, 0)]
-    while stack:
-        members, parts, first = stack.pop()
-        if parts == 1 or len(members) <= 1:
-            labels[members] = first
-            continue
-        left = parts // 2
+
+    def split(members, first, parts, left, share):
         x, y, a = g.x[members], g.y[members], g.area[members]
         cx, cy = np.average(x, weights=a), np.average(y, weights=a)
-        targets = problem.target[first : first + parts]
-        share = targets[:left].sum() / targets.sum()
         inside = np.zeros(len(g), dtype=bool)
         inside[members] = True
         keep = inside[src] & inside[dst]
@@ -71,9 +63,9 @@ def bisect(problem: Problem, jitter: float = 0.0, angles: int = 16) -> np.ndarra
             if pieces <= 2:
                 break
         _, order, cut = best
-        stack.append((members[order[:cut]], left, first))
-        stack.append((members[order[cut:]], parts - left, first + left))
-    return labels
+        return members[order[:cut]], members[order[cut:]]
+
+    return bisect_recursively(problem, split)
 
 
 NEAREST_CENTRES = 4  # centres each block may go to in a power diagram's transport

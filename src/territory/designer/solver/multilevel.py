@@ -16,7 +16,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from territory.designer.solver.problem import Problem
+from territory.designer.solver.problem import Problem, bisect_recursively
 
 # METIS imbalance factor for each cut (1/1000 over the wanted share); the exact split follows.
 UFACTOR = 30
@@ -90,24 +90,14 @@ def partition(problem: Problem, seed: int = 0) -> np.ndarray:
     import pymetis
 
     graph = _Graph(problem)
-    k, n = problem.k, len(problem.graph)
-    labels = np.zeros(n, dtype=np.int64)
-    stack = [(np.arange(n), 0, k)]
-    while stack:
-        members, first, parts = stack.pop()
-        if parts == 1 or len(members) <= 1:
-            labels[members] = first
-            continue
-        left = parts // 2
-        targets = problem.target[first : first + parts]
-        share = float(targets[:left].sum() / max(targets.sum(), 1e-12))
-        side = _best_cut(
-            pymetis, graph, members, share, (left, parts - left), seed + first * CUT_TRIES
-        )
-        _enough_blocks(graph, members, side, (left, parts - left))
-        stack.append((members[side == 0], first, left))
-        stack.append((members[side == 1], first + left, parts - left))
-    return labels
+
+    def split(members, first, parts, left, share):
+        sizes = (left, parts - left)
+        side = _best_cut(pymetis, graph, members, share, sizes, seed + first * CUT_TRIES)
+        _enough_blocks(graph, members, side, sizes)
+        return members[side == 0], members[side == 1]
+
+    return bisect_recursively(problem, split)
 
 
 def _enough_blocks(graph: _Graph, members, side: np.ndarray, parts: tuple[int, int]) -> None:

@@ -84,3 +84,25 @@ def with_heavy_blocks(problem: Problem, labels: np.ndarray) -> Problem:
     locked = problem.locked.copy()
     locked[heavy & (locked < 0)] = labels[heavy & (locked < 0)]
     return replace(problem, target=target, locked=locked)
+
+
+def bisect_recursively(problem: Problem, split) -> np.ndarray:
+    """A part (territory position) per block, by cutting the blocks in two again and again down
+    to one part per territory. ``split(members, first, parts, left, share)`` cuts the blocks
+    ``members`` of territories ``first .. first + parts - 1`` into those of the first ``left``
+    territories and those of the others (two arrays), ``share`` being the first side's share of
+    their targets."""
+    labels = np.zeros(len(problem.graph), dtype=np.int64)
+    stack = [(np.arange(len(problem.graph)), 0, problem.k)]
+    while stack:
+        members, first, parts = stack.pop()
+        if parts == 1 or len(members) <= 1:
+            labels[members] = first
+            continue
+        left = parts // 2
+        targets = problem.target[first : first + parts]
+        share = float(targets[:left].sum() / max(targets.sum(), 1e-12))
+        low, high = split(members, first, parts, left, share)
+        stack.append((low, first, left))
+        stack.append((high, first + left, parts - left))
+    return labels
