@@ -118,6 +118,24 @@ def test_projected_territories_and_distances_in_metres(two_squares):
     assert rows.loc["a1", "distance_km"] == pytest.approx(5.57, abs=0.1)
 
 
+def test_nearest_distance_is_to_the_nearest_edge_not_the_first_corner_found():
+    # The account is 883.88 m from the corner (625, 625) and 883.50 m from the west edge
+    # x = 883.5 of the same territory: the edge is the nearer by 0.38 m, within the 1 m in
+    # which territories tie, and it must still be the distance reported (shapely's is the oracle).
+    x0, y0 = 500_000.0, 5_000_000.0
+    ring = [(883.5, -300), (3000, -300), (3000, 3000), (625, 3000), (625, 625), (883.5, 400)]
+    area = shapely.Polygon([(x0 + x, y0 + y) for x, y in ring])
+    layer = gpd.GeoDataFrame({"territory_id": ["T"]}, geometry=[area], crs=32633)
+    accounts = gpd.GeoDataFrame(
+        {"account_id": ["a"]}, geometry=[shapely.Point(x0, y0)], crs=32633
+    )
+    row = by_id(territory.assign(accounts, layer)).loc["a"]
+    want = shapely.distance(shapely.Point(x0, y0), area.exterior) / 1000
+    assert want == pytest.approx(0.8835)
+    assert row["method"] == "nearest"
+    assert row["distance_km"] == pytest.approx(want, rel=1e-9)
+
+
 def test_matches_sjoin_on_real_county_boundaries():
     counties = gpd.read_parquet(DATA / "us_counties.parquet")
     rng = np.random.default_rng(7)

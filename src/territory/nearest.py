@@ -21,11 +21,12 @@ ROUNDS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1)  # search radii, as shares of 
 def nearest_polygons(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=None, threads=None):
     """Nearest polygon to each point within reach, and its distance in km.
 
-    Every part of every candidate (multi)polygon is cut into its ring segments; the segments'
-    boxes, grown by the search radius, select (point, segment) pairs with the same
-    sorted-point machinery as the main pass, and point-to-segment distances are computed in
-    numpy in a local frame around each point (planar for projected layers, whose linear unit
-    is ``unit`` metres). For lon/lat layers the frame uses the WGS84 radii of curvature, points
+    Every part of every candidate (multi)polygon is cut into its ring segments, and those into
+    pieces of at most :data:`PIECE_KM`, indexed by midpoint with the same sorted-point
+    machinery as the main pass: each point's box, grown by the search radius and half a piece,
+    selects its (point, piece) pairs in one range query, and point-to-segment distances are
+    computed in numpy in a local frame around each point (planar for projected layers, whose
+    linear unit is ``unit`` metres). For lon/lat layers the frame uses the WGS84 radii of curvature, points
     within reach of the antimeridian are searched on both sides of it, and the winner's
     distance is the geodesic distance (``pyproj.Geod``) to the nearest point of its segment.
     Polygons within a metre of the same distance tie; the lowest ``rank`` (id order) wins.
@@ -62,6 +63,11 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank):
     near = np.full(n, -1, dtype=np.int64)
     reach = 2 * max_km
     x, y, origin = _with_shifted_copies(x, y, reach) if geographic else (x, y, np.arange(n))
+    # points in rows of about a search box's height, by x in each: neighbours query the same
+    # stretch of the index one after the other
+    row = np.floor((y - np.min(y)) / _grow(np.zeros((1, 4)), np.zeros(1), PIECE_KM, geographic, unit)[1])
+    order = np.lexsort((x, row))
+    x, y, origin = x[order], y[order], origin[order]
     m = len(x)
     best_poly = np.full(m, -1, dtype=np.int64)
     best_seg = np.full(m, -1, dtype=np.int64)
@@ -75,6 +81,9 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank):
     same = ring_of[:-1] == ring_of[1:]
     a, b = coords[:-1][same], coords[1:][same]
     seg_poly = cand[part_poly[ring_part[ring_of[:-1][same]]]]
+    # each segment's place in its polygon, the same whichever points ask: exact ties between
+    # segments (a shared vertex) go to the first, so answers do not depend on the points' split
+    place = np.arange(len(seg_poly)) - np.searchsorted(seg_poly, seg_poly)
     seg_lat = np.maximum(np.abs(a[:, 1]), np.abs(b[:, 1]))
     seg_box = np.column_stack(
         [np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
@@ -83,27 +92,19 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank):
     # keep only the segments within reach of some point (one cheap pass over all of them)
     grown, gy = _grow(seg_box, seg_lat, reach, geographic, unit)
     useful = SortedPoints(x, y, gy).any_in(grown)
-    a, b, seg_box, seg_lat, seg_poly = (v[useful] for v in (a, b, seg_box, seg_lat, seg_poly))
+    a, b, seg_poly, place = (v[useful] for v in (a, b, seg_poly, place))
     scale = degree_km(y) if geographic else None  # km per degree at each point
-    segs = _Segments(a, b, seg_box, seg_lat, seg_poly, rank, geographic, unit, scale)
+    segs = _Segments.cut(a, b, seg_poly, place, rank, geographic, unit, scale)
     # Progressive search: a point whose best distance is within the current radius is final,
     # since every segment within that radius was a candidate. Radii double from round to round
-    # (points far from every shape pair with many segments, so they should not overshoot).
-    seg_start = np.searchsorted(seg_poly, cand, "left")
-    seg_end = np.searchsorted(seg_poly, cand, "right")
+    # (points far from every shape pair with many segments, so they should not overshoot); a
+    # point with a candidate searches only as far as that candidate, rounded up.
     todo = np.arange(m)
     for radius in (reach * f for f in ROUNDS):
         if not len(todo):
             break
         need = _radii(dist[todo], radius)
-        for r in np.unique(need):
-            group = todo[need == r]
-            # only the segments of polygons whose boxes come within r of the group's points
-            near_polys = _polygons_near(x, y, group, bounds, r, geographic, unit, cand)
-            k = np.searchsorted(cand, near_polys)
-            lengths = seg_end[k] - seg_start[k]
-            segments = np.repeat(seg_start[k], lengths) + ramp(lengths)
-            segs.search(x, y, group, segments, r, best_poly, best_seg, dist)
+        segs.search(x, y, todo, need, best_poly, best_seg, dist)
         # final only if no segment a tie away beyond its radius could still win on id
         todo = todo[~(dist[todo] <= need - TIE_KM)]
 
@@ -143,21 +144,24 @@ def _radii(d: np.ndarray, radius: float) -> np.ndarray:
     return np.where(need > radius - TIE_KM, radius, np.maximum(need, d + TIE_KM))
 
 
-def _best(point: np.ndarray, km: np.ndarray, rank: np.ndarray) -> np.ndarray:
+def _best(point: np.ndarray, km: np.ndarray, rank: np.ndarray, place=None) -> np.ndarray:
     """Per point, the position of its best candidate: the nearest, and among candidates within
-    :data:`TIE_KM` of that the lowest ``rank`` (id order)."""
+    :data:`TIE_KM` of that the lowest ``rank`` (id order); exact ties in distance go to the
+    lowest ``place`` when given."""
     if not len(point):
         return np.zeros(0, dtype=np.int64)
     # nearest per point without sorting all candidates: only the few within a tie are sorted
     kmin = np.full(int(point.max()) + 1, np.inf)
     np.minimum.at(kmin, point, km)
     tied = np.flatnonzero(km <= kmin[point] + TIE_KM)
-    pick = tied[np.lexsort((km[tied], rank[tied], point[tied]))]
+    keys = (km[tied], rank[tied], point[tied])
+    pick = tied[np.lexsort(keys if place is None else (place[tied], *keys))]
     return pick[np.r_[True, point[pick][1:] != point[pick][:-1]]]
 
 
-def _grow(boxes: np.ndarray, abs_lat: np.ndarray, radius: float, geographic: bool, unit: float):
-    """Boxes grown by ``radius`` km on every side; returns ``(grown, growth in y)``.
+def _grow(boxes: np.ndarray, abs_lat: np.ndarray, radius, geographic: bool, unit: float):
+    """Boxes grown by ``radius`` km (a number, or one per box) on every side; returns
+    ``(grown, growth in y)``.
 
     In degrees the growth in longitude widens with latitude (``abs_lat``, the box's highest
     absolute latitude); in projected layers it is ``radius`` in the CRS unit.
@@ -168,9 +172,10 @@ def _grow(boxes: np.ndarray, abs_lat: np.ndarray, radius: float, geographic: boo
         gx = np.minimum(radius / (111.320 * np.cos(np.radians(lat))) * 1.01, 360)
     else:
         gy = radius * 1000.0 / unit
-        gx = np.full(len(boxes), gy)
-    grown = boxes + np.column_stack([-gx, np.full(len(boxes), -gy), gx, np.full(len(boxes), gy)])
-    return grown, gy
+        gx = gy
+    gx = np.broadcast_to(gx, len(boxes))
+    gy_all = np.broadcast_to(gy, len(boxes))
+    return boxes + np.column_stack([-gx, -gy_all, gx, gy_all]), gy
 
 
 def _polygons_near(x, y, todo, bounds, radius, geographic, unit, among=None):
@@ -186,51 +191,85 @@ def _polygons_near(x, y, todo, bounds, radius, geographic, unit, among=None):
 TIE_KM = 0.001  # polygons within a metre of the same distance tie (lowest id wins)
 
 
+PIECE_KM = 1.0  # segments are indexed in pieces about this long at most
+
+
 @dataclass
 class _Segments:
-    """Boundary segments ``a``-``b`` of candidate polygons, with boxes and owners."""
+    """Boundary segments of candidate polygons, cut into short pieces indexed by midpoint.
 
-    a: np.ndarray
+    A piece no wider than ``2 * half[0]`` nor taller than ``2 * half[1]`` has every point
+    within ``half`` of its midpoint, so the pieces within a radius of a point have their
+    midpoints in the point's box grown by the radius and ``half``: one range query per point.
+    """
+
+    a: np.ndarray  # piece ends
     b: np.ndarray
-    box: np.ndarray
-    lat: np.ndarray
-    poly: np.ndarray
+    of: np.ndarray  # the segment each piece is part of
+    place: np.ndarray  # each segment's place in its polygon's rings
+    poly: np.ndarray  # the polygon each piece belongs to
     rank: np.ndarray
     geographic: bool
     unit: float
     scale: tuple[np.ndarray, np.ndarray] | None  # per point: km per degree of lon, of lat
+    half: float
+    index: SortedPoints
 
-    def search(self, x, y, todo, segments, radius, best_poly, best_seg, dist):
-        """One search round: improve the best segment of points ``todo`` among ``segments``."""
-        if not len(segments):
+    @classmethod
+    def cut(cls, a, b, poly, place, rank, geographic, unit, scale):
+        """Segments ``a``-``b`` of polygons ``poly``, cut into pieces of at most
+        :data:`PIECE_KM` (in degrees of latitude for lon/lat layers) on either axis."""
+        size = PIECE_KM / 110.574 if geographic else PIECE_KM * 1000.0 / unit
+        d = b - a
+        count = np.maximum(np.ceil(np.abs(d).max(axis=1, initial=0) / size), 1).astype(np.int64)
+        of = np.repeat(np.arange(len(a)), count)
+        k = ramp(count)
+        t0 = (k / count[of])[:, None]
+        t1 = ((k + 1) / count[of])[:, None]
+        pa = a[of] + d[of] * t0
+        pb = np.where(t1 == 1.0, b[of], a[of] + d[of] * t1)
+        mid = (pa + pb) / 2
+        half = size / 2 * 1.001  # a piece's ends are within this of its midpoint, with rounding
+        index = SortedPoints(mid[:, 0], mid[:, 1], 4 * half) if len(mid) else None
+        return cls(pa, pb, of, place, poly[of], rank, geographic, unit, scale, half, index)
+
+    def search(self, x, y, todo, radius, best_poly, best_seg, dist):
+        """One search round: improve the best segment of points ``todo`` among the pieces
+        within ``radius`` km of each (an array, one radius per point)."""
+        if self.index is None or not len(todo):
             return
-        boxes, gy = _grow(self.box[segments], self.lat[segments], radius, self.geographic,
-                          self.unit)  # fmt: skip
-        pts = SortedPoints(x[todo], y[todo], gy)
-        for chunk in np.array_split(np.arange(len(segments)), max(1, len(segments) // 200_000)):
-            pos, starts = pts.candidates(boxes, chunk)
+        for part in np.array_split(np.arange(len(todo)), max(1, len(todo) // 32768)):
+            point = todo[part]
+            px, py = x[point], y[point]
+            boxes = np.column_stack([px, py, px, py])
+            grown, _ = _grow(boxes, np.abs(py), radius[part], self.geographic, self.unit)
+            grown += np.array([-self.half, -self.half, self.half, self.half])
+            pos, starts = self.index.candidates(grown, np.arange(len(part)))
             if not len(pos):
                 continue
-            seg = segments[np.repeat(chunk, np.diff(starts))]
-            point = todo[pts.order[pos]]
+            piece = self.index.order[pos]
+            point = np.repeat(point, np.diff(starts))
             k = None if self.scale is None else (self.scale[0][point], self.scale[1][point])
-            km = _segment_km(x[point], y[point], self.a[seg], self.b[seg], self.geographic,
+            km = _segment_km(x[point], y[point], self.a[piece], self.b[piece], self.geographic,
                              self.unit, k)  # fmt: skip
-            self._merge(point, seg, km, best_poly, best_seg, dist)
+            self._merge(point, piece, km, best_poly, best_seg, dist)
 
-    def _merge(self, point, seg, km, best_poly, best_seg, dist):
+    def _merge(self, point, piece, km, best_poly, best_seg, dist):
         """Keep, per point, the nearest polygon; within :data:`TIE_KM` the lowest rank wins."""
-        rank = self.rank[self.poly[seg]]
-        first = _best(point, km, rank)
-        p, s, d, r = point[first], seg[first], km[first], rank[first]
+        rank = self.rank[self.poly[piece]]
+        first = _best(point, km, rank, self.place[self.of[piece]])
+        p, s, d, r = point[first], piece[first], km[first], rank[first]
         held = best_poly[p] >= 0
         old_rank = np.where(held, self.rank[np.maximum(best_poly[p], 0)], 0)
         old = dist[p]
+        # a nearer piece of the same polygon is taken too, so the distance is the true one
+        # whichever round found which piece
         take = ~held | (d < old - TIE_KM) | ((d <= old + TIE_KM) & (r < old_rank))
+        take |= (self.poly[s] == best_poly[p]) & (d < old)
         p, s, d = p[take], s[take], d[take]
         dist[p] = d
         best_poly[p] = self.poly[s]
-        best_seg[p] = s
+        best_seg[p] = self.of[s]
 
 
 def _segment_km(px, py, a, b, geographic, unit, scale=None):
