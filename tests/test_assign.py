@@ -126,9 +126,7 @@ def test_nearest_distance_is_to_the_nearest_edge_not_the_first_corner_found():
     ring = [(883.5, -300), (3000, -300), (3000, 3000), (625, 3000), (625, 625), (883.5, 400)]
     area = shapely.Polygon([(x0 + x, y0 + y) for x, y in ring])
     layer = gpd.GeoDataFrame({"territory_id": ["T"]}, geometry=[area], crs=32633)
-    accounts = gpd.GeoDataFrame(
-        {"account_id": ["a"]}, geometry=[shapely.Point(x0, y0)], crs=32633
-    )
+    accounts = gpd.GeoDataFrame({"account_id": ["a"]}, geometry=[shapely.Point(x0, y0)], crs=32633)
     row = by_id(territory.assign(accounts, layer)).loc["a"]
     want = shapely.distance(shapely.Point(x0, y0), area.exterior) / 1000
     assert want == pytest.approx(0.8835)

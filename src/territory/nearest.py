@@ -26,9 +26,10 @@ def nearest_polygons(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=
     machinery as the main pass: each point's box, grown by the search radius and half a piece,
     selects its (point, piece) pairs in one range query, and point-to-segment distances are
     computed in numpy in a local frame around each point (planar for projected layers, whose
-    linear unit is ``unit`` metres). For lon/lat layers the frame uses the WGS84 radii of curvature, points
-    within reach of the antimeridian are searched on both sides of it, and the winner's
-    distance is the geodesic distance (``pyproj.Geod``) to the nearest point of its segment.
+    linear unit is ``unit`` metres). For lon/lat layers the frame uses the WGS84 radii of
+    curvature, points within reach of the antimeridian are searched on both sides of it, and
+    the winner's distance is the geodesic distance (``pyproj.Geod``) to the nearest point of
+    its segment.
     Polygons within a metre of the same distance tie; the lowest ``rank`` (id order) wins.
     The search reaches twice ``max_km`` so near misses are reported with their distance; the
     caller applies the limit.
@@ -65,8 +66,8 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank):
     x, y, origin = _with_shifted_copies(x, y, reach) if geographic else (x, y, np.arange(n))
     # points in rows of about a search box's height, by x in each: neighbours query the same
     # stretch of the index one after the other
-    row = np.floor((y - np.min(y)) / _grow(np.zeros((1, 4)), np.zeros(1), PIECE_KM, geographic, unit)[1])
-    order = np.lexsort((x, row))
+    _, height = _grow(np.zeros((1, 4)), np.zeros(1), PIECE_KM, geographic, unit)
+    order = np.lexsort((x, np.floor((y - np.min(y)) / height)))
     x, y, origin = x[order], y[order], origin[order]
     m = len(x)
     best_poly = np.full(m, -1, dtype=np.int64)
