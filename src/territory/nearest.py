@@ -90,9 +90,7 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank):
         [np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
          np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])]
     )  # fmt: skip
-    # keep only the segments within reach of some point (one cheap pass over all of them)
-    grown, gy = _grow(seg_box, seg_lat, reach, geographic, unit)
-    useful = SortedPoints(x, y, gy).any_in(grown)
+    useful = _within_reach(x, y, seg_box, seg_lat, reach, geographic, unit)
     a, b, seg_poly, place = (v[useful] for v in (a, b, seg_poly, place))
     scale = degree_km(y) if geographic else None  # km per degree at each point
     segs = _Segments.cut(a, b, seg_poly, place, rank, geographic, unit, scale)
@@ -118,6 +116,30 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank):
     out = np.full(n, np.nan)
     out[origin[first]] = dist[first]
     return near, out
+
+
+CHAIN = 64  # consecutive segments tested as one box before they are tested one by one
+
+
+def _within_reach(x, y, boxes, abs_lat, reach, geographic, unit) -> np.ndarray:
+    """Which ``boxes`` come within ``reach`` km of some point: tested by chains of
+    :data:`CHAIN` consecutive boxes first (a ring's segments follow each other, so a chain is
+    a short stretch of boundary), then one by one in the chains that do."""
+    if not len(boxes):
+        return np.zeros(0, dtype=bool)
+    _, gy = _grow(np.zeros((1, 4)), np.zeros(1), reach, geographic, unit)
+    points = SortedPoints(x, y, gy)
+    starts = np.arange(0, len(boxes), CHAIN)
+    chains = np.column_stack(
+        [np.minimum.reduceat(boxes[:, 0], starts), np.minimum.reduceat(boxes[:, 1], starts),
+         np.maximum.reduceat(boxes[:, 2], starts), np.maximum.reduceat(boxes[:, 3], starts)]
+    )  # fmt: skip
+    grown, _ = _grow(chains, np.maximum.reduceat(abs_lat, starts), reach, geographic, unit)
+    near = np.repeat(points.any_in(grown), CHAIN)[: len(boxes)]
+    some = np.flatnonzero(near)
+    grown, _ = _grow(boxes[some], abs_lat[some], reach, geographic, unit)
+    near[some] = points.any_in(grown)
+    return near
 
 
 def _with_shifted_copies(x, y, reach):
