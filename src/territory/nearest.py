@@ -111,7 +111,8 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank):
     found = np.flatnonzero(best_poly >= 0)
     first = found[_best(origin[found], dist[found], rank[best_poly[found]])]
     if geographic and len(first):
-        dist[first] = _geodesic_km(x[first], y[first], a[best_seg[first]], b[best_seg[first]])
+        piece = best_seg[first]  # measured to its piece: a segment may span half the globe
+        dist[first] = _geodesic_km(x[first], y[first], segs.a[piece], segs.b[piece])
     near[origin[first]] = best_poly[first]
     out = np.full(n, np.nan)
     out[origin[first]] = dist[first]
@@ -191,8 +192,11 @@ def _grow(boxes: np.ndarray, abs_lat: np.ndarray, radius, geographic: bool, unit
     """
     if geographic:
         gy = radius / 110.574 * 1.01
-        lat = np.minimum(abs_lat + gy, 89.9)
-        gx = np.minimum(radius / (111.320 * np.cos(np.radians(lat))) * 1.01, 360)
+        lat = abs_lat + gy
+        # within reach of a pole every longitude is: search the whole circle
+        with np.errstate(divide="ignore"):
+            gx = radius / (111.320 * np.cos(np.radians(np.minimum(lat, 90.0)))) * 1.01
+        gx = np.where(lat >= 89.9, 360.0, np.minimum(gx, 360.0))
     else:
         gy = radius * 1000.0 / unit
         gx = gy
@@ -221,7 +225,7 @@ PIECE_KM = 1.0  # segments are indexed in pieces about this long at most
 class _Segments:
     """Boundary segments of candidate polygons, cut into short pieces indexed by midpoint.
 
-    A piece no wider than ``2 * half[0]`` nor taller than ``2 * half[1]`` has every point
+    A piece no wider nor taller than ``2 * half`` has every point
     within ``half`` of its midpoint, so the pieces within a radius of a point have their
     midpoints in the point's box grown by the radius and ``half``: one range query per point.
     """
@@ -229,7 +233,7 @@ class _Segments:
     a: np.ndarray  # piece ends
     b: np.ndarray
     of: np.ndarray  # the segment each piece is part of
-    place: np.ndarray  # each segment's place in its polygon's rings
+    place: np.ndarray  # each piece's place in its polygon's rings
     poly: np.ndarray  # the polygon each piece belongs to
     rank: np.ndarray
     geographic: bool
@@ -251,6 +255,7 @@ class _Segments:
         t1 = ((k + 1) / count[of])[:, None]
         pa = a[of] + d[of] * t0
         pb = np.where(t1 == 1.0, b[of], a[of] + d[of] * t1)
+        place = place[of] * int(count.max(initial=1)) + k
         mid = (pa + pb) / 2
         half = size / 2 * 1.001  # a piece's ends are within this of its midpoint, with rounding
         index = SortedPoints(mid[:, 0], mid[:, 1], 4 * half) if len(mid) else None
@@ -275,12 +280,15 @@ class _Segments:
             k = None if self.scale is None else (self.scale[0][point], self.scale[1][point])
             km = _segment_km(x[point], y[point], self.a[piece], self.b[piece], self.geographic,
                              self.unit, k)  # fmt: skip
-            self._merge(point, piece, km, best_poly, best_seg, dist)
+            # pieces beyond the radius are left out: whether they are in the index depends on
+            # the other points searched with these, and no answer may
+            near = km <= np.repeat(radius[part], np.diff(starts))
+            self._merge(point[near], piece[near], km[near], best_poly, best_seg, dist)
 
     def _merge(self, point, piece, km, best_poly, best_seg, dist):
         """Keep, per point, the nearest polygon; within :data:`TIE_KM` the lowest rank wins."""
         rank = self.rank[self.poly[piece]]
-        first = _best(point, km, rank, self.place[self.of[piece]])
+        first = _best(point, km, rank, self.place[piece])
         p, s, d, r = point[first], piece[first], km[first], rank[first]
         held = best_poly[p] >= 0
         old_rank = np.where(held, self.rank[np.maximum(best_poly[p], 0)], 0)
@@ -292,7 +300,7 @@ class _Segments:
         p, s, d = p[take], s[take], d[take]
         dist[p] = d
         best_poly[p] = self.poly[s]
-        best_seg[p] = self.of[s]
+        best_seg[p] = s
 
 
 def _segment_km(px, py, a, b, geographic, unit, scale=None):

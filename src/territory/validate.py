@@ -707,19 +707,22 @@ def _split_antimeridian(geoms, shaped, frame, id_name, source, kind, notes) -> N
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i in crossing:
-            kind = shapely.get_type_id(geoms[i])
-            if kind not in POLYGON_TYPES:
+            shape_type = shapely.get_type_id(geoms[i])
+            if shape_type not in POLYGON_TYPES:
                 continue  # reported as not polygonal below
             fix = (
                 antimeridian.fix_polygon
-                if kind == shapely.GeometryType.POLYGON
+                if shape_type == shapely.GeometryType.POLYGON
                 else antimeridian.fix_multi_polygon
             )
             geoms[i] = fix(geoms[i], fix_winding=True, great_circle=False)
+    one = len(crossing) == 1
+    what = (f"1 {kind} in {source.name} crosses" if one
+            else f"{len(crossing)} {_plural(kind)} in {source.name} cross")  # fmt: skip
     notes.append(
-        f"{len(crossing)} {_plural(kind)} in {source.name} cross the antimeridian (±180° "
-        f"longitude) as single rings: {_ids(frame, id_name, crossing)}. They were split at "
-        "±180 into parts on either side."
+        f"{what} the antimeridian (±180° longitude) as {'a single ring' if one else 'single rings'}"
+        f": {_ids(frame, id_name, crossing)}. {'It was' if one else 'They were'} split at ±180 "
+        "into parts on either side."
     )
 
 
