@@ -115,7 +115,12 @@ def test_zoomed_out_density_zoomed_in_points_both_drawn(browser, big):
         "() => { const l = territoryPoints[0];"
         " l._map.setView([l.lat[0], l.lon[0]], 11, {animate: false}); }"
     )
-    settle(page)
+    # the redraw runs on a later animation frame: wait for it (a fixed pause was too short on
+    # a loaded machine), then check what it drew
+    page.wait_for_function(
+        "() => document.querySelector('canvas.territory-points').dataset.mode === 'points'",
+        timeout=10_000,
+    )
     assert canvas.get_attribute("data-mode") == "points"
     drawn = int(canvas.get_attribute("data-drawn"))
     assert 0 < drawn < 5_000
