@@ -73,7 +73,7 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank):
     best_poly = np.full(m, -1, dtype=np.int64)
     best_seg = np.full(m, -1, dtype=np.int64)
     dist = np.full(m, np.inf)
-    cand = _polygons_near(x, y, np.arange(m), bounds, reach, geographic, unit)
+    cand = _polygons_near(x, y, bounds, reach, geographic, unit)
     if not len(cand):
         return near, np.full(n, np.nan)
     parts, part_poly = shapely.get_parts(polygons[cand], return_index=True)
@@ -205,14 +205,12 @@ def _grow(boxes: np.ndarray, abs_lat: np.ndarray, radius, geographic: bool, unit
     return boxes + np.column_stack([-gx, -gy_all, gx, gy_all]), gy
 
 
-def _polygons_near(x, y, todo, bounds, radius, geographic, unit, among=None):
-    """Polygons (of ``among``, default all) whose box lies within ``radius`` km of a point."""
-    polys = np.arange(len(bounds)) if among is None else among
-    b = bounds[polys]
-    grown, gy = _grow(b, np.maximum(np.abs(b[:, 1]), np.abs(b[:, 3])), radius, geographic, unit)
-    pts = SortedPoints(x[todo], y[todo], gy)
-    _, starts = pts.candidates(grown, np.arange(len(polys)))
-    return polys[np.diff(starts) > 0]
+def _polygons_near(x, y, bounds, radius, geographic, unit):
+    """Polygons whose box lies within ``radius`` km of a point."""
+    grown, gy = _grow(bounds, np.maximum(np.abs(bounds[:, 1]), np.abs(bounds[:, 3])), radius,
+                      geographic, unit)  # fmt: skip
+    _, starts = SortedPoints(x, y, gy).candidates(grown, np.arange(len(bounds)))
+    return np.flatnonzero(np.diff(starts) > 0)
 
 
 TIE_KM = 0.001  # polygons within a metre of the same distance tie (lowest id wins)
