@@ -229,7 +229,10 @@ def _plan_key(problem: Problem, labels: np.ndarray) -> tuple[bool, float]:
     """Within the tolerance first, then the most compact (mean Polsby-Popper); plans outside
     the tolerance by the least deviation."""
     target = solver.effective_targets(problem.weight, problem.target, problem.tolerance, labels)
-    dev = np.abs(np.bincount(labels, weights=problem.weight, minlength=problem.k) / target - 1)
+    load = np.bincount(labels, weights=problem.weight, minlength=problem.k)
+    # a territory with a nil target is off only when it holds some of the measure
+    dev = np.where(load > 0, np.inf, 0.0)
+    np.divide(np.abs(load - target), target, out=dev, where=target > 0)
     dev = dev.max()
     pp = np.nanmean(territory_shapes(problem.graph, labels, problem.k)["polsby_popper"])
     return (dev <= problem.tolerance + 1e-12, pp if dev <= problem.tolerance else -dev)

@@ -41,7 +41,15 @@ class Partition:
         inner = g.inner_edge(np.asarray(labels), k)
         self.perim = np.bincount(labels, weights=g.perimeter, minlength=k) - 2 * inner
         self.block_load = weight.tolist()
-        self.load_target = problem.target * (weight.sum() / max(problem.weight.sum(), 1e-12))
+        # A territory aims at its target scaled up by the extra; one whose target is nil (all
+        # of the measure sits in a few heavy blocks elsewhere) aims at an equal share of the
+        # extra, so the blocks without measure are spread over such territories
+        extra = weight.sum() - problem.weight.sum()
+        self.load_target = np.where(
+            problem.target > 0,
+            problem.target * (weight.sum() / max(problem.weight.sum(), 1e-12)),
+            extra / k,
+        )
         # the real loads, without the extra: what the tolerance is checked against
         self.block_weight = problem.weight.tolist()
         self.real_load = np.bincount(labels, weights=problem.weight, minlength=k).astype(float)
