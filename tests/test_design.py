@@ -525,10 +525,12 @@ def test_territory_designer_rebalances_from_current_like_design(blocks, accounts
         territory.TerritoryDesigner(k=3, tolerance=1.5).fit(blocks, accounts)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no territory's deviation is 0/0
 @pytest.mark.parametrize("heavy", [[0], [0, 7]])
 def test_every_territory_gets_blocks_when_the_measure_sits_in_a_few(heavy):
     # 12 blocks, all revenue in one or two of them: the measure cannot be split four ways, but
-    # each territory still gets blocks (in one piece) and the flag says which blocks are heavy
+    # each territory still gets blocks (in one piece), the territories without revenue share
+    # the blocks without it evenly, and the flag says which blocks are heavy
     polys = [shapely.box(j * 1000, i * 1000, (j + 1) * 1000, (i + 1) * 1000)
              for i in range(3) for j in range(4)]  # fmt: skip
     revenue = np.where(np.isin(np.arange(12), heavy), 100.0, 0.0)
@@ -542,6 +544,9 @@ def test_every_territory_gets_blocks_when_the_measure_sits_in_a_few(heavy):
         touching = shapely.intersection(shapes[:, None], shapes[None, :])
         edges = shapely.length(touching) > 0  # shared edges, not corners
         assert connected_components(edges)[0] == 1
+    revenue = alignment.groupby("territory_id")["revenue"].sum()
+    without = alignment["territory_id"].value_counts()[revenue.index[revenue == 0]]
+    assert len(without) == 4 - len(heavy) and without.max() - without.min() <= 1
     assert any("alone weigh more than a territory" in f for f in result.flags)
 
 
