@@ -338,3 +338,34 @@ def test_a_map_without_accounts_is_fitted_to_the_territories_not_to_far_off_isle
     boxes = [tuple(map(float, f)) for f in fitted]
     assert (25.0, -125.0, 49.0, -80.0) in boxes
     assert not [b for b in boxes if b[3] > 170 and b[1] > -170]  # no view out to the islets
+
+
+@pytest.mark.slow
+def test_two_explores_onto_one_map_keep_both_layers_and_one_set_of_controls(
+    browser, states, tmp_path
+):
+    """Two calls on the same map (two plans side by side): the page runs without errors, both
+    sets of territories are drawn and listed in one layer control under names of their own,
+    and the search box, PNG button and Reference overlay are there once."""
+    west = states[states.geometry.centroid.x < -100]
+    east = states[states.geometry.centroid.x >= -100]
+    m = territory.explore(west, "score", id="STUSPS", name="NAME")
+    assert territory.explore(east, "territory", id="STUSPS", name="NAME", m=m) is m
+    path = tmp_path / "two.html"
+    m.save(str(path))
+    page = open_page(browser, path)
+    assert page.problems == []
+    assert sorted(page.evaluate(FILLS)) == sorted(states["STUSPS"])
+    listed = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    names = [n.strip() for n in listed]
+    assert {
+        "Territories by Score",
+        "Territories",
+        "Territory labels",
+        "Territory labels (2)",
+    } <= set(names)
+    assert names.count("Reference") == 1 and len(names) == len(set(names))
+    assert page.locator(".leaflet-control-layers").count() == 1
+    assert page.locator("input.tt-search").count() == 1
+    assert page.locator(".territory-export-png").count() == 1
+    page.close()

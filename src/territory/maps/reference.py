@@ -98,6 +98,7 @@ var {{ this.get_name() }} = new L.TerritoryReference({{ this.data }});
     def __init__(self, bounds, *, name: str = "Reference", show: bool = True):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "TerritoryReference"
+        self.bounds = tuple(float(v) for v in bounds)  # lon/lat box the lines were chosen for
         self.data = script_json(reference_data(bounds))
 
     def render(self, **kwargs):

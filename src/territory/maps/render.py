@@ -106,6 +106,7 @@ def explore(
     folium.Map
         ``m`` or the new map; ``map.get_root().render()`` is the HTML page.
     """
+    before = set(m._children) if m is not None else set()  # what the map held already
     table = _web_shapes(territory_table(territories, id, name), simplify_m)
     column = colour_column(table, column)
     codes = _currencies(currency, table["territory_id"])
@@ -123,8 +124,25 @@ def explore(
     texts, counts = (caption, title, subtitle, source), (len(table), len(points.rows))
     legend_and_title(fmap, column, steps, money, texts, counts)
     add_map_tools(fmap, table, people, layer, steps, names, points)  # search, filters, regions
-    _controls(fmap, m, bounds, reference)
+    _unique_layer_names(fmap, before)
+    _controls(fmap, bounds, reference)
     return fmap
+
+
+def _unique_layer_names(fmap: folium.Map, before: set) -> None:
+    """Layers just added whose name a layer of the map already has get a number (``Territories
+    (2)``): the layer control lists layers by name, so a second ``explore`` onto the same map
+    would otherwise hide the first one's layers from it."""
+    layers = [(k, c) for k, c in fmap._children.items() if isinstance(c, folium.map.Layer)]
+    taken = {c.layer_name for k, c in layers if k in before}
+    for key, layer in layers:
+        if key in before:
+            continue
+        name, n = layer.layer_name, 2
+        while name in taken:
+            name, n = f"{layer.layer_name} ({n})", n + 1
+        layer.layer_name = name
+        taken.add(name)
 
 
 def _territories(fmap, table, column, tooltip, codes) -> tuple:
@@ -137,13 +155,28 @@ def _territories(fmap, table, column, tooltip, codes) -> tuple:
     return layer, steps, people, money
 
 
-def _controls(fmap, m, bounds, reference: bool) -> None:
-    """The Reference overlay, the print/PNG control and (unless ``m`` has one) the layer
-    control."""
+def _controls(fmap, bounds, reference: bool) -> None:
+    """The Reference overlay, the print/PNG control and the layer control, once per map.
+
+    On a map that has them (a user's, or one an earlier ``explore`` drew on) the Reference
+    overlay is drawn again over both views, and the layer control is moved last: its script
+    names every layer of the map, so it must run after the layers just added are made.
+    """
+    children = fmap._children
     if reference:
+        earlier = [k for k, c in children.items() if isinstance(c, ReferenceLayer)]
+        for key in earlier:
+            old = children.pop(key).bounds
+            bounds = (min(bounds[0], old[0]), min(bounds[1], old[1]),
+                      max(bounds[2], old[2]), max(bounds[3], old[3]))  # fmt: skip
         ReferenceLayer(bounds).add_to(fmap)
-    ExportControl().add_to(fmap)
-    if m is None or not any(isinstance(c, folium.LayerControl) for c in m._children.values()):
+    exports = [k for k, c in children.items() if isinstance(c, ExportControl)]
+    if not exports:
+        ExportControl().add_to(fmap)
+    controls = [k for k, c in children.items() if isinstance(c, folium.LayerControl)]
+    for key in exports + controls:  # under the search box, as on a map drawn once
+        children.move_to_end(key)
+    if not controls:
         LayerControl(collapsed=False, collapse_below=(1400, 860)).add_to(fmap)
 
 

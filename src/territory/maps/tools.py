@@ -102,6 +102,8 @@ def add_map_tools(fmap, table, people, layer, steps, labels_layer, points) -> No
     """
     if people["parent"].notna().any():
         regions_layer(table, people).add_to(fmap)
+    for key in [k for k, c in fmap._children.items() if isinstance(c, MapTools)]:
+        del fmap._children[key]  # one search box per map: it searches the territories drawn last
     MapTools(table, people, layer, steps, labels_layer, points).add_to(fmap)
 
 
