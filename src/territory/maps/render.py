@@ -86,7 +86,9 @@ def explore(
         a layer with the in-page alignment editor: ``balance`` is ``revenue`` or ``accounts``;
         its CSV keeps the rows and columns of ``alignment`` (a table, or ``(table, roles)``).
     m : folium.Map, optional
-        Add to this map (its view is kept) instead of a new one.
+        Add to this map (its view is kept) instead of a new one; it may be one an earlier
+        ``explore`` drew on: layers whose names are taken get a number (``Territories (2)``)
+        and the search box searches the territories drawn last.
     tooltip : dict, optional
         Column -> label of the territory tooltip (default :data:`TOOLTIP_FIELDS` and
         ``column``); ``parent`` (region) and ``rep`` are added when present.
