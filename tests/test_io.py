@@ -48,6 +48,64 @@ def test_territory_formats_agree(tmp_path, accounts_frame, two_squares, suffix):
     assert got["territory_id"].tolist()[:4] == ["A", "B", "A", "B"]
 
 
+def test_a_geopackage_of_several_layers_is_read_by_the_layer_named_after_the_hash(
+    tmp_path, accounts_frame, two_squares
+):
+    """A GeoPackage holding an older layer first: without a layer name it is refused with the
+    list of its layers (never read from whichever comes first); ``#name`` picks one, for the
+    territories and for the accounts, from the CLI as from Python."""
+    from click.testing import CliRunner
+
+    from territory.cli import cli
+    from territory.errors import InputError
+
+    path = tmp_path / "areas.gpkg"
+    old = two_squares.assign(territory_id=["Y", "Z"]).set_geometry(
+        two_squares.geometry.translate(5, 5)
+    )
+    old.to_file(path, layer="old")
+    two_squares.to_file(path, layer="current")
+    with pytest.raises(InputError, match=r"holds 2 layers \(old, current\).*areas.gpkg#old"):
+        territory.assign(accounts_frame, str(path))
+    with pytest.raises(InputError, match="Layer 'gone' is not in .*Layers: old, current"):
+        territory.assign(accounts_frame, f"{path}#gone")
+    got = territory.assign(accounts_frame, f"{path}#current")
+    expected = territory.assign(accounts_frame, two_squares)
+    pd.testing.assert_frame_equal(got, expected)
+
+    accounts = tmp_path / "book.gpkg"
+    accounts_gdf(accounts_frame).iloc[:2].to_file(accounts, layer="draft")
+    accounts_gdf(accounts_frame).to_file(accounts, layer="accounts")
+    out = tmp_path / "assignments.csv"
+    args = ["assign", f"{accounts}#accounts", f"{path}#current", "-o", str(out)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    written = pd.read_csv(out, dtype={"account_id": str})
+    assert len(written) == len(accounts_frame.dropna(subset=["lat"]))
+    res = CliRunner().invoke(cli, ["assign", str(accounts), f"{path}#current", "-o", str(out)])
+    assert res.exit_code == 1 and "holds 2 layers (draft, accounts)" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_a_workbook_sheet_is_named_after_the_hash_and_a_hash_in_a_real_name_is_kept(
+    tmp_path, accounts_frame, two_squares
+):
+    from territory.io import read_table
+
+    book = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(book) as xl:
+        pd.DataFrame({"note": ["read me"]}).to_excel(xl, sheet_name="README", index=False)
+        accounts_frame.to_excel(xl, sheet_name="Accounts", index=False)
+    assert list(read_table(book).columns) == ["note"]  # the first sheet, as documented
+    table = read_table(f"{book}#Accounts")
+    assert table["account_id"].tolist() == accounts_frame["account_id"].astype(str).tolist()
+    with pytest.raises(territory.errors.InputError, match="Sheet 'Nope' is not in .*README"):
+        read_table(f"{book}#Nope")
+    odd = tmp_path / "q1#final.csv"  # a real file name with a hash is read as it is
+    accounts_frame.to_csv(odd, index=False)
+    assert len(read_table(odd)) == len(accounts_frame)
+
+
 @pytest.mark.parametrize(
     ("columns", "options"),
     [

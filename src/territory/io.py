@@ -136,11 +136,32 @@ def read_table(path: str | os.PathLike, *, layer: str | None = None) -> pd.DataF
     return read_source(path, layer=layer)[0]
 
 
+LAYERED_SUFFIXES = {".gpkg", ".xlsx", ".xlsm"}  # files that may hold several layers or sheets
+
+
+def split_layer(path: str | os.PathLike) -> tuple[Path, str | None]:
+    """``"areas.gpkg#counties"`` -> ``(Path("areas.gpkg"), "counties")``: the layer of a
+    GeoPackage or the sheet of a workbook named after ``#`` (as a database table is named
+    after its URL). A path that exists as written is never split."""
+    p = Path(path)
+    text = str(path)
+    if "#" in text and not p.exists():
+        base, _, name = text.rpartition("#")
+        if name and file_type(base) in LAYERED_SUFFIXES:
+            return Path(base), name
+    return p, None
+
+
 def read_source(
     path: str | os.PathLike, *, layer: str | None = None
 ) -> tuple[pd.DataFrame, Source]:
-    """Like :func:`read_table`, also returning the :class:`Source` that locates its rows."""
-    p = Path(path)
+    """Like :func:`read_table`, also returning the :class:`Source` that locates its rows.
+
+    ``path`` may name a layer or sheet after ``#`` (``areas.gpkg#counties``); a GeoPackage of
+    several layers must (it is refused with the list of its layers, so no layer is read by
+    mistake)."""
+    p, named = split_layer(path) if layer is None else (Path(path), None)
+    layer = layer if named is None else named
     if not p.exists():
         raise InputError(
             f"File not found: {p}. Check the path (relative paths are resolved from "
@@ -157,7 +178,7 @@ def read_source(
         if kind in PARQUET_SUFFIXES:
             return _read_parquet(p), Source(str(p))
         if kind in VECTOR_SUFFIXES:
-            return gpd.read_file(p, layer=layer, engine="pyogrio"), Source(str(p))
+            return _read_vector(p, layer)
     except (InputError, ValidationError):
         raise
     except Exception as exc:  # parser errors from pandas/pyarrow/GDAL differ by format
@@ -174,6 +195,25 @@ def read_source(
     raise InputError(
         f"Cannot read {p}: unknown file type '{kind}'. Use one of: {', '.join(known)}."
     )
+
+
+def _read_vector(p: Path, layer: str | None) -> tuple[pd.DataFrame, Source]:
+    """A vector file's layer: ``layer``, or the only one it has."""
+    import pyogrio
+
+    names = [str(n) for n in pyogrio.list_layers(p)[:, 0]]
+    if layer is not None and layer not in names:
+        raise InputError(
+            f"Layer '{layer}' is not in {p}. Layers: {', '.join(names)}. Name one after the "
+            f"path: {p}#{names[0]}."
+        )
+    if layer is None and len(names) > 1:
+        raise InputError(
+            f"{p} holds {len(names)} layers ({', '.join(names)}). Name the one to read after "
+            f"the path, for example {p}#{names[0]} (in a plan file too)."
+        )
+    frame = gpd.read_file(p, layer=layer, engine="pyogrio")
+    return frame, Source(f"{p}#{layer}" if layer is not None else str(p))
 
 
 # --------------------------------------------------------------------------------------------
@@ -476,7 +516,8 @@ def _read_xlsx(p: Path, sheet: str | None) -> tuple[pd.DataFrame, Source]:
     try:
         if sheet is not None and sheet not in book.sheetnames:
             raise InputError(
-                f"Sheet '{sheet}' is not in {p}. Sheets: {', '.join(book.sheetnames)}."
+                f"Sheet '{sheet}' is not in {p}. Sheets: {', '.join(book.sheetnames)}. Name "
+                f"one after the path: {p}#{book.sheetnames[0]}."
             )
         ws = book[sheet] if sheet is not None else book.worksheets[0]
         header: list[str] | None = None
@@ -500,7 +541,8 @@ def _read_xlsx(p: Path, sheet: str | None) -> tuple[pd.DataFrame, Source]:
             numbers.append(number)
     finally:
         book.close()
-    source = Source(str(p), lines=np.asarray(numbers, dtype=np.int64))
+    name = f"{p}#{sheet}" if sheet is not None else str(p)
+    source = Source(name, lines=np.asarray(numbers, dtype=np.int64))
     if header is None:
         return pd.DataFrame(), source
     check_header(header, p, letters=True)

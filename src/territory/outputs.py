@@ -177,7 +177,7 @@ def check_targets(
     """
     folders = {Path(f) for f in folders}
     targets = [Path(t) for t in targets]
-    input_paths = [Path(p) for p in inputs if isinstance(p, (str, os.PathLike))]
+    input_paths = [_input_file(p) for p in inputs if isinstance(p, (str, os.PathLike))]
     seen: dict[Path, Path] = {}
     for target in targets:
         key = target.resolve()
@@ -200,6 +200,13 @@ def check_targets(
                 )
     for parent in {t.parent for t in targets}:
         check_folder(parent)
+
+
+def _input_file(path: str | os.PathLike) -> Path:
+    """The file an input path reads (``areas.gpkg#counties`` reads ``areas.gpkg``)."""
+    from territory.io import split_layer
+
+    return split_layer(path)[0]
 
 
 def plan_inputs(plan) -> list[Any]:
@@ -363,7 +370,7 @@ class OutputSet:
         self.folder = Path(folder)
         self.manifest = manifest
         self.command = command
-        self.inputs = [Path(p) for p in inputs if isinstance(p, (str, os.PathLike))]
+        self.inputs = [_input_file(p) for p in inputs if isinstance(p, (str, os.PathLike))]
         self.plan = plan
         self.names: list[str] = []
         self.stage: Path | None = None
