@@ -185,6 +185,19 @@ def case_unknown_file_type(tmp, terr):
     return acc, terr, [], ["unknown file type '.ods'", ".csv", ".xlsx"]
 
 
+def case_unknown_crs(tmp, terr):
+    acc = write_csv(tmp / "acc.csv", GOOD)
+    return acc, terr, ["--crs", "EPSG:99999"], ["'EPSG:99999'", "not a coordinate", "EPSG:4326"]
+
+
+def case_truncated_parquet(tmp, terr):
+    good = tmp / "whole.parquet"
+    pd.read_csv(write_csv(tmp / "acc.csv", GOOD)).to_parquet(good)
+    acc = tmp / "acc.parquet"
+    acc.write_bytes(good.read_bytes()[:300])  # a copy cut short
+    return acc, terr, [], ["Cannot read the accounts in", "acc.parquet", "complete Parquet file"]
+
+
 CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
 
 
@@ -251,3 +264,31 @@ def test_plan_file_with_unknown_setting(tmp_path):
     result = CliRunner().invoke(cli, ["run", str(plan)])
     assert result.exit_code == 1
     assert "Unknown setting(s) latitude in [accounts]" in " ".join(result.output.split())
+
+
+def test_plan_on_a_parquet_folder_with_a_stray_file_and_a_bad_crs(tmp_path, squares_geojson):
+    """Accounts given as a folder of Parquet files (read in batches) that also holds a notes
+    file, and a plan whose CRS is not one: each is one clear error, no traceback, no output."""
+    folder = tmp_path / "accounts"
+    folder.mkdir()
+    frame = pd.read_csv(write_csv(tmp_path / "acc.csv", GOOD))
+    frame.iloc[:1].to_parquet(folder / "part-0.parquet")
+    frame.iloc[1:].to_parquet(folder / "part-1.parquet")
+    (folder / "notes.csv").write_text("exported on Monday\n")
+    plan = tmp_path / "plan.toml"
+    body = f'[accounts]\npath = "accounts"\n[territories]\npath = "{squares_geojson.name}"\n'
+    plan.write_text(body)
+    result = CliRunner().invoke(cli, ["run", str(plan), "--out", str(tmp_path / "out")])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "notes.csv" in text and "every file in the folder is a Parquet file" in text
+    assert not (tmp_path / "out").exists()
+    (folder / "notes.csv").unlink()
+    plan.write_text(body.replace('path = "accounts"', 'path = "accounts"\ncrs = "bogus"'))
+    result = CliRunner().invoke(cli, ["run", str(plan), "--out", str(tmp_path / "out")])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "'bogus', is not a coordinate reference system" in text
+    plan.write_text(body)
+    result = CliRunner().invoke(cli, ["run", str(plan), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output

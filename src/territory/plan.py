@@ -7,6 +7,7 @@ by :mod:`territory.planfile`. Nothing here computes: :meth:`Plan.run` hands the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,25 @@ if TYPE_CHECKING:
     from territory.validate import Accounts
 
 
+def check_crs(crs, what: str) -> None:
+    """Refuse a CRS that pyproj cannot read, before any work (it is used only for inputs that
+    have none, so a bad one would otherwise surface late, or never)."""
+    if crs is None:
+        return
+    import pyproj
+
+    try:
+        pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError as exc:
+        found = re.search(r"proj_create: ([^)]*)", str(exc))
+        reason = found.group(1).strip() if found else "unknown"
+        raise ValidationError(
+            f"The CRS given for the {what}, {crs!r}, is not a coordinate reference system "
+            f"({reason}). Give an EPSG code such as EPSG:4326 (longitude/latitude) or "
+            "EPSG:3857, or a WKT or PROJ text."
+        ) from None
+
+
 @dataclass(frozen=True)
 class AccountsSpec:
     """Where the accounts come from and which columns mean what (None = auto-detect)."""
@@ -41,6 +61,9 @@ class AccountsSpec:
     postal_table: Any = None
     measures: tuple[str, ...] | None = None
     crs: str | None = None
+
+    def __post_init__(self):
+        check_crs(self.crs, "accounts")
 
     def load(self, also_measures: tuple[str, ...] = (), data=None, source=None) -> Accounts:
         """Check the accounts (``data`` overrides the source: a batch or partition of it)."""
@@ -63,6 +86,9 @@ class TerritoriesSpec:
     alignment_parent: str | None = None
     crs: str | None = None
     strict: bool = False
+
+    def __post_init__(self):
+        check_crs(self.crs, "territories")
 
     def load(self) -> TerritoryLayer:
         """Read and check the layer (see :func:`territory.stages.read.read_territories`)."""

@@ -20,6 +20,7 @@ import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from territory.engines.parts import run_part
+from territory.errors import InputError
 from territory.extensions import PluginLog
 from territory.io import PARQUET_SUFFIXES, Source, file_type
 from territory.kpi import Aggregates
@@ -100,17 +101,19 @@ def parquet_batches(source, batch_rows: int):
     path = Path(source)
     if not (path.is_dir() or (file_type(path) in PARQUET_SUFFIXES and path.exists())):
         return None
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
-    dataset = ds.dataset(path, format="parquet")
-    total = dataset.count_rows()
+    try:
+        dataset = ds.dataset(path, format="parquet")
+        total = dataset.count_rows()
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, exc) from None
     if not path.is_dir() and total <= batch_rows:
         return None
     geo = (dataset.schema.metadata or {}).get(b"geo")
 
     def frames():
-        import pyarrow as pa
-
         offset, pending, rows = 0, [], 0
 
         def emit():
@@ -118,7 +121,14 @@ def parquet_batches(source, batch_rows: int):
             return geo_frame(table, json.loads(geo)) if geo is not None else table.to_pandas()
 
         # record batches follow files and row groups; coalesce them up to batch_rows
-        for batch in dataset.to_batches(batch_size=batch_rows):
+        batches = dataset.to_batches(batch_size=batch_rows)
+        while True:
+            try:
+                batch = next(batches, None)
+            except (pa.ArrowException, OSError) as exc:
+                raise _unreadable(path, exc) from None
+            if batch is None:
+                break
             pending.append(batch)
             rows += batch.num_rows
             if rows >= batch_rows:
@@ -129,6 +139,19 @@ def parquet_batches(source, batch_rows: int):
             yield emit(), Source(str(path), offset=offset)
 
     return total, frames()
+
+
+def _unreadable(path: Path, exc: Exception) -> InputError:
+    """The error for a Parquet file or folder pyarrow cannot read (truncated, not Parquet, or a
+    folder holding other files)."""
+    where = (
+        "that every file in the folder is a Parquet file (other files, such as notes or CSV "
+        "exports, must be moved out; names starting with _ or . are skipped)"
+        if path.is_dir()
+        else "that the file is a complete Parquet file (write it again with to_parquet)"
+    )
+    reason = str(exc).rstrip(". ")
+    return InputError(f"Cannot read the accounts in {path}: {reason}. Check {where}.")
 
 
 def database_batches(source, batch_rows: int):
