@@ -85,6 +85,51 @@ def test_target_rule_and_targets_table(tmp_path, two_squares):
         territory.kpis(accounts, two_squares, targets=str(table))
 
 
+def test_plan_attainment_is_over_the_territories_with_a_target(tmp_path, two_squares):
+    """Targets for some territories only: the plan's attainment compares their revenue with
+    their targets (pandas over the assigned accounts is the oracle), not all revenue; a
+    negative target is refused naming its line; the console table adds the unassigned accounts
+    and the input total under the territories' total."""
+    from click.testing import CliRunner
+
+    from territory.cli import cli
+
+    rng = np.random.default_rng(7)
+    accounts = pd.DataFrame(
+        {
+            "account_id": [f"a{i}" for i in range(40)],
+            "lat": rng.uniform(0.05, 0.95, 40),
+            "lon": np.r_[rng.uniform(0.05, 1.95, 36), [9.0] * 4],  # four far outside
+            "revenue": rng.integers(1, 100, 40).astype(float),
+        }
+    )
+    table = tmp_path / "targets.csv"
+    table.write_text("territory_id,target\nA,250\n")
+    result = territory.run(accounts, two_squares.drop(columns="target"), targets=str(table))
+    located = result.assignments.merge(accounts, on="account_id", suffixes=("", "_in"))
+    in_a = located.loc[located["territory_id"] == "A", "revenue_in"].sum()
+    assert result.summary["attainment"] == pytest.approx(in_a / 250)
+    assert result.summary["attainment_territories"] == 1
+    table.write_text("territory_id,target\nA,250\nB,-5\n")
+    with pytest.raises(ValidationError, match="Negative targets .*line 3"):
+        territory.run(accounts, two_squares.drop(columns="target"), targets=str(table))
+
+    path = tmp_path / "accounts.csv"
+    accounts.to_csv(path, index=False)
+    squares = tmp_path / "squares.geojson"
+    two_squares.to_file(squares)
+    res = CliRunner().invoke(cli, ["kpis", str(path), str(squares)], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    rows = {}
+    for line in res.output.splitlines():
+        cells = [c.strip() for c in line.strip("│ ").split("│")]
+        if cells and cells[0] in ("TOTAL", "UNASSIGNED", "INPUT"):
+            rows[cells[0]] = [float(c.replace(",", "")) for c in cells if c and c[0].isdigit()]
+    assert rows["UNASSIGNED"] == [4, accounts["revenue"].iloc[36:].sum()]
+    assert rows["INPUT"] == [40, accounts["revenue"].sum()]
+    assert rows["TOTAL"][:2] == [36, accounts["revenue"].iloc[:36].sum()]
+
+
 def test_unknown_balance_measure(accounts_frame, two_squares):
     with pytest.raises(ValidationError, match="Unknown balance measure 'profit'"):
         territory.kpis(accounts_frame, two_squares, balance="profit")

@@ -605,13 +605,17 @@ def _print_kpis(result: PlanResult, limit: int = 60) -> None:
     if len(kpis) > limit:
         table.add_row(f"… {len(kpis) - limit:,} more (all in the KPI file)")
     s = result.summary
-    total = ["TOTAL", "", "", f"{s['assigned']:,}"] if "parent" in shown else ["TOTAL", ""]
+
+    def sums_row(label: str, accounts: int, part: str) -> list[str]:
+        cells = {"territory_id": label, "accounts": f"{accounts:,}"}
+        cells |= {m: _cell(m, t[part]) for m, t in s["totals"].items()}
+        return [cells.get(c, "") for c in shown]
+
     table.add_section()
-    table.add_row(
-        *total,
-        *(_cell(m, s["totals"][m]["assigned"]) for m in list(result.summary["totals"])),
-        *[""] * (len(shown) - len(total) - len(list(result.summary["totals"]))),
-    )
+    table.add_row(*sums_row("TOTAL", s["assigned"], "assigned"))
+    if s["unassigned"]:  # the territories plus the unassigned accounts make the input
+        table.add_row(*sums_row("UNASSIGNED", s["unassigned"], "unassigned"))
+        table.add_row(*sums_row("INPUT", s["accounts"], "input"))
     console.print(table)
     console.print(
         f"Balance on {escape(str(s['balance_measure']))}: "
@@ -619,6 +623,11 @@ def _print_kpis(result: PlanResult, limit: int = 60) -> None:
         f"Gini {s['gini']:.3f}; compactness mean {s['compactness_mean']:.2f}, "
         f"min {s['compactness_min']:.2f}"
         + (f"; attainment {formatting.percent(s['attainment'])}" if "attainment" in s else "")
+        + (
+            f" (over the {s['attainment_territories']:,} territories with a target)"
+            if "attainment_territories" in s
+            else ""
+        )
     )
 
 

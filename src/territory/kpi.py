@@ -268,6 +268,13 @@ def summary(agg: Aggregates, kpis: pd.DataFrame, balance: str) -> dict:
         "totals": totals,
         "target_total": target_total,
     }
-    if "revenue" in agg.measures and np.isfinite(target_total) and target_total > 0:
-        out["attainment"] = totals["revenue"]["assigned"] / target_total
+    if "revenue" in agg.measures and "revenue" in kpis and np.isfinite(target_total):
+        # over the territories that have a target: revenue where none is set is not measured
+        # against anything (it is still in the totals)
+        has = (kpis["target"] > 0).to_numpy()
+        if has.any():
+            revenue, target = kpis["revenue"].to_numpy()[has], kpis["target"].to_numpy()[has]
+            out["attainment"] = float(np.nansum(revenue) / target.sum())
+            if not has.all():
+                out["attainment_territories"] = int(has.sum())
     return out

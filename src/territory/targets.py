@@ -72,6 +72,13 @@ def read_targets(data) -> pd.Series:
         option="targets value column",
     )
     values, _ = to_number(frame[vcol], vcol, source)
+    negative = np.flatnonzero(np.asarray(values, dtype=float) < 0)
+    if len(negative):
+        raise ValidationError(
+            f"Negative targets in column '{vcol}' of the targets {source.called} "
+            f"({source.describe_rows(negative)}): a target is an amount to reach. Give 0 for a "
+            "territory without one, or leave it out."
+        )
     ids = id_text(frame[tcol])
     dup = ids.duplicated(keep=False).to_numpy()
     if dup.any():
