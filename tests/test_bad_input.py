@@ -292,3 +292,22 @@ def test_plan_on_a_parquet_folder_with_a_stray_file_and_a_bad_crs(tmp_path, squa
     plan.write_text(body)
     result = CliRunner().invoke(cli, ["run", str(plan), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "name"), [("assign", "assignments.json"), ("kpis", "kpis.txt"), ("assign", "a")]
+)
+def test_an_output_name_no_table_can_be_written_as_is_refused_first(
+    tmp_path, accounts_csv, squares_geojson, command, name
+):
+    """Refused before the run, by the name the user gave (never a staging name), and nothing
+    is written; a table without shapes is never written as GeoJSON with empty geometries."""
+    out = tmp_path / "out" / name
+    result = CliRunner().invoke(
+        cli, [command, str(accounts_csv), str(squares_geojson), "-o", str(out)]
+    )
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"as {name}: unknown output type" in text and ".csv, .csv.gz, .parquet" in text
+    assert "territory-tmp" not in text and "Assignment methods" not in text  # no work done
+    assert not out.parent.exists()

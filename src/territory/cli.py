@@ -147,14 +147,15 @@ def assign(accounts, territories, output, engine, scheduler, database, **kw):
     unassigned), distance and reason. With --engine dask the assignments are written as a
     Parquet folder, one file per partition.
     """
-    from territory.io import write_table
+    from territory.io import check_table_output, write_table
     from territory.outputs import check_targets, plan_inputs
 
-    plan = _plan(accounts, territories, **kw)
     if engine == "dask":  # a folder of Parquet files
         output = str(Path(output).with_suffix(".parquet"))
+    plan = _plan(accounts, territories, **kw)
     folders = [Path(output)] if engine == "dask" else []
-    check_targets([Path(output)], plan_inputs(plan), folders=folders)
+    check_targets([Path(output)], plan_inputs(plan), folders=folders)  # never over an input
+    check_table_output(output, "assignments")
     target = database.target()
     result = _run(plan, engine, scheduler, plugin_kpis=False)
     _print_notes(result)
@@ -208,6 +209,7 @@ def kpis(accounts, territories, output, engine, scheduler, database, **kw):
     With -o, the KPI file and one file per segment column are published as one set with
     ``<name>-manifest.json``.
     """
+    from territory.io import check_table_output
     from territory.outputs import OutputSet, plan_inputs
 
     plan = _plan(accounts, territories, **kw)
@@ -217,6 +219,7 @@ def kpis(accounts, territories, output, engine, scheduler, database, **kw):
         files = OutputSet(path.parent, f"{path.stem}-manifest.json", command="kpis",
                           inputs=plan_inputs(plan))  # fmt: skip
         files.check([path.name, *(f"{path.stem}-{s}{path.suffix}" for s in plan.segments)])
+        check_table_output(output, "KPI table")
     target = database.target()
     result = _run(plan, engine, scheduler)
     _print_notes(result)

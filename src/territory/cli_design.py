@@ -249,7 +249,7 @@ def quality(
     those `territory design` reported (targets raised for blocks too heavy for a territory).
     """
     from territory.designer import plan_report
-    from territory.io import write_table
+    from territory.io import check_table_output, write_table
     from territory.outputs import check_targets
     from territory.resultdir import is_result_path
 
@@ -258,6 +258,7 @@ def quality(
     if output:
         check_targets([Path(output)], [blocks, alignment, accounts, baseline,
                                        *_folder_files(blocks)])  # fmt: skip
+        check_table_output(output, "quality table")
     given = _from_folder(blocks, accounts, block_id, measures)
     if given is not None:
         blocks, block_id, accounts, measures = (given["blocks"], given["block_id"],

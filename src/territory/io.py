@@ -683,10 +683,29 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
         raise write_error(exc, target, kept) from exc
 
 
+TABLE_OUTPUTS = (".csv", ".csv.gz", ".parquet")  # what a table without shapes is written as
+
+
+def check_table_output(path: str | os.PathLike, what: str = "output") -> None:
+    """Refuse, before any work, an output name whose suffix a table cannot be written as."""
+    suffix = file_type(path)
+    if suffix not in TABLE_OUTPUTS and suffix not in PARQUET_SUFFIXES:
+        raise InputError(
+            f"Cannot write the {what} as {Path(path).name}: unknown output type "
+            f"'{suffix or Path(path).name}'. Name a file ending in {', '.join(TABLE_OUTPUTS)}."
+        )
+
+
 def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``frame`` to CSV (``.csv.gz`` compressed), Parquet or a vector format, atomically."""
+    """Write ``frame`` to CSV (``.csv.gz`` compressed), Parquet or, when it has shapes, a vector
+    format, atomically."""
     target = Path(path)
     suffix = file_type(target)
+    if suffix in VECTOR_SUFFIXES and not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(
+            f"Cannot write {target.name} as {suffix}: the table has no shapes. Name a file "
+            f"ending in {', '.join(TABLE_OUTPUTS)}."
+        )
     with atomic_path(target) as tmp:
         if suffix in (".csv", ".csv.gz"):
             out = frame.drop(columns="geometry") if "geometry" in frame.columns else frame
@@ -695,7 +714,7 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
         elif suffix in PARQUET_SUFFIXES:
             frame.to_parquet(tmp, index=False)
         elif suffix in VECTOR_SUFFIXES:
-            gpd.GeoDataFrame(frame).to_file(tmp, engine="pyogrio")
+            frame.to_file(tmp, layer=target.stem, engine="pyogrio")
         else:
-            raise InputError(f"Cannot write {target}: unknown file type '{suffix}'.")
+            raise InputError(f"Cannot write {target.name}: unknown file type '{suffix}'.")
     return target
