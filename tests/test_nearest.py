@@ -34,3 +34,44 @@ def test_within_reach_of_a_pole_every_longitude_is_searched():
                                 shapely.bounds(polys), True, 1.0)  # fmt: skip
     assert near[0] == 0
     assert km[0] == pytest.approx(GEOD.inv(0, 89.99, 25, 89.99)[2] / 1000, rel=1e-6)
+
+
+def _box_km(px, py, box, n=4001):
+    """Oracle: geodesic distance (km) from a point to a box's boundary, sampled densely along
+    its edges (straight in lon/lat, as the layers draw them)."""
+    ring = np.asarray(box.exterior.coords)
+    t = np.linspace(0, 1, n)[:, None]
+    pts = np.concatenate([a + t * (b - a) for a, b in zip(ring[:-1], ring[1:], strict=True)])
+    _, _, m = GEOD.inv(np.full(len(pts), px), np.full(len(pts), py), pts[:, 0], pts[:, 1])
+    return m.min() / 1000
+
+
+@pytest.mark.parametrize("lat", [30.0, 45.0, 60.0, 75.0])
+def test_the_nearer_of_two_territories_wins_by_geodesic_distance_in_every_direction(lat):
+    """Two small territories 10 km off in different directions, the second 2 m farther (two
+    ties away): the nearer by the ellipsoid wins and its distance is the geodesic one. A frame
+    that scales longitude at the point's latitude misjudges pieces to the north-east or
+    south-west by several metres at this range."""
+    rng = np.random.default_rng(int(lat))
+    wrong = 0
+    for _ in range(12):
+        az = rng.uniform(0, 360, 2)
+        boxes = []
+        for k, km in enumerate((10.0, 10.002)):
+            # a 0.02-degree square whose corner towards the point is `km` away along `az`
+            cx, cy, _ = GEOD.fwd(0.0, lat, az[k], km * 1000 + 2000)
+            box = shapely.box(cx - 0.01, cy - 0.01, cx + 0.01, cy + 0.01)
+            scale = km / _box_km(0.0, lat, box)  # move it so the boundary is `km` away
+            for _ in range(4):
+                dx, dy = (cx - 0.0) * scale, (cy - lat) * scale
+                box = shapely.box(dx - 0.01, lat + dy - 0.01, dx + 0.01, lat + dy + 0.01)
+                scale *= km / _box_km(0.0, lat, box)
+            boxes.append(box)
+        true = [_box_km(0.0, lat, b) for b in boxes]
+        assert true[1] - true[0] > 0.0015  # the second is really farther, beyond a tie
+        polys = np.array(boxes[::-1])  # the farther one first: ties or rank cannot help
+        near, km = nearest_polygons(np.array([0.0]), np.array([lat]), polys,
+                                    shapely.bounds(polys), True, 15.0)  # fmt: skip
+        wrong += near[0] != 1
+        assert km[0] == pytest.approx(true[int(near[0] == 0)], abs=2e-4)
+    assert wrong == 0

@@ -29,7 +29,9 @@ def nearest_polygons(x, y, polygons, bounds, geographic, max_km, unit=1.0, rank=
     linear unit is ``unit`` metres). For lon/lat layers the frame uses the WGS84 radii of
     curvature, points within reach of the antimeridian are searched on both sides of it, and
     the winner's distance is the geodesic distance (``pyproj.Geod``) to the nearest point of
-    its segment.
+    its segment; where the local frame could misorder candidates by more than a tenth of a tie
+    (metres at tens of km, more towards the poles) they are ranked again geodesically
+    (:meth:`_Segments.rerank`).
     Polygons within a metre of the same distance tie; the lowest ``rank`` (id order) wins.
     The search reaches twice ``max_km`` so near misses are reported with their distance; the
     caller applies the limit.
@@ -107,6 +109,8 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank):
         # final only if no segment a tie away beyond its radius could still win on id
         todo = todo[~(dist[todo] <= need - TIE_KM)]
 
+    if geographic:
+        segs.rerank(x, y, best_poly, best_seg, dist, reach)
     # one answer per original point: the best of it and its shifted copies, by the same rule
     found = np.flatnonzero(best_poly >= 0)
     first = found[_best(origin[found], dist[found], rank[best_poly[found]])]
@@ -262,6 +266,12 @@ class _Segments:
     def search(self, x, y, todo, radius, best_poly, best_seg, dist):
         """One search round: improve the best segment of points ``todo`` among the pieces
         within ``radius`` km of each (an array, one radius per point)."""
+        for point, piece, km in self.pairs(x, y, todo, radius):
+            self._merge(point, piece, km, best_poly, best_seg, dist)
+
+    def pairs(self, x, y, todo, radius):
+        """``(point, piece, km)`` in chunks: the pieces within ``radius`` km (one per point) of
+        points ``todo``, with their distance in the local frame."""
         if self.index is None or not len(todo):
             return
         for part in np.array_split(np.arange(len(todo)), max(1, len(todo) // 32768)):
@@ -281,7 +291,39 @@ class _Segments:
             # pieces beyond the radius are left out: whether they are in the index depends on
             # the other points searched with these, and no answer may
             near = km <= np.repeat(radius[part], np.diff(starts))
-            self._merge(point[near], piece[near], km[near], best_poly, best_seg, dist)
+            yield point[near], piece[near], km[near]
+
+    def rerank(self, x, y, best_poly, best_seg, dist, reach):
+        """Rank again on the ellipsoid the candidates of lon/lat points that the local frame
+        may have put in the wrong order.
+
+        The local frame scales longitude at the point's own latitude, so a piece off to the
+        north-east or south-west is misplaced by about ``3e-5 km * d**2 * tan(latitude)`` at
+        ``d`` km (3 m at 10 km and 45 degrees, 17 m at 80); :data:`TIE_KM` is far finer. Every
+        piece within the best distance plus twice that margin (with room to spare) is measured
+        geodesically and the nearest wins, ties by the same rule; within the reach only, so
+        answers still depend on no other point. Points with no other polygon that near keep
+        their answer (its distance is measured on the ellipsoid afterwards).
+        """
+        found = np.flatnonzero(best_poly >= 0)
+        d = dist[found]
+        lat = np.radians(np.minimum(np.abs(y[found]) + d / 110.574, 89.5))
+        margin = 5e-5 * d**2 * (np.tan(lat) + 0.1)
+        wide = margin > TIE_KM / 10
+        todo = found[wide]
+        radius = np.minimum(d[wide] + 2 * margin[wide] + TIE_KM, reach)
+        for point, piece, _ in self.pairs(x, y, todo, radius):
+            # only points with another polygon in the window can change hands
+            other = np.zeros(len(x), dtype=bool)
+            other[point[self.poly[piece] != best_poly[point]]] = True
+            keep = other[point]
+            point, piece = point[keep], piece[keep]
+            if not len(point):
+                continue
+            km = _geodesic_km(x[point], y[point], self.a[piece], self.b[piece])
+            first = _best(point, km, self.rank[self.poly[piece]], self.place[piece])
+            p, s = point[first], piece[first]
+            best_poly[p], best_seg[p], dist[p] = self.poly[s], s, km[first]
 
     def _merge(self, point, piece, km, best_poly, best_seg, dist):
         """Keep, per point, the nearest polygon; within :data:`TIE_KM` the lowest rank wins."""
