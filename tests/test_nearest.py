@@ -46,31 +46,42 @@ def _box_km(px, py, box, n=4001):
     return m.min() / 1000
 
 
-@pytest.mark.parametrize("lat", [30.0, 45.0, 60.0, 75.0])
-def test_the_nearer_of_two_territories_wins_by_geodesic_distance_in_every_direction(lat):
+def _box_at(lon0, lat, az, km):
+    """A 0.02-degree square whose boundary is ``km`` from (lon0, lat), its corner towards the
+    point along azimuth ``az``; longitudes wrapped into [-180, 180]."""
+    cx, cy, _ = GEOD.fwd(lon0, lat, az, km * 1000 + 2000)
+    dx, dy = (cx - lon0 + 180) % 360 - 180, cy - lat
+    scale = 1.0
+    for _ in range(5):
+        x = lon0 + dx * scale
+        x = (x + 180) % 360 - 180
+        box = shapely.box(x - 0.01, lat + dy * scale - 0.01, x + 0.01, lat + dy * scale + 0.01)
+        scale *= km / _box_km(lon0, lat, box)
+    return box
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon0"),
+    [(30.0, 0.0), (45.0, 0.0), (60.0, 0.0), (75.0, 0.0), (45.0, 179.9999), (70.0, -179.9999)],
+)
+def test_the_nearer_of_two_territories_wins_by_geodesic_distance_in_every_direction(lat, lon0):
     """Two small territories 10 km off in different directions, the second 2 m farther (two
     ties away): the nearer by the ellipsoid wins and its distance is the geodesic one. A frame
     that scales longitude at the point's latitude misjudges pieces to the north-east or
-    south-west by several metres at this range."""
+    south-west by several metres at this range. Next to the antimeridian one territory lies
+    on each side of it."""
     rng = np.random.default_rng(int(lat))
     wrong = 0
     for _ in range(12):
         az = rng.uniform(0, 360, 2)
-        boxes = []
-        for k, km in enumerate((10.0, 10.002)):
-            # a 0.02-degree square whose corner towards the point is `km` away along `az`
-            cx, cy, _ = GEOD.fwd(0.0, lat, az[k], km * 1000 + 2000)
-            box = shapely.box(cx - 0.01, cy - 0.01, cx + 0.01, cy + 0.01)
-            scale = km / _box_km(0.0, lat, box)  # move it so the boundary is `km` away
-            for _ in range(4):
-                dx, dy = (cx - 0.0) * scale, (cy - lat) * scale
-                box = shapely.box(dx - 0.01, lat + dy - 0.01, dx + 0.01, lat + dy + 0.01)
-                scale *= km / _box_km(0.0, lat, box)
-            boxes.append(box)
-        true = [_box_km(0.0, lat, b) for b in boxes]
+        if abs(lon0) > 179:  # one west of the point, one east, across ±180
+            az = rng.permutation([rng.uniform(200, 340), rng.uniform(20, 160)])
+        boxes = [_box_at(lon0, lat, az[k], km) for k, km in enumerate((10.0, 10.002))]
+        true = [_box_km(lon0, lat, b) for b in boxes]
         assert true[1] - true[0] > 0.0015  # the second is really farther, beyond a tie
+        assert all(b.bounds[2] - b.bounds[0] < 1 for b in boxes)  # none wraps round the globe
         polys = np.array(boxes[::-1])  # the farther one first: ties or rank cannot help
-        near, km = nearest_polygons(np.array([0.0]), np.array([lat]), polys,
+        near, km = nearest_polygons(np.array([lon0]), np.array([lat]), polys,
                                     shapely.bounds(polys), True, 15.0)  # fmt: skip
         wrong += near[0] != 1
         assert km[0] == pytest.approx(true[int(near[0] == 0)], abs=2e-4)

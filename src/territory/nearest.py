@@ -111,12 +111,14 @@ def _nearest(x, y, polygons, bounds, geographic, max_km, unit, rank):
 
     if geographic:
         segs.rerank(x, y, best_poly, best_seg, dist, reach)
-    # one answer per original point: the best of it and its shifted copies, by the same rule
     found = np.flatnonzero(best_poly >= 0)
+    if geographic and len(found):
+        # every copy's winner measured to its piece on the ellipsoid (a segment may span half
+        # the globe), so the copies on either side of the antimeridian compare like for like
+        piece = best_seg[found]
+        dist[found] = _geodesic_km(x[found], y[found], segs.a[piece], segs.b[piece])
+    # one answer per original point: the best of it and its shifted copies, by the same rule
     first = found[_best(origin[found], dist[found], rank[best_poly[found]])]
-    if geographic and len(first):
-        piece = best_seg[first]  # measured to its piece: a segment may span half the globe
-        dist[first] = _geodesic_km(x[first], y[first], segs.a[piece], segs.b[piece])
     near[origin[first]] = best_poly[first]
     out = np.full(n, np.nan)
     out[origin[first]] = dist[first]
@@ -301,14 +303,17 @@ class _Segments:
         north-east or south-west is misplaced by about ``3e-5 km * d**2 * tan(latitude)`` at
         ``d`` km (3 m at 10 km and 45 degrees, 17 m at 80); :data:`TIE_KM` is far finer. Every
         piece within the best distance plus twice that margin (with room to spare) is measured
-        geodesically and the nearest wins, ties by the same rule; within the reach only, so
+        geodesically and the nearest wins, ties by the same rule (within half a degree of a
+        pole, every piece within the reach); within the reach only, so
         answers still depend on no other point. Points with no other polygon that near keep
         their answer (its distance is measured on the ellipsoid afterwards).
         """
         found = np.flatnonzero(best_poly >= 0)
         d = dist[found]
-        lat = np.radians(np.minimum(np.abs(y[found]) + d / 110.574, 89.5))
-        margin = 5e-5 * d**2 * (np.tan(lat) + 0.1)
+        lat = np.abs(y[found]) + d / 110.574  # the highest latitude the candidates reach
+        with np.errstate(invalid="ignore"):
+            margin = 5e-5 * d**2 * (np.tan(np.radians(np.minimum(lat, 89.5))) + 0.1)
+        margin[lat >= 89.5] = np.inf  # about the pole the frame fails: the whole reach
         wide = margin > TIE_KM / 10
         todo = found[wide]
         radius = np.minimum(d[wide] + 2 * margin[wide] + TIE_KM, reach)
