@@ -349,8 +349,10 @@ def test_two_explores_onto_one_map_keep_both_layers_and_one_set_of_controls(
     and the search box, PNG button and Reference overlay are there once."""
     west = states[states.geometry.centroid.x < -100]
     east = states[states.geometry.centroid.x >= -100]
-    m = territory.explore(west, "score", id="STUSPS", name="NAME")
-    assert territory.explore(east, "territory", id="STUSPS", name="NAME", m=m) is m
+    m = territory.explore(west, "score", id="STUSPS", name="NAME", accounts=user_accounts())
+    again = territory.explore(east, "territory", id="STUSPS", name="NAME", m=m,
+                              accounts=user_accounts())  # fmt: skip
+    assert again is m
     path = tmp_path / "two.html"
     m.save(str(path))
     page = open_page(browser, path)
@@ -362,9 +364,13 @@ def test_two_explores_onto_one_map_keep_both_layers_and_one_set_of_controls(
         "Territories by Score",
         "Territories",
         "Territory labels",
-        "Territory labels (2)",
+        "Territory labels #2",
     } <= set(names)
     assert names.count("Reference") == 1 and len(names) == len(set(names))
+    accounts = [n for n in names if n.startswith("Accounts")]
+    assert len(accounts) == 2 and accounts[1] == f"{accounts[0]} #2"
+    page.wait_for_selector("canvas.territory-points[data-drawn]")
+    assert page.evaluate("territoryPoints.map(p => p.count)") == [4, 4]  # a5 has no location
     assert page.locator(".leaflet-control-layers").count() == 1
     assert page.locator("input.tt-search").count() == 1
     assert page.locator(".territory-export-png").count() == 1

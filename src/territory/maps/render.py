@@ -86,9 +86,7 @@ def explore(
         a layer with the in-page alignment editor: ``balance`` is ``revenue`` or ``accounts``;
         its CSV keeps the rows and columns of ``alignment`` (a table, or ``(table, roles)``).
     m : folium.Map, optional
-        Add to this map (its view is kept) instead of a new one; it may be one an earlier
-        ``explore`` drew on: layers whose names are taken get a number (``Territories (2)``)
-        and the search box searches the territories drawn last.
+        Add to this map, keeping its view (an earlier ``explore`` may have drawn on it).
     tooltip : dict, optional
         Column -> label of the territory tooltip (default :data:`TOOLTIP_FIELDS` and
         ``column``); ``parent`` (region) and ``rep`` are added when present.
@@ -108,13 +106,12 @@ def explore(
     folium.Map
         ``m`` or the new map; ``map.get_root().render()`` is the HTML page.
     """
-    before = set(m._children) if m is not None else set()  # what the map held already
     table = _web_shapes(territory_table(territories, id, name), simplify_m)
     column = colour_column(table, column)
     codes = _currencies(currency, table["territory_id"])
     points = AccountPoints(account_frame(accounts, id), max_accounts, Money(codes))
     bounds = _view_bounds(points.frame) if len(points.rows) else _shape_bounds(table)
-    fmap = _base_map(m, tiles, bounds, points)
+    fmap, before = _base_map(m, tiles, bounds, points)
     layer, steps, people, money = _territories(fmap, table, column, tooltip, codes)
     if blocks is not None:
         blocks_layer(blocks, id, simplify_m, table, people, balance, alignment).add_to(fmap)
@@ -126,14 +123,13 @@ def explore(
     texts, counts = (caption, title, subtitle, source), (len(table), len(points.rows))
     legend_and_title(fmap, column, steps, money, texts, counts)
     add_map_tools(fmap, table, people, layer, steps, names, points)  # search, filters, regions
-    _unique_layer_names(fmap, before)
-    _controls(fmap, bounds, reference)
+    _controls(fmap, bounds, reference, before)
     return fmap
 
 
 def _unique_layer_names(fmap: folium.Map, before: set) -> None:
     """Layers just added whose name a layer of the map already has get a number (``Territories
-    (2)``): the layer control lists layers by name, so a second ``explore`` onto the same map
+    #2``): the layer control lists layers by name, so a second ``explore`` onto the same map
     would otherwise hide the first one's layers from it."""
     layers = [(k, c) for k, c in fmap._children.items() if isinstance(c, folium.map.Layer)]
     taken = {c.layer_name for k, c in layers if k in before}
@@ -141,8 +137,8 @@ def _unique_layer_names(fmap: folium.Map, before: set) -> None:
         if key in before:
             continue
         name, n = layer.layer_name, 2
-        while name in taken:
-            name, n = f"{layer.layer_name} ({n})", n + 1
+        while name in taken:  # "#2", since names may end in a count: "Accounts (2)"
+            name, n = f"{layer.layer_name} #{n}", n + 1
         layer.layer_name = name
         taken.add(name)
 
@@ -157,13 +153,14 @@ def _territories(fmap, table, column, tooltip, codes) -> tuple:
     return layer, steps, people, money
 
 
-def _controls(fmap, bounds, reference: bool) -> None:
+def _controls(fmap, bounds, reference: bool, before: set) -> None:
     """The Reference overlay, the print/PNG control and the layer control, once per map.
 
     On a map that has them (a user's, or one an earlier ``explore`` drew on) the Reference
     overlay is drawn again over both views, and the layer control is moved last: its script
     names every layer of the map, so it must run after the layers just added are made.
     """
+    _unique_layer_names(fmap, before)
     children = fmap._children
     if reference:
         earlier = [k for k, c in children.items() if isinstance(c, ReferenceLayer)]
@@ -268,9 +265,11 @@ def _currencies(currency, ids: pd.Series) -> pd.Series:
     return codes.where(codes.notna(), None)
 
 
-def _base_map(m, tiles, bounds, points: AccountPoints) -> folium.Map:
-    """A new offline map fitted to ``bounds``, or ``m`` with the territory styles added; the
-    map keeps ``points``, shared by every layer of accounts on it (see ``account_points``)."""
+def _base_map(m, tiles, bounds, points: AccountPoints) -> tuple[folium.Map, set]:
+    """A new offline map fitted to ``bounds``, or ``m`` with the territory styles added, and
+    the keys of what it held before; the map keeps ``points``, shared by every layer of
+    accounts on it (see ``account_points``)."""
+    before = set(m._children) if m is not None else set()
     if m is None:
         fmap = OfflineMap(location=None, tiles=None, control_scale=True)
     else:
@@ -283,7 +282,7 @@ def _base_map(m, tiles, bounds, points: AccountPoints) -> folium.Map:
     if m is None:
         fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     fmap._territory_accounts = points
-    return fmap
+    return fmap, before
 
 
 def territory_layer(table: gpd.GeoDataFrame, kpi: str, labels: dict, money: Money) -> tuple:
