@@ -289,6 +289,11 @@ def test_plan_on_a_parquet_folder_with_a_stray_file_and_a_bad_crs(tmp_path, squa
     text = " ".join(result.output.split())
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "'bogus', is not a coordinate reference system" in text
+    plan.write_text(body + '[outputs]\nassignments = "assignments.json"\n')
+    result = CliRunner().invoke(cli, ["run", str(plan), "--out", str(tmp_path / "out")])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "[outputs] assignments table as assignments.json" in text
+    assert not (tmp_path / "out").exists()  # refused before the run
     plan.write_text(body)
     result = CliRunner().invoke(cli, ["run", str(plan), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output

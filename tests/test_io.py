@@ -87,6 +87,24 @@ def test_a_geopackage_of_several_layers_is_read_by_the_layer_named_after_the_has
     assert "Traceback" not in res.output
 
 
+def test_a_geopackage_with_qgis_styles_or_a_layer_name_with_a_hash_is_read(
+    tmp_path, accounts_frame, two_squares
+):
+    import pyogrio
+
+    expected = territory.assign(accounts_frame, two_squares)
+    styled = tmp_path / "styled.gpkg"
+    two_squares.to_file(styled, layer="squares")
+    styles = pd.DataFrame({"f_table_name": ["squares"], "styleQML": ["<qml/>"]})
+    pyogrio.write_dataframe(styles, styled, layer="layer_styles")  # as QGIS saves a style
+    pd.testing.assert_frame_equal(territory.assign(accounts_frame, str(styled)), expected)
+    hashed = tmp_path / "areas.gpkg"
+    two_squares.to_file(hashed, layer="fy27#draft")
+    two_squares.assign(territory_id=["Y", "Z"]).to_file(hashed, layer="fy26")
+    got = territory.assign(accounts_frame, f"{hashed}#fy27#draft")
+    pd.testing.assert_frame_equal(got, expected)
+
+
 def test_a_workbook_sheet_is_named_after_the_hash_and_a_hash_in_a_real_name_is_kept(
     tmp_path, accounts_frame, two_squares
 ):

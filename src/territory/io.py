@@ -137,6 +137,7 @@ def read_table(path: str | os.PathLike, *, layer: str | None = None) -> pd.DataF
 
 
 LAYERED_SUFFIXES = {".gpkg", ".xlsx", ".xlsm"}  # files that may hold several layers or sheets
+SIDE_TABLES = {"layer_styles", "qgis_projects"}  # what QGIS saves into a GeoPackage
 
 
 def split_layer(path: str | os.PathLike) -> tuple[Path, str | None]:
@@ -146,8 +147,14 @@ def split_layer(path: str | os.PathLike) -> tuple[Path, str | None]:
     p = Path(path)
     text = str(path)
     if "#" in text and not p.exists():
-        base, _, name = text.rpartition("#")
-        if name and file_type(base) in LAYERED_SUFFIXES:
+        # at the first '#' after which the file exists: layer names may hold '#' too
+        cuts = [i for i, c in enumerate(text) if c == "#"]
+        for i in cuts:
+            base, name = text[:i], text[i + 1 :]
+            if name and file_type(base) in LAYERED_SUFFIXES and Path(base).exists():
+                return Path(base), name
+        base, name = text[: cuts[0]], text[cuts[0] + 1 :]
+        if name and file_type(base) in LAYERED_SUFFIXES:  # a missing file: named as such
             return Path(base), name
     return p, None
 
@@ -201,7 +208,8 @@ def _read_vector(p: Path, layer: str | None) -> tuple[pd.DataFrame, Source]:
     """A vector file's layer: ``layer``, or the only one it has."""
     import pyogrio
 
-    names = [str(n) for n in pyogrio.list_layers(p)[:, 0]]
+    # tables programs keep beside the data (QGIS styles and projects) are not layers to read
+    names = [str(n) for n in pyogrio.list_layers(p)[:, 0] if str(n) not in SIDE_TABLES]
     if layer is not None and layer not in names:
         raise InputError(
             f"Layer '{layer}' is not in {p}. Layers: {', '.join(names)}. Name one after the "
@@ -701,6 +709,11 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     format, atomically."""
     target = Path(path)
     suffix = file_type(target)
+    if suffix == ".shp":  # several files, which cannot be swapped in at once
+        raise InputError(
+            f"Cannot write {target.name}: a Shapefile is several files. Name a .gpkg, "
+            ".geojson or .parquet (GeoParquet) file instead."
+        )
     if suffix in VECTOR_SUFFIXES and not isinstance(frame, gpd.GeoDataFrame):
         raise InputError(
             f"Cannot write {target.name} as {suffix}: the table has no shapes. Name a file "

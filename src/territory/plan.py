@@ -231,6 +231,14 @@ class Plan:
 
             names.append(f"{out.result}/{INDEX}")
         self.output_set(out).check([n for n in names if n], folders)
+        from territory.io import check_table_output
+
+        tables = {"assignments": out.assignments, "kpis": out.kpis, "segments": out.segments}
+        if self.adjustments:
+            tables["adjustments"] = out.adjustments
+        for key, name in tables.items():
+            if name and not (key == "assignments" and engine == "dask"):
+                check_table_output(name, f"[outputs] {key} table")
 
     def with_outputs(self, **changes) -> Plan:
         """A copy of this plan with some output settings changed (e.g. ``dir=...``)."""
