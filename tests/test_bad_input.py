@@ -201,6 +201,17 @@ def case_truncated_parquet(tmp, terr):
 CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
 
 
+def test_a_truncated_parquet_file_is_one_clear_error_on_dask_too(tmp_path, squares_geojson):
+    accounts, territories, _, expected = case_truncated_parquet(tmp_path, squares_geojson)
+    out = tmp_path / "out" / "assignments.csv"
+    args = ["assign", str(accounts), str(territories), "-o", str(out), "--engine", "dask"]
+    result = CliRunner().invoke(cli, args)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert all(fragment in text for fragment in expected), text
+    assert not out.parent.exists()
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__[5:] for c in CASES])
 def test_bad_input_is_one_clear_error(tmp_path, squares_geojson, case):
     accounts, territories, extra, expected = case(tmp_path, squares_geojson)

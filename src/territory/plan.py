@@ -40,8 +40,8 @@ def check_crs(crs, what: str) -> None:
     try:
         pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
-        found = re.search(r"proj_create: ([^)]*)", str(exc))
-        reason = found.group(1).strip() if found else "unknown"
+        found = re.search(r"proj_create: (.*?)\)?$", str(exc))
+        reason = (found.group(1) if found else str(exc)).strip()
         raise ValidationError(
             f"The CRS given for the {what}, {crs!r}, is not a coordinate reference system "
             f"({reason}). Give an EPSG code such as EPSG:4326 (longitude/latitude) or "

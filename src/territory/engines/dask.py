@@ -201,15 +201,21 @@ def partitions(source, partition_rows: int, key: str | None = None):
         return frame.to_delayed(), "the accounts table"
     path = Path(source)
     if path.is_dir() or file_type(path) in PARQUET_SUFFIXES:
+        import pyarrow as pa
         import pyarrow.dataset as ds
 
-        geo = (ds.dataset(path, format="parquet").schema.metadata or {}).get(b"geo")
-        if geo is not None:
-            import dask_geopandas
+        from territory.engines.local import unreadable
 
-            frame = dask_geopandas.read_parquet(str(path))
-        else:
-            frame = dd.read_parquet(str(path))
+        try:
+            geo = (ds.dataset(path, format="parquet").schema.metadata or {}).get(b"geo")
+            if geo is not None:
+                import dask_geopandas
+
+                frame = dask_geopandas.read_parquet(str(path))
+            else:
+                frame = dd.read_parquet(str(path))
+        except (pa.ArrowException, OSError) as exc:
+            raise unreadable(path, exc) from None
         return frame.to_delayed(), str(path)
     if file_type(path) in TABLE_SUFFIXES:
         sep = sniff_separator(path)

@@ -108,7 +108,7 @@ def parquet_batches(source, batch_rows: int):
         dataset = ds.dataset(path, format="parquet")
         total = dataset.count_rows()
     except (pa.ArrowException, OSError) as exc:
-        raise _unreadable(path, exc) from None
+        raise unreadable(path, exc) from None
     if not path.is_dir() and total <= batch_rows:
         return None
     geo = (dataset.schema.metadata or {}).get(b"geo")
@@ -126,7 +126,7 @@ def parquet_batches(source, batch_rows: int):
             try:
                 batch = next(batches, None)
             except (pa.ArrowException, OSError) as exc:
-                raise _unreadable(path, exc) from None
+                raise unreadable(path, exc) from None
             if batch is None:
                 break
             pending.append(batch)
@@ -141,7 +141,7 @@ def parquet_batches(source, batch_rows: int):
     return total, frames()
 
 
-def _unreadable(path: Path, exc: Exception) -> InputError:
+def unreadable(path: Path, exc: Exception) -> InputError:
     """The error for a Parquet file or folder pyarrow cannot read (truncated, not Parquet, or a
     folder holding other files)."""
     where = (
