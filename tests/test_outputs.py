@@ -684,3 +684,19 @@ def test_a_ctrl_c_after_the_command_ended_changes_nothing():
                           timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "KeyboardInterrupt" not in done.stderr and "version" in done.stdout
+
+
+def test_compressed_segment_tables_keep_their_suffix(tmp_path):
+    """``segments = "seg.csv.gz"``: one gzip CSV per axis, named ``seg-<axis>.csv.gz``, each
+    reading back as the segment KPIs of the run."""
+    from territory.cli import demo_plan
+
+    plan = demo_plan().with_outputs(dir=tmp_path, segments="seg.csv.gz", map="", result="")
+    plan.check_outputs()
+    result = plan.run()
+    result.write()
+    for axis, table in result.segments.items():
+        slug = axis.replace("_", "-")
+        back = pd.read_csv(tmp_path / f"seg-{slug}.csv.gz", compression="gzip")
+        assert len(back) == len(table) and list(back.columns) == list(table.columns)
+    assert not list(tmp_path.glob("*.csv-*"))

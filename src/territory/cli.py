@@ -211,6 +211,7 @@ def kpis(accounts, territories, output, engine, scheduler, database, **kw):
     """
     from territory.io import check_table_output
     from territory.outputs import OutputSet, plan_inputs
+    from territory.result import segment_file
 
     plan = _plan(accounts, territories, **kw)
     files = None
@@ -218,7 +219,7 @@ def kpis(accounts, territories, output, engine, scheduler, database, **kw):
         path = Path(output)
         files = OutputSet(path.parent, f"{path.stem}-manifest.json", command="kpis",
                           inputs=plan_inputs(plan))  # fmt: skip
-        files.check([path.name, *(f"{path.stem}-{s}{path.suffix}" for s in plan.segments)])
+        files.check([path.name, *(segment_file(path.name, s) for s in plan.segments)])
         check_table_output(output, "KPI table")
     target = database.target()
     result = _run(plan, engine, scheduler)
@@ -229,7 +230,7 @@ def kpis(accounts, territories, output, engine, scheduler, database, **kw):
         with files:
             files.add_table(path.name, result.kpis)
             for seg, table in result.segments.items():
-                files.add_table(f"{path.stem}-{seg}{path.suffix}", table)
+                files.add_table(segment_file(path.name, seg), table)
         console.print(f"Wrote {escape(str(output))}")
     try:
         send(result, target, files.written if files else [], only=("kpis", "segments"))

@@ -303,17 +303,15 @@ class _Segments:
         north-east or south-west is misplaced by about ``3e-5 km * d**2 * tan(latitude)`` at
         ``d`` km (3 m at 10 km and 45 degrees, 17 m at 80); :data:`TIE_KM` is far finer. Every
         piece within the best distance plus twice that margin (with room to spare) is measured
-        geodesically and the nearest wins, ties by the same rule (within half a degree of a
-        pole, every piece within the reach); within the reach only, so
+        geodesically and the nearest wins, ties by the same rule; within the reach only, so
         answers still depend on no other point. Points with no other polygon that near keep
         their answer (its distance is measured on the ellipsoid afterwards).
         """
         found = np.flatnonzero(best_poly >= 0)
         d = dist[found]
-        lat = np.abs(y[found]) + d / 110.574  # the highest latitude the candidates reach
-        with np.errstate(invalid="ignore"):
-            margin = 5e-5 * d**2 * (np.tan(np.radians(np.minimum(lat, 89.5))) + 0.1)
-        margin[lat >= 89.5] = np.inf  # about the pole the frame fails: the whole reach
+        # the highest latitude the candidates reach; by the pole the margin grows to the reach
+        lat = np.radians(np.minimum(np.abs(y[found]) + d / 110.574, 89.99))
+        margin = 5e-5 * d**2 * (np.tan(lat) + 0.1)
         wide = margin > TIE_KM / 10
         todo = found[wide]
         radius = np.minimum(d[wide] + 2 * margin[wide] + TIE_KM, reach)

@@ -100,8 +100,7 @@ class PlanResult:
             jobs.append((out.kpis, self.kpis))
         if out.segments:
             for seg, table in self.segments.items():
-                stem = Path(out.segments)
-                jobs.append((f"{stem.stem}-{_slug(seg)}{stem.suffix}", table))
+                jobs.append((segment_file(out.segments, _slug(seg)), table))
         if out.adjustments and self.adjustments is not None and len(self.adjustments):
             jobs.append((out.adjustments, self.adjustments))
         if out.summary:
@@ -147,6 +146,14 @@ class PlanResult:
         except OutputError as exc:
             kept = ", ".join(str(p) for p in written) or "no files"
             raise OutputError(f"The output files were written ({kept}). {exc}") from None
+
+
+def segment_file(name: str, axis: str) -> str:
+    """The file of one segment axis: ``segment-kpis.csv.gz`` -> ``segment-kpis-tier.csv.gz``."""
+    from territory.io import file_type
+
+    suffix = file_type(name)
+    return f"{name[: len(name) - len(suffix)]}-{axis}{suffix}"
 
 
 def _slug(text: str) -> str:
