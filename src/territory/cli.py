@@ -209,7 +209,7 @@ def kpis(accounts, territories, output, engine, scheduler, database, **kw):
     With -o, the KPI file and one file per segment column are published as one set with
     ``<name>-manifest.json``.
     """
-    from territory.io import check_table_output, file_type
+    from territory.io import check_table_output, without_suffix
     from territory.outputs import OutputSet, plan_inputs
     from territory.result import segment_file
 
@@ -217,8 +217,8 @@ def kpis(accounts, territories, output, engine, scheduler, database, **kw):
     files = None
     if output:
         path = Path(output)
-        base = path.name[: len(path.name) - len(file_type(path))] or path.name
-        files = OutputSet(path.parent, f"{base}-manifest.json", command="kpis",
+        manifest = f"{without_suffix(path.name)}-manifest.json"
+        files = OutputSet(path.parent, manifest, command="kpis",
                           inputs=plan_inputs(plan))  # fmt: skip
         files.check([path.name, *(segment_file(path.name, s) for s in plan.segments)])
         check_table_output(output, "KPI table")

@@ -111,6 +111,24 @@ def file_type(path: str | os.PathLike) -> str:
     return suffixes[-1] if suffixes else ""
 
 
+def without_suffix(name: str) -> str:
+    """``"kpis.csv.gz"`` -> ``"kpis"``: the name without the suffix :func:`file_type` reads."""
+    return name[: len(name) - len(file_type(name))] or name
+
+
+def parquet_error(path: Path, exc: Exception, what: str = "accounts") -> InputError:
+    """The error for a Parquet file or folder pyarrow cannot read (truncated, not Parquet, or a
+    folder holding other files)."""
+    where = (
+        "that every file in the folder is a Parquet file (other files, such as notes or CSV "
+        "exports, must be moved out; names starting with _ or . are skipped)"
+        if path.is_dir()
+        else "that the file is a complete Parquet file (write it again with to_parquet)"
+    )
+    reason = str(exc).rstrip(". ")
+    return InputError(f"Cannot read the {what} in {path}: {reason}. Check {where}.")
+
+
 def is_text_table(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a delimited text table (plain or gzip-compressed)."""
     return file_type(path) in TABLE_SUFFIXES | COMPRESSED_SUFFIXES

@@ -268,7 +268,7 @@ def summary(agg: Aggregates, kpis: pd.DataFrame, balance: str) -> dict:
         "totals": totals,
         "target_total": target_total,
     }
-    if "revenue" in agg.measures and "revenue" in kpis and np.isfinite(target_total):
+    if "revenue" in agg.measures and "revenue" in kpis and "target" in kpis:
         # over the territories that have a target: revenue where none is set is not measured
         # against anything (it is still in the totals)
         has = (kpis["target"] > 0).to_numpy()

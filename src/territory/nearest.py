@@ -317,9 +317,7 @@ class _Segments:
         radius = np.minimum(d[wide] + 2 * margin[wide] + TIE_KM, reach)
         for point, piece, _ in self.pairs(x, y, todo, radius):
             # only points with another polygon in the window can change hands
-            other = np.zeros(len(x), dtype=bool)
-            other[point[self.poly[piece] != best_poly[point]]] = True
-            keep = other[point]
+            keep = np.isin(point, point[self.poly[piece] != best_poly[point]])
             point, piece = point[keep], piece[keep]
             if not len(point):
                 continue

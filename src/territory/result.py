@@ -150,10 +150,9 @@ class PlanResult:
 
 def segment_file(name: str, axis: str) -> str:
     """The file of one segment axis: ``segment-kpis.csv.gz`` -> ``segment-kpis-tier.csv.gz``."""
-    from territory.io import file_type
+    from territory.io import file_type, without_suffix
 
-    suffix = file_type(name)
-    return f"{name[: len(name) - len(suffix)]}-{axis}{suffix}"
+    return f"{without_suffix(name)}-{axis}{file_type(name)}"
 
 
 def _slug(text: str) -> str:

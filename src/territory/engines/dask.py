@@ -43,6 +43,7 @@ from territory.io import (
     header_record,
     is_text_table,
     is_utf8,
+    parquet_error,
     parse_text,
     sniff_separator,
 )
@@ -204,8 +205,6 @@ def partitions(source, partition_rows: int, key: str | None = None):
         import pyarrow as pa
         import pyarrow.dataset as ds
 
-        from territory.engines.local import unreadable
-
         try:
             geo = (ds.dataset(path, format="parquet").schema.metadata or {}).get(b"geo")
             if geo is not None:
@@ -215,7 +214,7 @@ def partitions(source, partition_rows: int, key: str | None = None):
             else:
                 frame = dd.read_parquet(str(path))
         except (pa.ArrowException, OSError) as exc:
-            raise unreadable(path, exc) from None
+            raise parquet_error(path, exc) from None
         return frame.to_delayed(), str(path)
     if file_type(path) in TABLE_SUFFIXES:
         sep = sniff_separator(path)

@@ -20,9 +20,8 @@ import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from territory.engines.parts import run_part
-from territory.errors import InputError
 from territory.extensions import PluginLog
-from territory.io import PARQUET_SUFFIXES, Source, file_type
+from territory.io import PARQUET_SUFFIXES, Source, file_type, parquet_error
 from territory.kpi import Aggregates
 from territory.stages.adjust import accounts_with_location
 from territory.validate import Accounts
@@ -108,7 +107,7 @@ def parquet_batches(source, batch_rows: int):
         dataset = ds.dataset(path, format="parquet")
         total = dataset.count_rows()
     except (pa.ArrowException, OSError) as exc:
-        raise unreadable(path, exc) from None
+        raise parquet_error(path, exc) from None
     if not path.is_dir() and total <= batch_rows:
         return None
     geo = (dataset.schema.metadata or {}).get(b"geo")
@@ -126,7 +125,7 @@ def parquet_batches(source, batch_rows: int):
             try:
                 batch = next(batches, None)
             except (pa.ArrowException, OSError) as exc:
-                raise unreadable(path, exc) from None
+                raise parquet_error(path, exc) from None
             if batch is None:
                 break
             pending.append(batch)
@@ -139,19 +138,6 @@ def parquet_batches(source, batch_rows: int):
             yield emit(), Source(str(path), offset=offset)
 
     return total, frames()
-
-
-def unreadable(path: Path, exc: Exception) -> InputError:
-    """The error for a Parquet file or folder pyarrow cannot read (truncated, not Parquet, or a
-    folder holding other files)."""
-    where = (
-        "that every file in the folder is a Parquet file (other files, such as notes or CSV "
-        "exports, must be moved out; names starting with _ or . are skipped)"
-        if path.is_dir()
-        else "that the file is a complete Parquet file (write it again with to_parquet)"
-    )
-    reason = str(exc).rstrip(". ")
-    return InputError(f"Cannot read the accounts in {path}: {reason}. Check {where}.")
 
 
 def database_batches(source, batch_rows: int):
